@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {OwnerManager} from "./base/OwnerManager.sol";
+import {ICopyVault} from "./interfaces/ICopyVault.sol";
+import {Policy, TradeIntent} from "./interfaces/ICopyTypes.sol";
+import {ILeaderRegistry} from "./interfaces/ILeaderRegistry.sol";
+import {IPriceOracle} from "./interfaces/IPriceOracle.sol";
+import {ISanctionsList} from "./interfaces/ISanctionsList.sol";
+import {IVaultFactory} from "./interfaces/IVaultFactory.sol";
+import {IVenue} from "./interfaces/IVenue.sol";
+
+/// @title CopyVault
+/// @notice One follower's vault (an EIP-1167 clone). See ICopyVault and docs/security-model.md.
+/// @dev The code never changes after creation: no proxy admin, no upgrade path.
+contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    // ----------------------------------------------------------------- constants and immutables
+
+    uint256 private constant BPS = 10_000;
+    /// @dev Loss accounting unit: millionths of a basis point, so linear decay stays exact to the second.
+    uint256 private constant LOSS_UNIT = 1e6;
+    uint256 private constant PRICE_SCALE = 1e18;
+
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant NAME_HASH =
+        keccak256("CopyVault");
+    bytes32 private constant VERSION_HASH =
+        keccak256("1");
+    bytes32 private constant WITHDRAWAL_TYPEHASH =
+        keccak256("Withdrawal(address token,uint256 amount,address to,uint256 nonce,uint256 deadline)");
+    bytes32 private constant CONFIG_TYPEHASH =
+        keccak256("ConfigChange(bytes data,uint256 nonce,uint256 deadline)");
+
+    uint8 private constant ASSET_BIT = 1;
+    uint8 private constant VENUE_BIT = 2;
+
+    /// @dev Immutables live in the implementation's code, so every clone shares them at no storage cost.
+    IVaultFactory public immutable factory;
+    ILeaderRegistry public immutable registry;
+
+    // ----------------------------------------------------------------- storage
+
+    // Slot 0 (with OwnerManager's threshold and owner count): everything a trade's first checks read.
+    address private _leader;
+    uint48 private _nonce;
+    bool private _paused;
+    bool private _copying;
+    bool private _guardianAccepted;
+    bool private _initialized;
+
+    // Slot 1: the policy (96 bits) and the oracle (160 bits), read together by every trade.
+    Policy private _policy;
+    address private _oracle;
+
+    // Slot 2: per-day trade count and the decaying loss total.
+    uint32 private _tradeDay;
+    uint16 private _tradesThatDay;
+    uint64 private _lossUsed;
+    uint40 private _lossUpdatedAt;
+
+    mapping(address token => uint8 bits) private _permissions;
+    /// @dev Executed intent nonces per leader, 256 to a word, so a vault pays a fresh slot once per 256 intents.
+    mapping(address leader => mapping(uint256 wordPos => uint256 bits)) private _executed;
+
+    // ----------------------------------------------------------------- modifiers
+
+    modifier onlySelf() {
+        if (msg.sender != address(this)) revert OnlySelf(msg.sender);
+        _;
+    }
+
+    // ----------------------------------------------------------------- constructor
+
+    /// @param factory_ The factory that creates clones of this implementation.
+    /// @param registry_ The leader registry that verifies intents.
+    constructor(IVaultFactory factory_, ILeaderRegistry registry_) {
+        factory = factory_;
+        registry = registry_;
+        _initialized = true; // the implementation itself can never be initialised or used
+    }
+
+    // ----------------------------------------------------------------- set-up
+
+    /// @inheritdoc ICopyVault
+    function initialize(InitParams calldata params) external {
+        if (msg.sender != address(factory)) revert NotFactory(msg.sender);
+        if (_initialized) revert AlreadyInitialized();
+        _initialized = true;
+        for (uint256 i = 0; i < params.owners.length; ++i) {
+            _addOwner(params.owners[i]);
+        }
+        _setThreshold(params.threshold);
+        _setLeader(params.leader);
+        _setPolicy(params.policy);
+        _setOracle(params.oracle);
+        for (uint256 i = 0; i < params.assets.length; ++i) {
+            _setPermission(params.assets[i], ASSET_BIT, true);
+        }
+        for (uint256 i = 0; i < params.venues.length; ++i) {
+            _setPermission(params.venues[i], VENUE_BIT, true);
+        }
+        _guardianAccepted = params.acceptGuardian;
+        emit GuardianAcceptanceChanged(params.acceptGuardian);
+        _copying = true;
+        emit CopyingStarted();
+    }
+
+    // ----------------------------------------------------------------- anyone
+
+    /// @inheritdoc ICopyVault
+    function deposit(address token, uint256 amount) external nonReentrant {
+        if (_paused) revert VaultPaused();
+        if (_permissions[token] & ASSET_BIT == 0) revert AssetNotAllowed(token);
+        if (amount == 0) revert ZeroAmount();
+        address sanctions = factory.sanctionsList();
+        if (sanctions != address(0) && ISanctionsList(sanctions).isSanctioned(msg.sender)) {
+            revert SanctionedDepositor(msg.sender);
+        }
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        // Credit what arrived: a fee-on-transfer token delivers less than `amount`.
+        emit Deposited(msg.sender, token, IERC20(token).balanceOf(address(this)) - before);
+    }
+
+    /// @inheritdoc ICopyVault
+    function mirror(TradeIntent calldata intent, bytes calldata signature)
+        external
+        nonReentrant
+        returns (uint256 amountIn, uint256 amountOut)
+    {
+        bytes32 digest = registry.checkIntent(intent, signature);
+        _checkEligible(intent);
+        _markExecuted(intent.leader, intent.nonce);
+        amountIn = _amountIn(intent);
+        (uint256 oracleOut, uint256 minOut) = _bounds(intent, amountIn);
+        amountOut = _swapChecked(intent, amountIn, minOut);
+        _recordLoss(oracleOut, amountOut);
+        emit Mirrored(
+            intent.leader,
+            intent.nonce,
+            digest,
+            intent.venue,
+            intent.tokenIn,
+            intent.tokenOut,
+            amountIn,
+            amountOut,
+            oracleOut
+        );
+    }
+
+    // ----------------------------------------------------------------- threshold
+
+    /// @inheritdoc ICopyVault
+    function withdraw(
+        address token,
+        uint256 amount,
+        address to,
+        uint256 deadline,
+        address[] calldata signers,
+        bytes[] calldata signatures
+    ) external nonReentrant {
+        if (to == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        if (deadline < block.timestamp) revert DeadlineExpired(deadline, block.timestamp);
+        uint256 opNonce = _nonce;
+        _verifyApprovals(withdrawalDigest(token, amount, to, opNonce, deadline), signers, signatures);
+        _nonce = uint48(opNonce + 1); // before the transfer: a reentrant call cannot reuse the approval
+        IERC20(token).safeTransfer(to, amount);
+        emit Withdrawn(token, to, amount, opNonce);
+    }
+
+    /// @inheritdoc ICopyVault
+    function executeConfig(bytes calldata data, uint256 deadline, address[] calldata signers, bytes[] calldata signatures)
+        external
+        nonReentrant
+    {
+        if (deadline < block.timestamp) revert DeadlineExpired(deadline, block.timestamp);
+        bytes4 selector = data.length >= 4 ? bytes4(data[:4]) : bytes4(0);
+        if (!_isConfigSelector(selector)) revert DisallowedConfigCall(selector);
+        uint256 opNonce = _nonce;
+        _verifyApprovals(configDigest(data, opNonce, deadline), signers, signatures);
+        _nonce = uint48(opNonce + 1);
+        (bool ok, bytes memory reason) = address(this).call(data);
+        if (!ok) {
+            // Bubble the configuration function's own error so owners see why it failed.
+            assembly ("memory-safe") {
+                revert(add(reason, 0x20), mload(reason))
+            }
+        }
+        emit ConfigExecuted(selector, opNonce, data);
+    }
+
+    /// @inheritdoc ICopyVault
+    function setLeader(address newLeader) external onlySelf {
+        _setLeader(newLeader);
+    }
+
+    /// @inheritdoc ICopyVault
+    function setPolicy(Policy calldata newPolicy) external onlySelf {
+        _setPolicy(newPolicy);
+    }
+
+    /// @inheritdoc ICopyVault
+    function setAssetAllowed(address asset, bool allowed) external onlySelf {
+        _setPermission(asset, ASSET_BIT, allowed);
+    }
+
+    /// @inheritdoc ICopyVault
+    function setVenueAllowed(address venue, bool allowed) external onlySelf {
+        _setPermission(venue, VENUE_BIT, allowed);
+    }
+
+    /// @inheritdoc ICopyVault
+    function setOracle(address newOracle) external onlySelf {
+        _setOracle(newOracle);
+    }
+
+    /// @inheritdoc ICopyVault
+    function addOwner(address owner) external onlySelf {
+        _addOwner(owner);
+    }
+
+    /// @inheritdoc ICopyVault
+    function removeOwner(address owner) external onlySelf {
+        _removeOwner(owner);
+    }
+
+    /// @inheritdoc ICopyVault
+    function setThreshold(uint256 newThreshold) external onlySelf {
+        _setThreshold(newThreshold);
+    }
+
+    /// @inheritdoc ICopyVault
+    function unpause() external onlySelf {
+        _paused = false;
+        emit Unpaused();
+    }
+
+    /// @inheritdoc ICopyVault
+    function startCopying() external onlySelf {
+        _copying = true;
+        emit CopyingStarted();
+    }
+
+    /// @inheritdoc ICopyVault
+    function setGuardianAccepted(bool accepted) external onlySelf {
+        _guardianAccepted = accepted;
+        emit GuardianAcceptanceChanged(accepted);
+    }
+
+    // ----------------------------------------------------------------- one key
+
+    /// @inheritdoc ICopyVault
+    function pause() external {
+        if (!_isOwner[msg.sender] && !(_guardianAccepted && msg.sender == factory.guardian())) {
+            revert NotOwnerOrGuardian(msg.sender);
+        }
+        if (_paused) return; // already stopped: nothing changes, nothing to emit
+        _paused = true;
+        emit Paused(msg.sender);
+    }
+
+    /// @inheritdoc ICopyVault
+    function stopCopying() external {
+        if (!_isOwner[msg.sender]) revert NotOwner(msg.sender);
+        if (!_copying) return;
+        _copying = false;
+        emit CopyingStopped(msg.sender);
+    }
+
+    // ----------------------------------------------------------------- views
+
+    /// @inheritdoc ICopyVault
+    function getOwners() external view returns (address[] memory) {
+        return _owners;
+    }
+
+    /// @inheritdoc ICopyVault
+    function isOwner(address account) external view returns (bool) {
+        return _isOwner[account];
+    }
+
+    /// @inheritdoc ICopyVault
+    function threshold() external view returns (uint256) {
+        return _threshold;
+    }
+
+    /// @inheritdoc ICopyVault
+    function leader() external view returns (address) {
+        return _leader;
+    }
+
+    /// @inheritdoc ICopyVault
+    function nonce() external view returns (uint256) {
+        return _nonce;
+    }
+
+    /// @inheritdoc ICopyVault
+    function paused() external view returns (bool) {
+        return _paused;
+    }
+
+    /// @inheritdoc ICopyVault
+    function copying() external view returns (bool) {
+        return _copying;
+    }
+
+    /// @inheritdoc ICopyVault
+    function guardianAccepted() external view returns (bool) {
+        return _guardianAccepted;
+    }
+
+    /// @inheritdoc ICopyVault
+    function policy() external view returns (Policy memory) {
+        return _policy;
+    }
+
+    /// @inheritdoc ICopyVault
+    function oracle() external view returns (address) {
+        return _oracle;
+    }
+
+    /// @inheritdoc ICopyVault
+    function isAssetAllowed(address asset) external view returns (bool) {
+        return _permissions[asset] & ASSET_BIT != 0;
+    }
+
+    /// @inheritdoc ICopyVault
+    function isVenueAllowed(address venue) external view returns (bool) {
+        return _permissions[venue] & VENUE_BIT != 0;
+    }
+
+    /// @inheritdoc ICopyVault
+    function isIntentExecuted(address leader_, uint256 nonce_) external view returns (bool) {
+        return _executed[leader_][nonce_ >> 8] & (1 << (nonce_ & 0xff)) != 0;
+    }
+
+    /// @inheritdoc ICopyVault
+    function tradesToday() external view returns (uint256) {
+        return _tradeDay == block.timestamp / 1 days ? _tradesThatDay : 0;
+    }
+
+    /// @inheritdoc ICopyVault
+    function lossUsed() external view returns (uint256) {
+        return _decayedLoss(_policy.lossBudgetBps);
+    }
+
+    /// @inheritdoc ICopyVault
+    function domainSeparator() public view returns (bytes32) {
+        // Built from this clone's own address at run time: a separator cached in the implementation would
+        // give every clone the same domain and let approvals replay across vaults.
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this)));
+    }
+
+    /// @inheritdoc ICopyVault
+    function withdrawalDigest(address token, uint256 amount, address to, uint256 nonce_, uint256 deadline)
+        public
+        view
+        returns (bytes32)
+    {
+        return _typedDigest(keccak256(abi.encode(WITHDRAWAL_TYPEHASH, token, amount, to, nonce_, deadline)));
+    }
+
+    /// @inheritdoc ICopyVault
+    function configDigest(bytes calldata data, uint256 nonce_, uint256 deadline) public view returns (bytes32) {
+        return _typedDigest(keccak256(abi.encode(CONFIG_TYPEHASH, keccak256(data), nonce_, deadline)));
+    }
+
+    // ----------------------------------------------------------------- internal: trading
+
+    /// @dev Every check of SPEC §1.3 that does not need prices.
+    function _checkEligible(TradeIntent calldata intent) private view {
+        if (_leader != intent.leader) revert NotFollowingLeader(intent.leader, _leader);
+        if (_paused) revert VaultPaused();
+        if (!_copying) revert CopyingStoppedError();
+        if (intent.tokenIn == intent.tokenOut) revert IdenticalTokens(intent.tokenIn);
+        if (_permissions[intent.tokenIn] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenIn);
+        if (_permissions[intent.tokenOut] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenOut);
+        if (_permissions[intent.venue] & VENUE_BIT == 0 || !factory.isVenueAllowed(intent.venue)) {
+            revert VenueNotAllowed(intent.venue);
+        }
+        uint16 maxFraction = _policy.maxFractionBps;
+        if (intent.fractionBps > maxFraction) revert FractionTooLarge(intent.fractionBps, maxFraction);
+    }
+
+    /// @dev Sets the executed flag (before any external call, so a reentrant mirror cannot replay) and
+    ///      counts the trade against the daily cap.
+    function _markExecuted(address leader_, uint256 nonce_) private {
+        uint256 bit = 1 << (nonce_ & 0xff);
+        uint256 word = _executed[leader_][nonce_ >> 8];
+        if (word & bit != 0) revert IntentAlreadyExecuted(leader_, nonce_);
+        _executed[leader_][nonce_ >> 8] = word | bit;
+
+        uint32 today = uint32(block.timestamp / 1 days); // fits until the year 11 million
+        uint16 trades = _tradeDay == today ? _tradesThatDay : 0;
+        uint16 maxTrades = _policy.maxTradesPerDay;
+        if (trades >= maxTrades) revert DailyTradeLimitReached(today, maxTrades);
+        _tradeDay = today;
+        _tradesThatDay = trades + 1;
+    }
+
+    function _amountIn(TradeIntent calldata intent) private view returns (uint256 amountIn) {
+        // Rounds down: the vault never sells more than the signed fraction of its balance.
+        amountIn = IERC20(intent.tokenIn).balanceOf(address(this)) * intent.fractionBps / BPS;
+        if (amountIn == 0) revert NothingToTrade(intent.tokenIn);
+    }
+
+    /// @dev The oracle's value of `amountIn` and the least output accepted: the larger of the leader's limit
+    ///      price and the owners' slippage bound under the oracle. Both round up, in the vault's favour.
+    function _bounds(TradeIntent calldata intent, uint256 amountIn)
+        private
+        view
+        returns (uint256 oracleOut, uint256 minOut)
+    {
+        Policy memory p = _policy;
+        oracleOut = IPriceOracle(_oracle).quote(intent.tokenIn, intent.tokenOut, amountIn, p.maxOracleAge);
+        uint256 oracleBound = Math.mulDiv(oracleOut, BPS - p.maxSlippageBps, BPS, Math.Rounding.Ceil);
+        uint256 leaderBound = Math.mulDiv(amountIn, intent.minPrice, PRICE_SCALE, Math.Rounding.Ceil);
+        minOut = Math.max(oracleBound, leaderBound);
+        if (p.lossBudgetBps != 0) {
+            uint256 worst = _lossOf(oracleOut, minOut);
+            uint256 after_ = _decayedLoss(p.lossBudgetBps) + worst;
+            uint256 budget = uint256(p.lossBudgetBps) * LOSS_UNIT;
+            if (after_ > budget) revert LossBudgetExceeded(after_, budget);
+        }
+    }
+
+    /// @dev Sends `amountIn` to the venue, swaps, and checks the vault's own balances: `tokenIn` fell by
+    ///      exactly `amountIn` and `tokenOut` rose by at least `minOut`. A lying venue cannot pass this.
+    function _swapChecked(TradeIntent calldata intent, uint256 amountIn, uint256 minOut)
+        private
+        returns (uint256 amountOut)
+    {
+        IERC20 tokenIn = IERC20(intent.tokenIn);
+        IERC20 tokenOut = IERC20(intent.tokenOut);
+        IVenue venue = IVenue(intent.venue);
+        uint256 inBefore = tokenIn.balanceOf(address(this));
+        uint256 outBefore = tokenOut.balanceOf(address(this));
+        // Paying the venue's input address directly needs no allowance, so none can be left behind.
+        tokenIn.safeTransfer(venue.inputRecipient(intent.tokenIn, intent.tokenOut), amountIn);
+        venue.swap(intent.tokenIn, intent.tokenOut, amountIn, address(this));
+        uint256 inAfter = tokenIn.balanceOf(address(this));
+        if (inBefore - inAfter != amountIn) revert InputMismatch(inBefore - inAfter, amountIn);
+        uint256 outAfter = tokenOut.balanceOf(address(this));
+        amountOut = outAfter > outBefore ? outAfter - outBefore : 0;
+        if (amountOut < minOut) revert InsufficientOutput(amountOut, minOut);
+    }
+
+    /// @dev Adds the trade's realised shortfall against the oracle (gains do not offset) to the decayed total.
+    function _recordLoss(uint256 oracleOut, uint256 amountOut) private {
+        uint16 budgetBps = _policy.lossBudgetBps;
+        if (budgetBps == 0) return;
+        _lossUsed = uint64(_decayedLoss(budgetBps) + _lossOf(oracleOut, amountOut)); // ≤ budget + 1e10: fits
+        _lossUpdatedAt = uint40(block.timestamp);
+    }
+
+    /// @dev Shortfall of `amountOut` below `oracleOut` in LOSS_UNITs of a basis point of `oracleOut`; rounds up.
+    function _lossOf(uint256 oracleOut, uint256 amountOut) private pure returns (uint256) {
+        if (amountOut >= oracleOut) return 0;
+        return Math.mulDiv(oracleOut - amountOut, BPS * LOSS_UNIT, oracleOut, Math.Rounding.Ceil);
+    }
+
+    /// @dev The recorded loss after linear decay of `budgetBps` per 24 hours since the last trade.
+    function _decayedLoss(uint16 budgetBps) private view returns (uint256) {
+        uint256 used = _lossUsed;
+        uint256 decay = (block.timestamp - _lossUpdatedAt) * budgetBps * LOSS_UNIT / 1 days;
+        return used > decay ? used - decay : 0;
+    }
+
+    // ----------------------------------------------------------------- internal: configuration
+
+    function _setLeader(address newLeader) private {
+        if (newLeader == address(0)) revert ZeroAddress();
+        _leader = newLeader;
+        emit LeaderChanged(newLeader);
+    }
+
+    function _setPolicy(Policy calldata p) private {
+        if (p.maxFractionBps == 0 || p.maxFractionBps > BPS) revert InvalidPolicy("maxFractionBps");
+        if (p.maxSlippageBps >= BPS) revert InvalidPolicy("maxSlippageBps");
+        if (p.maxOracleAge == 0) revert InvalidPolicy("maxOracleAge");
+        if (p.maxTradesPerDay == 0) revert InvalidPolicy("maxTradesPerDay");
+        if (p.lossBudgetBps > BPS) revert InvalidPolicy("lossBudgetBps");
+        _policy = p;
+        emit PolicyChanged(p);
+    }
+
+    function _setOracle(address newOracle) private {
+        if (newOracle == address(0)) revert ZeroAddress();
+        _oracle = newOracle;
+        emit OracleChanged(newOracle);
+    }
+
+    function _setPermission(address target, uint8 bit, bool allowed) private {
+        if (target == address(0)) revert ZeroAddress();
+        uint8 bits = _permissions[target];
+        _permissions[target] = allowed ? bits | bit : bits & ~bit;
+        if (bit == ASSET_BIT) emit AssetAllowed(target, allowed);
+        else emit VenueAllowed(target, allowed);
+    }
+
+    function _isConfigSelector(bytes4 selector) private pure returns (bool) {
+        return selector == this.setLeader.selector || selector == this.setPolicy.selector
+            || selector == this.setAssetAllowed.selector || selector == this.setVenueAllowed.selector
+            || selector == this.setOracle.selector || selector == this.addOwner.selector
+            || selector == this.removeOwner.selector || selector == this.setThreshold.selector
+            || selector == this.unpause.selector || selector == this.startCopying.selector
+            || selector == this.setGuardianAccepted.selector;
+    }
+
+    function _typedDigest(bytes32 structHash) private view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+}

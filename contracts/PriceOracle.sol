@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IAggregatorV3} from "./interfaces/IAggregatorV3.sol";
+import {IPriceOracle} from "./interfaces/IPriceOracle.sol";
+
+/// @title PriceOracle
+/// @notice USD feeds per token (Chainlink AggregatorV3Interface); quotes one token in another.
+/// @dev Changing a feed moves the price bounds of every vault that uses this oracle: a documented trust
+///      assumption, and the reason FEED_ADMIN_ROLE is meant to sit behind a timelock.
+contract PriceOracle is IPriceOracle, AccessControl {
+    bytes32 public constant FEED_ADMIN_ROLE = keccak256("FEED_ADMIN_ROLE");
+
+    struct Feed {
+        IAggregatorV3 aggregator;
+        uint8 tokenDecimals;
+        uint8 feedDecimals;
+    }
+
+    mapping(address token => Feed) private _feeds;
+
+    /// @param admin Holder of DEFAULT_ADMIN_ROLE and FEED_ADMIN_ROLE (meant to be a Safe behind a timelock).
+    constructor(address admin) {
+        if (admin == address(0)) revert ZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(FEED_ADMIN_ROLE, admin);
+    }
+
+    /// @inheritdoc IPriceOracle
+    function setFeed(address token, address feed) external onlyRole(FEED_ADMIN_ROLE) {
+        if (token == address(0) || feed == address(0)) revert ZeroAddress();
+        // Decimals are cached so that a quote reads one slot per token instead of two external calls.
+        uint8 tokenDecimals = IERC20Metadata(token).decimals();
+        uint8 feedDecimals = IAggregatorV3(feed).decimals();
+        _feeds[token] = Feed(IAggregatorV3(feed), tokenDecimals, feedDecimals);
+        emit FeedSet(token, feed, tokenDecimals, feedDecimals);
+    }
+
+    /// @inheritdoc IPriceOracle
+    function removeFeed(address token) external onlyRole(FEED_ADMIN_ROLE) {
+        if (address(_feeds[token].aggregator) == address(0)) revert FeedNotSet(token);
+        delete _feeds[token];
+        emit FeedSet(token, address(0), 0, 0);
+    }
+
+    /// @inheritdoc IPriceOracle
+    function quote(address tokenIn, address tokenOut, uint256 amountIn, uint256 maxAge)
+        external
+        view
+        returns (uint256 amountOut)
+    {
+        Feed memory feedIn = _feedOf(tokenIn);
+        Feed memory feedOut = _feedOf(tokenOut);
+        uint256 priceIn = _price(feedIn.aggregator, maxAge);
+        uint256 priceOut = _price(feedOut.aggregator, maxAge);
+        // amountOut = amountIn * priceIn / priceOut, rescaled from tokenIn's and feedIn's decimals to
+        // tokenOut's and feedOut's; the power of ten goes on whichever side keeps it non-negative.
+        uint256 upScale = uint256(feedOut.tokenDecimals) + feedOut.feedDecimals;
+        uint256 downScale = uint256(feedIn.tokenDecimals) + feedIn.feedDecimals;
+        if (upScale >= downScale) {
+            return Math.mulDiv(amountIn, priceIn * 10 ** (upScale - downScale), priceOut);
+        }
+        return Math.mulDiv(amountIn, priceIn, priceOut * 10 ** (downScale - upScale));
+    }
+
+    /// @inheritdoc IPriceOracle
+    function feedOf(address token) external view returns (address feed, uint8 tokenDecimals, uint8 feedDecimals) {
+        Feed memory f = _feeds[token];
+        return (address(f.aggregator), f.tokenDecimals, f.feedDecimals);
+    }
+
+    function _feedOf(address token) private view returns (Feed memory f) {
+        f = _feeds[token];
+        if (address(f.aggregator) == address(0)) revert FeedNotSet(token);
+    }
+
+    /// @dev The latest answer, refusing zero, negative and stale ones.
+    function _price(IAggregatorV3 aggregator, uint256 maxAge) private view returns (uint256) {
+        (, int256 answer,, uint256 updatedAt,) = aggregator.latestRoundData();
+        if (answer <= 0) revert InvalidOraclePrice(address(aggregator), answer);
+        if (updatedAt == 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > maxAge) {
+            revert StaleOraclePrice(address(aggregator), updatedAt, maxAge);
+        }
+        return uint256(answer);
+    }
+}

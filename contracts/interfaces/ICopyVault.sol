@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Policy, TradeIntent} from "./ICopyTypes.sol";
+
+/// @title ICopyVault
+/// @notice A follower's vault, owned by M-of-N owner keys, mirroring one leader's signed trade intents inside
+///         its owners' limits (SPEC §1.1, §1.3). Stopping takes one key; everything else takes the threshold.
+interface ICopyVault {
+    /// @notice What the factory passes to a new clone.
+    struct InitParams {
+        address[] owners;
+        uint256 threshold;
+        address leader;
+        Policy policy;
+        address oracle;
+        address[] assets;
+        address[] venues;
+        bool acceptGuardian;
+    }
+
+    // ----------------------------------------------------------------- events
+
+    event OwnerAdded(address indexed owner);
+    event OwnerRemoved(address indexed owner);
+    event ThresholdChanged(uint256 threshold);
+    event LeaderChanged(address indexed leader);
+    event PolicyChanged(Policy policy);
+    event OracleChanged(address indexed oracle);
+    event AssetAllowed(address indexed asset, bool allowed);
+    event VenueAllowed(address indexed venue, bool allowed);
+    event GuardianAcceptanceChanged(bool accepted);
+    event Paused(address indexed by);
+    event Unpaused();
+    event CopyingStopped(address indexed by);
+    event CopyingStarted();
+    /// @notice `amount` is what actually arrived (balance delta), not what was asked for.
+    event Deposited(address indexed from, address indexed token, uint256 amount);
+    event Withdrawn(address indexed token, address indexed to, uint256 amount, uint256 nonce);
+    event ConfigExecuted(bytes4 indexed selector, uint256 indexed nonce, bytes data);
+    /// @notice A leader's intent was mirrored; `oracleOut` is the oracle's value of `amountIn` in `tokenOut`.
+    event Mirrored(
+        address indexed leader,
+        uint256 indexed nonce,
+        bytes32 indexed digest,
+        address venue,
+        address tokenIn,
+        address tokenOut,
+        uint256 amountIn,
+        uint256 amountOut,
+        uint256 oracleOut
+    );
+
+    // ----------------------------------------------------------------- errors
+
+    /// @notice Thrown when anyone but the factory initialises, or a vault is initialised twice.
+    error AlreadyInitialized();
+    /// @notice Thrown when a function only the factory may call is called by someone else.
+    error NotFactory(address caller);
+    /// @notice Thrown when a configuration function is called other than through `executeConfig`.
+    error OnlySelf(address caller);
+    /// @notice Thrown when a single-key action comes from an account that is not an owner.
+    error NotOwner(address caller);
+    /// @notice Thrown when `pause` comes from an account that is neither an owner nor an accepted guardian.
+    error NotOwnerOrGuardian(address caller);
+    /// @notice Thrown when an approval's deadline has passed.
+    error DeadlineExpired(uint256 deadline, uint256 timestamp);
+    /// @notice Thrown when `signers` and `signatures` differ in length.
+    error LengthMismatch(uint256 signers, uint256 signatures);
+    /// @notice Thrown when fewer approvals than the threshold are given.
+    error NotEnoughSignatures(uint256 given, uint256 threshold);
+    /// @notice Thrown when signers are not strictly ascending (which also rules out duplicates and zero).
+    error SignersNotAscending(uint256 index);
+    /// @notice Thrown when an approval comes from an address that is not an owner.
+    error SignerNotOwner(address signer);
+    /// @notice Thrown when an owner's signature does not match the digest (ECDSA low-s or EIP-1271).
+    error InvalidOwnerSignature(address signer);
+    /// @notice Thrown when `executeConfig` data calls anything but a configuration function.
+    error DisallowedConfigCall(bytes4 selector);
+    /// @notice Thrown when an address argument is zero where it must not be.
+    error ZeroAddress();
+    /// @notice Thrown when an amount is zero where it must not be.
+    error ZeroAmount();
+    /// @notice Thrown when an owner to add is the vault itself or already an owner.
+    error InvalidOwner(address owner);
+    /// @notice Thrown when an owner to remove is not an owner.
+    error OwnerNotFound(address owner);
+    /// @notice Thrown when owners would exceed the supported maximum.
+    error TooManyOwners(uint256 count, uint256 max);
+    /// @notice Thrown when a threshold is 0 or above the number of owners.
+    error InvalidThreshold(uint256 threshold, uint256 owners);
+    /// @notice Thrown when a policy field is out of range; `field` names it.
+    error InvalidPolicy(string field);
+    /// @notice Thrown on a deposit or trade while the vault is paused.
+    error VaultPaused();
+    /// @notice Thrown on a trade while copying is stopped.
+    error CopyingStoppedError();
+    /// @notice Thrown when an asset is not on the vault's allowlist.
+    error AssetNotAllowed(address asset);
+    /// @notice Thrown when a venue is not on the vault's or the platform's allowlist.
+    error VenueNotAllowed(address venue);
+    /// @notice Thrown when an intent's leader is not the leader this vault follows.
+    error NotFollowingLeader(address intentLeader, address vaultLeader);
+    /// @notice Thrown when an intent trades a larger share than the policy allows.
+    error FractionTooLarge(uint16 fractionBps, uint16 maxFractionBps);
+    /// @notice Thrown when this vault already executed the leader's nonce.
+    error IntentAlreadyExecuted(address leader, uint256 nonce);
+    /// @notice Thrown when the vault already mirrored `maxTradesPerDay` trades this UTC day.
+    error DailyTradeLimitReached(uint256 day, uint16 maxTradesPerDay);
+    /// @notice Thrown when the fraction of the vault's balance rounds to nothing.
+    error NothingToTrade(address tokenIn);
+    /// @notice Thrown when the worst case allowed by the trade's bound would exceed the loss budget.
+    error LossBudgetExceeded(uint256 lossAfterTrade, uint256 budget);
+    /// @notice Thrown when a trade returned less `tokenOut` than the bound.
+    error InsufficientOutput(uint256 received, uint256 minimum);
+    /// @notice Thrown when a trade moved a different amount of `tokenIn` than computed.
+    error InputMismatch(uint256 spent, uint256 expected);
+    /// @notice Thrown when an intent would trade a token for itself.
+    error IdenticalTokens(address token);
+    /// @notice Thrown when a depositor is on the platform's sanctions list.
+    error SanctionedDepositor(address depositor);
+
+    // ----------------------------------------------------------------- set-up
+
+    /// @notice Initialise a fresh clone (factory only, once). The implementation itself cannot be initialised.
+    function initialize(InitParams calldata params) external;
+
+    // ----------------------------------------------------------------- anyone
+
+    /// @notice Deposit an allowlisted `token`; credits what actually arrived (fee-on-transfer safe).
+    function deposit(address token, uint256 amount) external;
+
+    /// @notice Mirror a leader's signed intent into this vault, inside the owners' limits (SPEC §1.3).
+    /// @return amountIn What the vault sold.
+    /// @return amountOut What the vault received, measured on its own balance.
+    function mirror(TradeIntent calldata intent, bytes calldata signature)
+        external
+        returns (uint256 amountIn, uint256 amountOut);
+
+    // ----------------------------------------------------------------- threshold
+
+    /// @notice Withdraw with M-of-N owner approvals over
+    ///         `Withdrawal(address token,uint256 amount,address to,uint256 nonce,uint256 deadline)`. Works while paused.
+    /// @param signers Approving owners, strictly ascending.
+    /// @param signatures One per signer: 65-byte ECDSA (low-s) for EOAs, EIP-1271 data for contract owners.
+    function withdraw(
+        address token,
+        uint256 amount,
+        address to,
+        uint256 deadline,
+        address[] calldata signers,
+        bytes[] calldata signatures
+    ) external;
+
+    /// @notice Run one configuration call on this vault with M-of-N approvals over
+    ///         `ConfigChange(bytes data,uint256 nonce,uint256 deadline)`.
+    /// @param data A call of one of the vault's configuration functions (setLeader, setPolicy, ...).
+    function executeConfig(bytes calldata data, uint256 deadline, address[] calldata signers, bytes[] calldata signatures)
+        external;
+
+    /// @notice Follow another leader (through `executeConfig` only).
+    function setLeader(address leader) external;
+    /// @notice Replace the risk policy (through `executeConfig` only; tightening too).
+    function setPolicy(Policy calldata policy) external;
+    /// @notice Allow or disallow an asset (through `executeConfig` only).
+    function setAssetAllowed(address asset, bool allowed) external;
+    /// @notice Allow or disallow a venue (through `executeConfig` only).
+    function setVenueAllowed(address venue, bool allowed) external;
+    /// @notice Change the price oracle (through `executeConfig` only).
+    function setOracle(address oracle) external;
+    /// @notice Add an owner (through `executeConfig` only).
+    function addOwner(address owner) external;
+    /// @notice Remove an owner; the threshold must still be met by those left (through `executeConfig` only).
+    function removeOwner(address owner) external;
+    /// @notice Change the threshold, 1 ≤ M ≤ N (through `executeConfig` only).
+    function setThreshold(uint256 threshold) external;
+    /// @notice Resume deposits and trades (through `executeConfig` only).
+    function unpause() external;
+    /// @notice Resume mirroring the leader (through `executeConfig` only).
+    function startCopying() external;
+    /// @notice Accept or refuse the platform guardian's power to pause (through `executeConfig` only).
+    function setGuardianAccepted(bool accepted) external;
+
+    // ----------------------------------------------------------------- one key
+
+    /// @notice Stop deposits and trades now. Any single owner, or the platform guardian if accepted.
+    function pause() external;
+
+    /// @notice Stop mirroring the leader now. Any single owner.
+    function stopCopying() external;
+
+    // ----------------------------------------------------------------- views
+
+    function getOwners() external view returns (address[] memory);
+    function isOwner(address account) external view returns (bool);
+    function threshold() external view returns (uint256);
+    function leader() external view returns (address);
+    /// @notice The next operation nonce, shared by withdrawals and configuration changes.
+    function nonce() external view returns (uint256);
+    function paused() external view returns (bool);
+    function copying() external view returns (bool);
+    function guardianAccepted() external view returns (bool);
+    function policy() external view returns (Policy memory);
+    function oracle() external view returns (address);
+    function isAssetAllowed(address asset) external view returns (bool);
+    function isVenueAllowed(address venue) external view returns (bool);
+    function isIntentExecuted(address leader, uint256 nonce) external view returns (bool);
+    /// @notice Trades mirrored in the current UTC day.
+    function tradesToday() external view returns (uint256);
+    /// @notice The loss budget used now, in millionths of a basis point, after decay.
+    function lossUsed() external view returns (uint256);
+    function domainSeparator() external view returns (bytes32);
+    function withdrawalDigest(address token, uint256 amount, address to, uint256 nonce, uint256 deadline)
+        external
+        view
+        returns (bytes32);
+    function configDigest(bytes calldata data, uint256 nonce, uint256 deadline) external view returns (bytes32);
+}

@@ -1,0 +1,253 @@
+"""Shared fixtures: actors named for their roles, one deployment, and a vault factory fixture.
+
+Ape snapshots the chain around each fixture scope, so tests start from these deployments untouched.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from backend.chain import eip712
+from tests.utils.deploy import DEFAULT_POLICY, deploy_system
+from tests.utils.signing import intent_tuple, registry_domain, sign_approvals, vault_domain
+
+DAY = 86_400
+HOUR = 3_600
+_salts = itertools.count(1)
+
+
+# ----------------------------------------------------------------------------- actors
+
+
+@pytest.fixture(scope="session")
+def deployer(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def admin(accounts):
+    """Holds every platform role (in production: a Safe behind a timelock)."""
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def leader(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def relayer(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def guardian(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def attacker(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def owners(accounts):
+    """Five owner accounts (with keys, so they can both sign and send)."""
+    return [accounts[i] for i in range(6, 11)]
+
+
+@pytest.fixture(scope="session")
+def follower(owners):
+    return owners[0]
+
+
+@pytest.fixture(scope="session")
+def co_owner(owners):
+    return owners[1]
+
+
+# ----------------------------------------------------------------------------- deployment
+
+
+@pytest.fixture(scope="session")
+def system(project, deployer, admin, guardian):
+    s = deploy_system(project, deployer, admin)
+    s.factory.setGuardian(guardian, sender=admin)
+    return s
+
+
+@pytest.fixture(scope="session")
+def registry(system):
+    return system.registry
+
+
+@pytest.fixture(scope="session")
+def factory(system):
+    return system.factory
+
+
+@pytest.fixture(scope="session")
+def router(system):
+    return system.router
+
+
+@pytest.fixture(scope="session")
+def oracle(system):
+    return system.oracle
+
+
+@pytest.fixture(scope="session")
+def venue(system):
+    return system.venue
+
+
+@pytest.fixture(scope="session")
+def weth(system):
+    return system.weth
+
+
+@pytest.fixture(scope="session")
+def usdc(system):
+    return system.usdc
+
+
+@pytest.fixture(scope="session")
+def chain_id(chain):
+    return chain.chain_id
+
+
+@pytest.fixture(scope="session")
+def create_vault(project, factory, system, owners, leader):
+    """Create a vault: defaults to a 2-of-3 vault following `leader`, WETH and USDC allowed, the Uniswap
+    venue allowed and the guardian accepted."""
+
+    def _create(
+        owners_=None,
+        threshold=2,
+        leader_=None,
+        policy=DEFAULT_POLICY,
+        assets=None,
+        venues=None,
+        accept_guardian=True,
+        sender=None,
+        salt=None,
+    ):
+        owner_list = owners_ if owners_ is not None else owners[:3]
+        args = (
+            [o.address for o in owner_list],
+            threshold,
+            (leader_ or leader).address if hasattr(leader_ or leader, "address") else leader_,
+            policy,
+            assets if assets is not None else [system.weth.address, system.usdc.address],
+            venues if venues is not None else [system.venue.address],
+            accept_guardian,
+            salt if salt is not None else next(_salts).to_bytes(32, "big"),
+        )
+        receipt = factory.createVault(*args, sender=sender or owner_list[0])
+        vault_address = receipt.decode_logs(factory.VaultCreated)[0].vault
+        return project.CopyVault.at(vault_address)
+
+    return _create
+
+
+@pytest.fixture
+def vault(create_vault):
+    return create_vault()
+
+
+@pytest.fixture
+def funded_vault(vault, weth, usdc, deployer):
+    """The default vault holding 10 WETH and 30,000 USDC."""
+    fund(vault, weth, 10 * 10**18, deployer)
+    fund(vault, usdc, 30_000 * 10**6, deployer)
+    return vault
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def fund(vault, token, amount: int, depositor) -> None:
+    """Mint `amount` to `depositor` and deposit it into `vault`."""
+    token.mint(depositor, amount, sender=depositor)
+    token.approve(vault, amount, sender=depositor)
+    vault.deposit(token, amount, sender=depositor)
+
+
+@pytest.fixture
+def sign_withdrawal(chain_id):
+    """Approvals for `vault.withdraw` at the vault's current nonce (unless one is given)."""
+
+    def _sign(vault, signers, token, amount, to, deadline, nonce=None, domain_chain_id=None):
+        message = eip712.Withdrawal(
+            token=str(token.address if hasattr(token, "address") else token),
+            amount=amount,
+            to=str(to.address if hasattr(to, "address") else to),
+            nonce=vault.nonce() if nonce is None else nonce,
+            deadline=deadline,
+        )
+        return sign_approvals(vault_domain(vault, domain_chain_id or chain_id), message, signers)
+
+    return _sign
+
+
+@pytest.fixture
+def sign_config(chain_id):
+    """Approvals for `vault.executeConfig(data, ...)` at the vault's current nonce."""
+
+    def _sign(vault, signers, data: bytes, deadline, nonce=None):
+        message = eip712.ConfigChange(
+            data=data, nonce=vault.nonce() if nonce is None else nonce, deadline=deadline
+        )
+        return sign_approvals(vault_domain(vault, chain_id), message, signers)
+
+    return _sign
+
+
+@pytest.fixture
+def execute_config(sign_config, chain, relayer):
+    """Run one configuration call through `executeConfig` with the given owners' approvals."""
+
+    def _execute(vault, signers, data: bytes, sender=None):
+        deadline = chain.pending_timestamp + HOUR
+        addrs, sigs = sign_config(vault, signers, data, deadline)
+        return vault.executeConfig(data, deadline, addrs, sigs, sender=sender or relayer)
+
+    return _execute
+
+
+@pytest.fixture
+def make_intent(system, leader, chain):
+    """A TradeIntent with sensible defaults: sell 10 % WETH for USDC through the Uniswap venue."""
+    nonces = itertools.count(0)
+
+    def _make(**overrides):
+        fields = dict(
+            leader=leader.address,
+            venue=system.venue.address,
+            token_in=system.weth.address,
+            token_out=system.usdc.address,
+            fraction_bps=1_000,
+            min_price=0,
+            nonce=next(nonces),
+            deadline=chain.pending_timestamp + HOUR,
+        )
+        fields.update(overrides)
+        return eip712.TradeIntent(**fields)
+
+    return _make
+
+
+@pytest.fixture
+def sign_intent(registry, chain_id, leader):
+    """(intent tuple, signature) signed by `signer` (the leader by default)."""
+
+    def _sign(intent: eip712.TradeIntent, signer=None):
+        from tests.utils.signing import key_of
+
+        key = key_of(signer or leader)
+        signature = eip712.sign(key.private_key, registry_domain(registry, chain_id), intent)
+        return intent_tuple(intent), signature
+
+    return _sign
