@@ -35,7 +35,8 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
                 emit MirrorSkipped(vault, digest, NotAVault.selector);
                 continue;
             }
-            try ICopyVault(vault).mirror(intent, signature) {
+            try ICopyVault(vault).mirror(intent, signature) returns (uint256, uint256) {
+                // The vault emits Mirrored with the amounts; the router only counts.
                 ++mirrored;
             } catch (bytes memory reason) {
                 emit MirrorSkipped(vault, digest, _selectorOf(reason));
