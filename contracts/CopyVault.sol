@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
 
 import {OwnerManager} from "./base/OwnerManager.sol";
 import {ICopyVault} from "./interfaces/ICopyVault.sol";
@@ -20,6 +21,7 @@ import {IVenue} from "./interfaces/IVenue.sol";
 /// @dev The code never changes after creation: no proxy admin, no upgrade path.
 contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using TransientSlot for *;
 
     // ----------------------------------------------------------------- constants and immutables
 
@@ -42,9 +44,20 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     uint8 private constant ASSET_BIT = 1;
     uint8 private constant VENUE_BIT = 2;
 
+    /// @dev Transient slots of a pending aggregated trade (cleared by settleAggregated, gone after the transaction).
+    bytes32 private constant PENDING_INTENT_SLOT = keccak256("copyvault.vault.pending.intent");
+    bytes32 private constant PENDING_DIGEST_SLOT = keccak256("copyvault.vault.pending.digest");
+    bytes32 private constant PENDING_AMOUNT_IN_SLOT = keccak256("copyvault.vault.pending.amountIn");
+    bytes32 private constant PENDING_MIN_OUT_SLOT = keccak256("copyvault.vault.pending.minOut");
+    bytes32 private constant PENDING_ORACLE_OUT_SLOT = keccak256("copyvault.vault.pending.oracleOut");
+    bytes32 private constant PENDING_IN_LEFT_SLOT = keccak256("copyvault.vault.pending.inLeft");
+    bytes32 private constant PENDING_OUT_BEFORE_SLOT = keccak256("copyvault.vault.pending.outBefore");
+
     /// @dev Immutables live in the implementation's code, so every clone shares them at no storage cost.
     IVaultFactory public immutable factory;
     ILeaderRegistry public immutable registry;
+    /// @dev The only caller of the aggregated entry points; deployed by the factory and fixed with it.
+    address public immutable router;
 
     // ----------------------------------------------------------------- storage
 
@@ -77,13 +90,20 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         _;
     }
 
+    modifier onlyRouter() {
+        if (msg.sender != router) revert NotRouter(msg.sender);
+        _;
+    }
+
     // ----------------------------------------------------------------- constructor
 
     /// @param factory_ The factory that creates clones of this implementation.
     /// @param registry_ The leader registry that verifies intents.
-    constructor(IVaultFactory factory_, ILeaderRegistry registry_) {
+    /// @param router_ The batch router allowed to use the aggregated entry points.
+    constructor(IVaultFactory factory_, ILeaderRegistry registry_, address router_) {
         factory = factory_;
         registry = registry_;
+        router = router_;
         _initialized = true; // the implementation itself can never be initialised or used
     }
 
@@ -118,6 +138,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     /// @inheritdoc ICopyVault
     function deposit(address token, uint256 amount) external nonReentrant {
         if (_paused) revert VaultPaused();
+        if (_hasPendingTrade()) revert TradePending();
         if (_permissions[token] & ASSET_BIT == 0) revert AssetNotAllowed(token);
         if (amount == 0) revert ZeroAmount();
         address sanctions = factory.sanctionsList();
@@ -138,7 +159,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     {
         bytes32 digest = registry.checkIntent(intent, signature);
         _checkEligible(intent);
-        _markExecuted(intent.leader, intent.nonce);
+        _markTraded(intent.leader, intent.nonce);
         amountIn = _amountIn(intent);
         (uint256 oracleOut, uint256 minOut) = _bounds(intent, amountIn);
         amountOut = _swapChecked(intent, amountIn, minOut);
@@ -147,6 +168,68 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
             intent.leader,
             intent.nonce,
             digest,
+            intent.venue,
+            intent.tokenIn,
+            intent.tokenOut,
+            amountIn,
+            amountOut,
+            oracleOut
+        );
+    }
+
+    // ----------------------------------------------------------------- router (aggregated mode)
+
+    /// @inheritdoc ICopyVault
+    function quoteAggregated(TradeIntent calldata intent) external view returns (uint256 amountIn, uint256 minOut) {
+        _checkEligible(intent);
+        amountIn = _amountIn(intent);
+        (, minOut) = _bounds(intent, amountIn);
+    }
+
+    /// @inheritdoc ICopyVault
+    function pullAggregated(TradeIntent calldata intent, bytes calldata signature)
+        external
+        onlyRouter
+        nonReentrant
+        returns (uint256 amountIn)
+    {
+        // The vault checks the signature itself (the registry's per-transaction cache makes it cheap).
+        bytes32 digest = registry.checkIntent(intent, signature);
+        _checkEligible(intent);
+        _markTraded(intent.leader, intent.nonce);
+        amountIn = _amountIn(intent);
+        (uint256 oracleOut, uint256 minOut) = _bounds(intent, amountIn);
+        IERC20 tokenIn = IERC20(intent.tokenIn);
+        uint256 inLeft = tokenIn.balanceOf(address(this)) - amountIn;
+        PENDING_INTENT_SLOT.asBytes32().tstore(keccak256(abi.encode(intent)));
+        PENDING_DIGEST_SLOT.asBytes32().tstore(digest);
+        PENDING_AMOUNT_IN_SLOT.asUint256().tstore(amountIn);
+        PENDING_MIN_OUT_SLOT.asUint256().tstore(minOut);
+        PENDING_ORACLE_OUT_SLOT.asUint256().tstore(oracleOut);
+        PENDING_IN_LEFT_SLOT.asUint256().tstore(inLeft);
+        PENDING_OUT_BEFORE_SLOT.asUint256().tstore(IERC20(intent.tokenOut).balanceOf(address(this)));
+        tokenIn.safeTransfer(IVenue(intent.venue).inputRecipient(intent.tokenIn, intent.tokenOut), amountIn);
+    }
+
+    /// @inheritdoc ICopyVault
+    function settleAggregated(TradeIntent calldata intent) external onlyRouter nonReentrant returns (uint256 amountOut) {
+        if (PENDING_INTENT_SLOT.asBytes32().tload() != keccak256(abi.encode(intent))) revert NoPendingTrade();
+        uint256 amountIn = PENDING_AMOUNT_IN_SLOT.asUint256().tload();
+        uint256 inLeft = PENDING_IN_LEFT_SLOT.asUint256().tload();
+        uint256 inNow = IERC20(intent.tokenIn).balanceOf(address(this));
+        if (inNow != inLeft) revert InputMismatch(inLeft + amountIn - inNow, amountIn);
+        uint256 outBefore = PENDING_OUT_BEFORE_SLOT.asUint256().tload();
+        uint256 outNow = IERC20(intent.tokenOut).balanceOf(address(this));
+        amountOut = outNow > outBefore ? outNow - outBefore : 0;
+        uint256 minOut = PENDING_MIN_OUT_SLOT.asUint256().tload();
+        if (amountOut < minOut) revert InsufficientOutput(amountOut, minOut);
+        PENDING_INTENT_SLOT.asBytes32().tstore(bytes32(0));
+        uint256 oracleOut = PENDING_ORACLE_OUT_SLOT.asUint256().tload();
+        _recordLoss(oracleOut, amountOut);
+        emit Mirrored(
+            intent.leader,
+            intent.nonce,
+            PENDING_DIGEST_SLOT.asBytes32().tload(),
             intent.venue,
             intent.tokenIn,
             intent.tokenOut,
@@ -376,11 +459,12 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     // ----------------------------------------------------------------- internal: trading
 
-    /// @dev Every check of SPEC §1.3 that does not need prices.
+    /// @dev Every check of SPEC §1.3 that does not need prices or the signature.
     function _checkEligible(TradeIntent calldata intent) private view {
         if (_leader != intent.leader) revert NotFollowingLeader(intent.leader, _leader);
         if (_paused) revert VaultPaused();
         if (!_copying) revert CopyingStoppedError();
+        if (_hasPendingTrade()) revert TradePending();
         if (intent.tokenIn == intent.tokenOut) revert IdenticalTokens(intent.tokenIn);
         if (_permissions[intent.tokenIn] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenIn);
         if (_permissions[intent.tokenOut] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenOut);
@@ -389,22 +473,21 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         }
         uint16 maxFraction = _policy.maxFractionBps;
         if (intent.fractionBps > maxFraction) revert FractionTooLarge(intent.fractionBps, maxFraction);
+        if (_executed[intent.leader][intent.nonce >> 8] & (1 << (intent.nonce & 0xff)) != 0) {
+            revert IntentAlreadyExecuted(intent.leader, intent.nonce);
+        }
+        uint256 today = block.timestamp / 1 days;
+        uint16 maxTrades = _policy.maxTradesPerDay;
+        if (_tradeDay == today && _tradesThatDay >= maxTrades) revert DailyTradeLimitReached(today, maxTrades);
     }
 
     /// @dev Sets the executed flag (before any external call, so a reentrant mirror cannot replay) and
-    ///      counts the trade against the daily cap.
-    function _markExecuted(address leader_, uint256 nonce_) private {
-        uint256 bit = 1 << (nonce_ & 0xff);
-        uint256 word = _executed[leader_][nonce_ >> 8];
-        if (word & bit != 0) revert IntentAlreadyExecuted(leader_, nonce_);
-        _executed[leader_][nonce_ >> 8] = word | bit;
-
+    ///      counts the trade against the daily cap. `_checkEligible` ran first.
+    function _markTraded(address leader_, uint256 nonce_) private {
+        _executed[leader_][nonce_ >> 8] |= 1 << (nonce_ & 0xff);
         uint32 today = uint32(block.timestamp / 1 days); // fits until the year 11 million
-        uint16 trades = _tradeDay == today ? _tradesThatDay : 0;
-        uint16 maxTrades = _policy.maxTradesPerDay;
-        if (trades >= maxTrades) revert DailyTradeLimitReached(today, maxTrades);
+        _tradesThatDay = _tradeDay == today ? _tradesThatDay + 1 : 1;
         _tradeDay = today;
-        _tradesThatDay = trades + 1;
     }
 
     function _amountIn(TradeIntent calldata intent) private view returns (uint256 amountIn) {
@@ -514,6 +597,10 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
             || selector == this.removeOwner.selector || selector == this.setThreshold.selector
             || selector == this.unpause.selector || selector == this.startCopying.selector
             || selector == this.setGuardianAccepted.selector;
+    }
+
+    function _hasPendingTrade() private view returns (bool) {
+        return PENDING_INTENT_SLOT.asBytes32().tload() != bytes32(0);
     }
 
     function _typedDigest(bytes32 structHash) private view returns (bytes32) {

@@ -40,7 +40,7 @@ contract VaultFactory is IVaultFactory, AccessControl {
         if (admin == address(0) || address(registry_) == address(0) || oracle == address(0)) revert ZeroAddress();
         registry = address(registry_);
         router = address(new CopyRouter(this, registry_));
-        vaultImplementation = address(new CopyVault(this, registry_));
+        vaultImplementation = address(new CopyVault(this, registry_, router));
         defaultOracle = oracle;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(VENUE_ADMIN_ROLE, admin);

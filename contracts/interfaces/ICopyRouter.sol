@@ -16,6 +16,11 @@ interface ICopyRouter {
     error EmptyBatch();
     /// @notice Reason given (as a selector) for an address that is not a vault of this deployment.
     error NotAVault(address account);
+    /// @notice Reason given (as a selector) for a vault whose bound cannot hold at the venue's quoted output.
+    error BoundAboveQuote(uint256 minOut, uint256 quotedShare);
+
+    /// @notice One aggregated swap: `totalIn` sold for `totalOut`, shared pro rata among `mirrored` vaults.
+    event AggregatedSwap(bytes32 indexed intentDigest, uint256 mirrored, uint256 totalIn, uint256 totalOut);
 
     /// @notice Each vault mirrors the intent on its own, one swap per vault (the sequential reference mode).
     ///         A vault that cannot take the trade is skipped with `MirrorSkipped`; the others proceed.
@@ -23,4 +28,17 @@ interface ICopyRouter {
     function mirrorBatch(TradeIntent calldata intent, bytes calldata signature, address[] calldata vaults)
         external
         returns (uint256 mirrored);
+
+    /// @notice One swap for the whole batch, output shared pro rata, so every vault pays the same price.
+    ///         The signature is verified once; each vault still runs its own checks, and a vault that fails
+    ///         one (or whose bound cannot hold at the venue's quote) is skipped with `MirrorSkipped`. Vault i
+    ///         receives floor(totalOut * amountIn_i / totalIn); the remainder (fewer wei than vaults) goes one
+    ///         wei each to the first vaults, so no dust stays in the router. If the realised price breaks a
+    ///         remaining vault's bound, the whole call reverts.
+    /// @return mirrored How many vaults traded.
+    /// @return totalIn The batch's total `tokenIn`.
+    /// @return totalOut The batch's total `tokenOut`.
+    function mirrorAggregated(TradeIntent calldata intent, bytes calldata signature, address[] calldata vaults)
+        external
+        returns (uint256 mirrored, uint256 totalIn, uint256 totalOut);
 }

@@ -119,6 +119,12 @@ interface ICopyVault {
     error IdenticalTokens(address token);
     /// @notice Thrown when a depositor is on the platform's sanctions list.
     error SanctionedDepositor(address depositor);
+    /// @notice Thrown when a router-only entry point is called by anyone but the factory's router.
+    error NotRouter(address caller);
+    /// @notice Thrown on a deposit or another mirror while this vault's aggregated trade is pending.
+    error TradePending();
+    /// @notice Thrown when the router settles a vault that has no pending aggregated trade.
+    error NoPendingTrade();
 
     // ----------------------------------------------------------------- set-up
 
@@ -136,6 +142,26 @@ interface ICopyVault {
     function mirror(TradeIntent calldata intent, bytes calldata signature)
         external
         returns (uint256 amountIn, uint256 amountOut);
+
+    // ----------------------------------------------------------------- router (aggregated mode)
+
+    /// @notice What this vault would trade for `intent` now: every check of SPEC §1.3 that `mirror` makes
+    ///         except the signature, which the router verifies once for the batch. Reverts with the reason.
+    /// @return amountIn The vault's share to sell.
+    /// @return minOut The least `tokenOut` it accepts for it.
+    function quoteAggregated(TradeIntent calldata intent) external view returns (uint256 amountIn, uint256 minOut);
+
+    /// @notice Router only: run every check (signature included, through the registry), mark the intent
+    ///         executed, and send `amountIn` of `tokenIn` to the venue's input address. The trade stays
+    ///         pending until `settleAggregated` in the same transaction; meanwhile the vault refuses deposits
+    ///         and other mirrors.
+    function pullAggregated(TradeIntent calldata intent, bytes calldata signature) external returns (uint256 amountIn);
+
+    /// @notice Router only: finish the pending trade. The vault checks its own balances: `tokenIn` fell by
+    ///         exactly `amountIn` and `tokenOut` rose by at least the bound since `pullAggregated`.
+    /// @return amountOut What the vault received.
+    /// @param intent The same intent as the pending `pullAggregated`; anything else is refused.
+    function settleAggregated(TradeIntent calldata intent) external returns (uint256 amountOut);
 
     // ----------------------------------------------------------------- threshold
 
