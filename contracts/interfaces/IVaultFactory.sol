@@ -27,8 +27,6 @@ interface IVaultFactory {
 
     /// @notice Thrown when an address that must be set is zero.
     error ZeroAddress();
-    /// @notice Thrown when creating a vault before the platform set a default oracle.
-    error OracleNotSet();
 
     // ----------------------------------------------------------------- vaults
 
