@@ -1,0 +1,1 @@
+"""copyvault benchmarks (SPEC §4). Run them on demand, e.g. ``python -m bench.gas``."""
