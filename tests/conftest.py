@@ -184,7 +184,7 @@ def sign_withdrawal(chain_id):
             token=str(token.address if hasattr(token, "address") else token),
             amount=amount,
             to=str(to.address if hasattr(to, "address") else to),
-            nonce=vault.nonce() if nonce is None else nonce,
+            nonce=vault.call_view_method("nonce") if nonce is None else nonce,
             deadline=deadline,
         )
         return sign_approvals(vault_domain(vault, domain_chain_id or chain_id), message, signers)
@@ -198,7 +198,7 @@ def sign_config(chain_id):
 
     def _sign(vault, signers, data: bytes, deadline, nonce=None):
         message = eip712.ConfigChange(
-            data=data, nonce=vault.nonce() if nonce is None else nonce, deadline=deadline
+            data=data, nonce=vault.call_view_method("nonce") if nonce is None else nonce, deadline=deadline
         )
         return sign_approvals(vault_domain(vault, chain_id), message, signers)
 
