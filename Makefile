@@ -24,7 +24,7 @@ setup:
 	bash toolchain/setup.sh
 
 test: setup
-	ape compile
+	ape compile --force
 	ape test --network $(APE_NETWORK)
 
 slither: setup

@@ -1,0 +1,76 @@
+"""The strict `reverts` helper can fail: wrong error, wrong input, unknown input name, no revert.
+
+Run against the registry's reverts, through each path a revert reaches a test by: a view call
+(undecoded by Ape), a transaction (decoded by Ape) and a call bubbling up through the router.
+"""
+
+from __future__ import annotations
+
+import pytest
+from eth_utils import function_signature_to_4byte_selector
+
+from tests.contracts.strict_reverts import reverts, selector
+
+
+@pytest.fixture
+def forged(make_intent, sign_intent, attacker):
+    return sign_intent(make_intent(), signer=attacker)
+
+
+@pytest.mark.parametrize("path", ["view", "transaction", "via-router"])
+def test_reverts__matching_error_and_inputs__passes(
+    registry, router, forged, leader, attacker, relayer, path
+):
+    with reverts(registry.UnauthorizedSigner, leader=leader, signer=attacker):
+        _send(registry, router, forged, relayer, path)
+
+
+@pytest.mark.parametrize("path", ["view", "transaction", "via-router"])
+@pytest.mark.parametrize(
+    "expectation",
+    [
+        pytest.param(lambda r, leader, attacker: (r.InvalidSignature, {}), id="other-error"),
+        pytest.param(
+            lambda r, leader, attacker: (r.UnauthorizedSigner, {"signer": leader}), id="other-input"
+        ),
+        pytest.param(
+            lambda r, leader, attacker: (r.UnauthorizedSigner, {"signr": attacker}),
+            id="misspelt-input",
+        ),
+    ],
+)
+def test_reverts__wrong_expectation__fails(
+    registry, router, forged, leader, attacker, relayer, path, expectation
+):
+    error, inputs = expectation(registry, leader, attacker)
+    with pytest.raises(AssertionError):
+        with reverts(error, **inputs):
+            _send(registry, router, forged, relayer, path)
+
+
+def test_reverts__no_revert__fails(registry, make_intent, sign_intent):
+    args, sig = sign_intent(make_intent())
+    with pytest.raises(AssertionError):
+        with reverts(registry.UnauthorizedSigner):
+            registry.verifyIntent(args, sig)
+
+
+def _send(registry, router, forged, relayer, path):
+    args, sig = forged
+    if path == "view":
+        registry.verifyIntent(args, sig)
+    elif path == "transaction":
+        registry.checkIntent(args, sig, sender=relayer)
+    else:
+        router.mirrorBatch(args, sig, [relayer.address], sender=relayer)
+
+
+def test_selector__is_the_4byte_hash_of_the_error_signature(registry, router):
+    assert selector(registry.UnauthorizedSigner) == function_signature_to_4byte_selector(
+        "UnauthorizedSigner(address,address)"
+    )
+    assert (
+        selector(router.NotAVault)
+        == bytes.fromhex("1896a531")
+        == function_signature_to_4byte_selector("NotAVault(address)")
+    )
