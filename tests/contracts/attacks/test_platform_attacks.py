@@ -1,0 +1,262 @@
+"""Platform roles reaching for vault funds: the admin (holding every role) and the guardian.
+
+Invariant 6 (SPEC §1.5, §1.4): no platform role can move vault funds or change a vault's owners,
+leader or policy. The guardian can pause vaults that accepted it, and nothing else.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.contracts.attacks.helpers import (
+    CONFIG_FUNCTIONS,
+    WETH,
+    Watch,
+    blocked,
+    call_directly,
+)
+
+# Every state-changing entry point each platform contract may have. Anything new here needs a review
+# of whether it can touch vault funds; none of these takes a vault or moves tokens.
+ALLOWED_WRITES = {
+    "VaultFactory": {
+        "createVault",
+        "setVenueAllowed",
+        "setDefaultOracle",
+        "setGuardian",
+        "setSanctionsList",
+        "grantRole",
+        "revokeRole",
+        "renounceRole",
+    },
+    "PriceOracle": {"setFeed", "removeFeed", "grantRole", "revokeRole", "renounceRole"},
+    "CopyRouter": {"mirrorBatch", "mirrorAggregated"},
+    "LeaderRegistry": {
+        "register",
+        "setDelegate",
+        "revokeDelegate",
+        "invalidateNonces",
+        "checkIntent",
+    },
+}
+
+
+@pytest.fixture
+def init_params(attacker, oracle):
+    """InitParams that would hand the vault to the attacker."""
+    return (
+        [attacker.address],
+        1,
+        attacker.address,
+        (10_000, 9_999, 1, 1_000, 0),
+        oracle.address,
+        [],
+        [],
+        False,
+    )
+
+
+@pytest.fixture
+def as_factory(accounts, factory, chain):
+    """The factory's own address as a sender (anvil impersonation), for calls only it may make."""
+    chain.set_balance(factory.address, 10**18)
+    return accounts[factory.address]
+
+
+def test_withdraw__platform_role_cosigns__reverts_signer_not_owner(
+    platform_role, funded_vault, watch, follower, weth, withdraw
+):
+    with blocked(
+        funded_vault.SignerNotOwner, watch.also(holders=[platform_role]), signer=platform_role
+    ):
+        withdraw(funded_vault, [follower, platform_role], weth, WETH, platform_role)
+
+
+def test_execute_config__platform_role_cosigns__reverts_signer_not_owner(
+    platform_role, funded_vault, watch, follower, execute_config
+):
+    data = funded_vault.addOwner.encode_input(platform_role)
+    with blocked(funded_vault.SignerNotOwner, watch, signer=platform_role):
+        execute_config(funded_vault, [follower, platform_role], data)
+
+
+def test_config_functions__called_directly_by_platform_role__each_reverts_only_self(
+    platform_role, funded_vault, watch, config_calls
+):
+    for function in CONFIG_FUNCTIONS:
+        with blocked(funded_vault.OnlySelf, watch, caller=platform_role):
+            call_directly(funded_vault, config_calls[function], platform_role)
+
+
+def test_initialize__platform_role_reinitialises_vault__reverts_not_factory(
+    platform_role, funded_vault, watch, init_params
+):
+    with blocked(funded_vault.NotFactory, watch, caller=platform_role):
+        funded_vault.initialize(init_params, sender=platform_role)
+
+
+def test_guardian__pauses_but_cannot_unpause_stop_copying_or_withdraw(
+    funded_vault, watch, guardian, weth, withdraw, config_calls
+):
+    receipt = funded_vault.pause(sender=guardian)
+    assert receipt.decode_logs(funded_vault.Paused)[0].by == guardian.address
+    assert funded_vault.paused()
+
+    with blocked(funded_vault.OnlySelf, watch, caller=guardian):
+        call_directly(funded_vault, config_calls["unpause"], guardian)
+    with blocked(funded_vault.NotOwner, watch, caller=guardian):
+        funded_vault.stopCopying(sender=guardian)
+    with blocked(funded_vault.NotEnoughSignatures, watch.also(holders=[guardian])):
+        withdraw(funded_vault, [guardian], weth, WETH, guardian)
+
+
+def test_admin__using_every_platform_role__cannot_reach_vault_funds(
+    project,
+    funded_vault,
+    watch,
+    factory,
+    oracle,
+    admin,
+    follower,
+    deployer,
+    weth,
+    withdraw,
+    make_intent,
+    sign_intent,
+    relayer,
+):
+    # The admin makes itself guardian, allows its own venue everywhere, swaps the default oracle and
+    # installs a sanctions list. None of it gives it the vault's funds or its configuration.
+    rogue_venue = deployer.deploy(project.LyingVenue)
+    factory.setGuardian(admin, sender=admin)
+    factory.setVenueAllowed(rogue_venue, True, sender=admin)
+    factory.setDefaultOracle(admin, sender=admin)
+    factory.setSanctionsList(deployer.deploy(project.MockSanctionsList), sender=admin)
+    watch = watch.also(holders=[admin, rogue_venue])
+
+    assert funded_vault.oracle() == oracle.address  # existing vaults keep their oracle
+    with blocked(funded_vault.SignerNotOwner, watch, signer=admin):
+        withdraw(funded_vault, [follower, admin], weth, WETH, admin)
+    intent, sig = sign_intent(make_intent(venue=rogue_venue.address))
+    with blocked(funded_vault.VenueNotAllowed, watch.also(intents=[intent]), venue=rogue_venue):
+        funded_vault.mirror(intent, sig, sender=relayer)
+
+
+@pytest.mark.parametrize("contract", sorted(ALLOWED_WRITES))
+def test_platform_contract_abi__state_changing_functions__are_only_the_reviewed_ones(
+    contract, project
+):
+    abi = getattr(project, contract).contract_type.abi
+    writes = {
+        e.name for e in abi if e.type == "function" and e.stateMutability not in ("view", "pure")
+    }
+    assert writes == ALLOWED_WRITES[contract]
+    assert not [e for e in abi if e.type in ("fallback", "receive")]
+    assert not [e for e in abi if e.type == "function" and e.stateMutability == "payable"]
+
+
+def test_factory_abi__no_function_takes_a_vault_or_token_amount(project):
+    for e in project.VaultFactory.contract_type.abi:
+        if e.type != "function" or e.stateMutability in ("view", "pure"):
+            continue
+        names = {i.name for i in e.inputs}
+        assert not names & {"vault", "token", "amount", "to", "data"}, e.name
+
+
+# ----------------------------------------------------------------------------- initialisation
+
+
+def test_initialize__clone_called_again_by_factory__reverts_already_initialized(
+    funded_vault, watch, as_factory, init_params
+):
+    with blocked(funded_vault.AlreadyInitialized, watch):
+        funded_vault.initialize(init_params, sender=as_factory)
+
+
+def test_initialize__clone_called_by_attacker__reverts_not_factory(
+    funded_vault, watch, attacker, init_params
+):
+    with blocked(funded_vault.NotFactory, watch, caller=attacker):
+        funded_vault.initialize(init_params, sender=attacker)
+
+
+def test_initialize__implementation_called_by_factory__reverts_already_initialized(
+    project, factory, as_factory, init_params
+):
+    implementation = project.CopyVault.at(factory.vaultImplementation())
+    with blocked(implementation.AlreadyInitialized, Watch([implementation], [])):
+        implementation.initialize(init_params, sender=as_factory)
+
+
+def test_initialize__implementation_called_by_attacker__reverts_not_factory(
+    project, factory, attacker, init_params
+):
+    implementation = project.CopyVault.at(factory.vaultImplementation())
+    with blocked(implementation.NotFactory, Watch([implementation], []), caller=attacker):
+        implementation.initialize(init_params, sender=attacker)
+
+
+# --------------------------------------------------------------------- the oracle trust assumption
+
+
+@pytest.fixture
+def sandwich(project, deployer, admin, oracle, weth, usdc, weth_usdc_pair, venue, attacker):
+    """A compromised feed admin: sets WETH's feed to $300 (a tenth of the truth), then dumps
+    1,000 WETH into the real pool so that a vault selling WETH there gets about a quarter of the
+    true price."""
+
+    def _run():
+        lying_feed = deployer.deploy(project.MockAggregator, 8, 300 * 10**8)
+        oracle.setFeed(weth, lying_feed, sender=admin)
+        dump = 1_000 * WETH
+        out = venue.quote(weth, usdc, dump)
+        weth.mint(weth_usdc_pair, dump, sender=attacker)
+        first = weth_usdc_pair.token0() == weth.address
+        weth_usdc_pair.swap(
+            0 if first else out, out if first else 0, attacker, b"", sender=attacker
+        )
+
+    return _run
+
+
+def test_mirror__feed_admin_installs_lying_feed__loosens_existing_vaults_bounds_trust_assumption(
+    funded_vault, sandwich, make_intent, sign_intent, relayer
+):
+    # Documents SPEC §1.4's trust assumption, the one way around invariant 6: whoever holds
+    # FEED_ADMIN_ROLE moves every vault's price bound, and with any live intent that signs no limit
+    # price (minPrice 0) can sandwich the vaults. Hence the timelock on feed changes.
+    sandwich()
+    intent, sig = sign_intent(make_intent(min_price=0))
+    receipt = funded_vault.mirror(intent, sig, sender=relayer)
+    event = receipt.decode_logs(funded_vault.Mirrored)[0]
+    assert event.oracleOut == 300 * 10**6
+    assert event.amountOut < 3_000 * 10**6 * 30 // 100  # sold at under 30 % of the true price
+
+
+def test_mirror__owners_pinned_their_own_oracle__lying_platform_feed_cannot_loosen_bounds(
+    project,
+    funded_vault,
+    watch,
+    system,
+    follower,
+    signers,
+    execute_config,
+    sandwich,
+    make_intent,
+    sign_intent,
+    relayer,
+    weth,
+    usdc,
+):
+    # The mitigation owners hold: an oracle of their own (set by threshold) ignores platform feeds.
+    own = follower.deploy(project.PriceOracle, follower)
+    own.setFeed(weth, system.feeds["WETH"], sender=follower)
+    own.setFeed(usdc, system.feeds["USDC"], sender=follower)
+    execute_config(funded_vault, signers, funded_vault.setOracle.encode_input(own))
+    sandwich()
+
+    intent, sig = sign_intent(make_intent(min_price=0))
+    with blocked(
+        funded_vault.InsufficientOutput, watch.also(intents=[intent]), minimum=2_970 * 10**6
+    ):
+        funded_vault.mirror(intent, sig, sender=relayer)
