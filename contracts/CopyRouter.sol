@@ -20,10 +20,17 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
 
     IVaultFactory public immutable factory;
     ILeaderRegistry public immutable registry;
+    /// @dev The runtime code hash of an EIP-1167 clone of the vault implementation. Checking it costs what
+    ///      the first call to the vault would pay anyway (the account becomes warm), unlike a factory lookup.
+    ///      A clone made outside the factory is uninitialised and fails the vault's own checks.
+    bytes32 public immutable vaultCodeHash;
 
-    constructor(IVaultFactory factory_, ILeaderRegistry registry_) {
+    constructor(IVaultFactory factory_, ILeaderRegistry registry_, address vaultImplementation) {
         factory = factory_;
         registry = registry_;
+        vaultCodeHash = keccak256(
+            abi.encodePacked(hex"363d3d373d3d3d363d73", vaultImplementation, hex"5af43d82803e903d91602b57fd5bf3")
+        );
     }
 
     /// @inheritdoc ICopyRouter
@@ -37,15 +44,16 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         bytes32 digest = registry.checkIntent(intent, signature);
         for (uint256 i = 0; i < vaults.length; ++i) {
             address vault = vaults[i];
-            if (!factory.isVault(vault)) {
+            if (vault.codehash != vaultCodeHash) {
                 emit MirrorSkipped(vault, digest, NotAVault.selector);
                 continue;
             }
+            uint256 gasBefore = gasleft();
             try ICopyVault(vault).mirror(intent, signature) returns (uint256, uint256) {
                 // The vault emits Mirrored with the amounts; the router only counts.
                 ++mirrored;
             } catch (bytes memory reason) {
-                emit MirrorSkipped(vault, digest, _selectorOf(reason));
+                emit MirrorSkipped(vault, digest, _skipReason(reason, gasBefore));
             }
         }
         emit BatchMirrored(digest, mirrored, vaults.length - mirrored);
@@ -59,9 +67,10 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     {
         if (vaults.length == 0) revert EmptyBatch();
         bytes32 digest = registry.checkIntent(intent, signature);
-        // amounts[i] is vault i's tokenIn in the batch; 0 marks a skipped vault.
-        uint256[] memory amounts = _quoteVaults(intent, digest, vaults);
-        totalIn = _pullVaults(intent, signature, digest, vaults, amounts);
+        // amounts[i] is vault i's tokenIn in the swap; 0 marks a skipped vault.
+        (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled) =
+            _pullVaults(intent, signature, digest, vaults);
+        totalIn = pulled == 0 ? 0 : _leaveOutUnreachable(intent, digest, vaults, amounts, minOuts, pulled);
         if (totalIn != 0) {
             totalOut = _swap(intent, totalIn);
             mirrored = _distribute(intent, vaults, amounts, totalIn, totalOut);
@@ -70,64 +79,63 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         emit BatchMirrored(digest, mirrored, vaults.length - mirrored);
     }
 
-    /// @dev Phase 1, no state change: each vault's own checks and amounts, then the vaults whose bound
-    ///      cannot hold at the venue's quote for the batch are left out. Leaving vaults out shrinks the
-    ///      batch, which only improves an AMM's price for the rest, so one pass is enough.
-    function _quoteVaults(TradeIntent calldata intent, bytes32 digest, address[] calldata vaults)
-        private
-        returns (uint256[] memory amounts)
-    {
-        amounts = new uint256[](vaults.length);
-        uint256[] memory minOuts = new uint256[](vaults.length);
-        uint256 estimatedIn;
-        for (uint256 i = 0; i < vaults.length; ++i) {
-            if (!factory.isVault(vaults[i])) {
-                emit MirrorSkipped(vaults[i], digest, NotAVault.selector);
-                continue;
-            }
-            try ICopyVault(vaults[i]).quoteAggregated(intent) returns (uint256 amountIn, uint256 minOut) {
-                amounts[i] = amountIn;
-                minOuts[i] = minOut;
-                estimatedIn += amountIn;
-            } catch (bytes memory reason) {
-                emit MirrorSkipped(vaults[i], digest, _selectorOf(reason));
-            }
-        }
-        if (estimatedIn == 0) return amounts;
-        uint256 quotedOut = IVenue(intent.venue).quote(intent.tokenIn, intent.tokenOut, estimatedIn);
-        for (uint256 i = 0; i < vaults.length; ++i) {
-            if (amounts[i] == 0) continue;
-            uint256 quotedShare = quotedOut * amounts[i] / estimatedIn;
-            if (minOuts[i] > quotedShare) {
-                amounts[i] = 0;
-                emit MirrorSkipped(vaults[i], digest, BoundAboveQuote.selector);
-            }
-        }
-    }
-
-    /// @dev Phase 2: each remaining vault re-checks everything itself, marks the intent executed and sends
-    ///      its tokenIn to the venue. A vault that now refuses (listed twice, say) is skipped.
+    /// @dev Phase 1: each vault runs all its checks itself, marks the intent executed and sends its tokenIn
+    ///      here. A vault that refuses is skipped with its reason.
     function _pullVaults(
         TradeIntent calldata intent,
         bytes calldata signature,
         bytes32 digest,
+        address[] calldata vaults
+    ) private returns (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled) {
+        amounts = new uint256[](vaults.length);
+        minOuts = new uint256[](vaults.length);
+        for (uint256 i = 0; i < vaults.length; ++i) {
+            address vault = vaults[i];
+            if (vault.codehash != vaultCodeHash) {
+                emit MirrorSkipped(vault, digest, NotAVault.selector);
+                continue;
+            }
+            uint256 gasBefore = gasleft();
+            try ICopyVault(vault).pullAggregated(intent, signature) returns (uint256 amountIn, uint256 minOut) {
+                amounts[i] = amountIn;
+                minOuts[i] = minOut;
+                pulled += amountIn;
+            } catch (bytes memory reason) {
+                emit MirrorSkipped(vault, digest, _skipReason(reason, gasBefore));
+            }
+        }
+    }
+
+    /// @dev Phase 2: vaults whose bound cannot hold at the venue's quote for the batch get their tokenIn back
+    ///      and are skipped. Leaving vaults out shrinks the batch, which only improves an AMM's price for the
+    ///      rest, so one pass is enough. Returns what goes into the swap.
+    function _leaveOutUnreachable(
+        TradeIntent calldata intent,
+        bytes32 digest,
         address[] calldata vaults,
-        uint256[] memory amounts
+        uint256[] memory amounts,
+        uint256[] memory minOuts,
+        uint256 pulled
     ) private returns (uint256 totalIn) {
+        uint256 quotedOut = IVenue(intent.venue).quote(intent.tokenIn, intent.tokenOut, pulled);
+        totalIn = pulled;
         for (uint256 i = 0; i < vaults.length; ++i) {
             if (amounts[i] == 0) continue;
-            try ICopyVault(vaults[i]).pullAggregated(intent, signature) returns (uint256 pulled) {
-                amounts[i] = pulled;
-                totalIn += pulled;
-            } catch (bytes memory reason) {
-                amounts[i] = 0;
-                emit MirrorSkipped(vaults[i], digest, _selectorOf(reason));
-            }
+            uint256 quotedShare = quotedOut * amounts[i] / pulled;
+            if (minOuts[i] <= quotedShare) continue;
+            IERC20(intent.tokenIn).safeTransfer(vaults[i], amounts[i]);
+            ICopyVault(vaults[i]).cancelAggregated(intent);
+            totalIn -= amounts[i];
+            amounts[i] = 0;
+            emit MirrorSkipped(vaults[i], digest, BoundAboveQuote.selector);
         }
     }
 
     /// @dev Phase 3: one swap for the batch; the output is measured on the router's own balance.
     function _swap(TradeIntent calldata intent, uint256 totalIn) private returns (uint256 totalOut) {
+        IERC20(intent.tokenIn).safeTransfer(
+            IVenue(intent.venue).inputRecipient(intent.tokenIn, intent.tokenOut), totalIn
+        );
         IERC20 tokenOut = IERC20(intent.tokenOut);
         uint256 before = tokenOut.balanceOf(address(this));
         IVenue(intent.venue).swap(intent.tokenIn, intent.tokenOut, totalIn, address(this));
@@ -136,7 +144,8 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
 
     /// @dev Phase 4: vault i gets floor(totalOut * amountIn_i / totalIn); the remainder (fewer wei than vaults)
     ///      goes one wei each to the first vaults, so every vault's price is the same to within one wei and
-    ///      nothing stays in the router. Each vault then checks its own balances against its bound.
+    ///      nothing stays in the router. Each vault then checks its own balances against its bound; one that
+    ///      fails reverts the whole call (the relayer simulates first, so only a front-run batch does).
     function _distribute(
         TradeIntent calldata intent,
         address[] calldata vaults,
@@ -144,7 +153,7 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         uint256 totalIn,
         uint256 totalOut
     ) private returns (uint256 mirrored) {
-        uint256 handedOut;
+        uint256 handedOut = 0;
         for (uint256 i = 0; i < vaults.length; ++i) {
             handedOut += totalOut * amounts[i] / totalIn;
         }
@@ -163,9 +172,14 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The error selector of revert data (zero for an empty revert, e.g. out of gas in the callee).
-    function _selectorOf(bytes memory reason) private pure returns (bytes4 selector) {
-        if (reason.length < 4) return bytes4(0);
+    /// @dev The error selector of a vault's revert. A revert without data after the call used up nearly all the
+    ///      gas it was given means the transaction's gas limit was too low, not that the vault refused: the whole
+    ///      batch then reverts instead of skipping followers it could have mirrored with more gas.
+    function _skipReason(bytes memory reason, uint256 gasBefore) private view returns (bytes4 selector) {
+        if (reason.length < 4) {
+            if (gasleft() <= gasBefore / 64) revert BatchOutOfGas();
+            return bytes4(0);
+        }
         assembly ("memory-safe") {
             selector := mload(add(reason, 0x20))
         }

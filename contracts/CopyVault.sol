@@ -50,7 +50,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     bytes32 private constant PENDING_AMOUNT_IN_SLOT = keccak256("copyvault.vault.pending.amountIn");
     bytes32 private constant PENDING_MIN_OUT_SLOT = keccak256("copyvault.vault.pending.minOut");
     bytes32 private constant PENDING_ORACLE_OUT_SLOT = keccak256("copyvault.vault.pending.oracleOut");
-    bytes32 private constant PENDING_IN_LEFT_SLOT = keccak256("copyvault.vault.pending.inLeft");
+    bytes32 private constant PENDING_IN_BEFORE_SLOT = keccak256("copyvault.vault.pending.inBefore");
     bytes32 private constant PENDING_OUT_BEFORE_SLOT = keccak256("copyvault.vault.pending.outBefore");
 
     /// @dev Immutables live in the implementation's code, so every clone shares them at no storage cost.
@@ -58,6 +58,17 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     ILeaderRegistry public immutable registry;
     /// @dev The only caller of the aggregated entry points; deployed by the factory and fixed with it.
     address public immutable router;
+
+    // ----------------------------------------------------------------- types
+
+    /// @dev One trade's amounts, from the checks to the balance comparison that closes it.
+    struct Trade {
+        uint256 amountIn;
+        uint256 minOut;
+        uint256 oracleOut;
+        uint256 inBefore;
+        uint256 outBefore;
+    }
 
     // ----------------------------------------------------------------- storage
 
@@ -69,8 +80,13 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     bool private _guardianAccepted;
     bool private _initialized;
 
-    // Slot 1: the policy (96 bits) and the oracle (160 bits), read together by every trade.
-    Policy private _policy;
+    // Slot 1: the policy (96 bits) and the oracle (160 bits), read together by every trade. Stored as
+    // fields, not as a Policy struct: a struct always starts and ends a slot of its own.
+    uint16 private _maxFractionBps;
+    uint16 private _maxSlippageBps;
+    uint32 private _maxOracleAge;
+    uint16 private _maxTradesPerDay;
+    uint16 private _lossBudgetBps;
     address private _oracle;
 
     // Slot 2: per-day trade count and the decaying loss total.
@@ -158,12 +174,13 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         returns (uint256 amountIn, uint256 amountOut)
     {
         bytes32 digest = registry.checkIntent(intent, signature);
-        _checkEligible(intent);
-        _markTraded(intent.leader, intent.nonce);
-        amountIn = _amountIn(intent);
-        (uint256 oracleOut, uint256 minOut) = _bounds(intent, amountIn);
-        amountOut = _swapChecked(intent, amountIn, minOut);
-        _recordLoss(oracleOut, amountOut);
+        Trade memory trade = _openTrade(intent);
+        amountIn = trade.amountIn;
+        IERC20 tokenIn = IERC20(intent.tokenIn);
+        // Paying the venue's input address directly needs no allowance, so none can be left behind.
+        tokenIn.safeTransfer(IVenue(intent.venue).inputRecipient(intent.tokenIn, intent.tokenOut), amountIn);
+        IVenue(intent.venue).swap(intent.tokenIn, intent.tokenOut, amountIn, address(this));
+        amountOut = _closeTrade(intent, trade);
         emit Mirrored(
             intent.leader,
             intent.nonce,
@@ -173,59 +190,57 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
             intent.tokenOut,
             amountIn,
             amountOut,
-            oracleOut
+            trade.oracleOut
         );
     }
 
     // ----------------------------------------------------------------- router (aggregated mode)
 
     /// @inheritdoc ICopyVault
-    function quoteAggregated(TradeIntent calldata intent) external view returns (uint256 amountIn, uint256 minOut) {
-        _checkEligible(intent);
-        amountIn = _amountIn(intent);
-        (, minOut) = _bounds(intent, amountIn);
-    }
-
-    /// @inheritdoc ICopyVault
     function pullAggregated(TradeIntent calldata intent, bytes calldata signature)
         external
         onlyRouter
         nonReentrant
-        returns (uint256 amountIn)
+        returns (uint256 amountIn, uint256 minOut)
     {
         // The vault checks the signature itself (the registry's per-transaction cache makes it cheap).
         bytes32 digest = registry.checkIntent(intent, signature);
-        _checkEligible(intent);
-        _markTraded(intent.leader, intent.nonce);
-        amountIn = _amountIn(intent);
-        (uint256 oracleOut, uint256 minOut) = _bounds(intent, amountIn);
-        IERC20 tokenIn = IERC20(intent.tokenIn);
-        uint256 inLeft = tokenIn.balanceOf(address(this)) - amountIn;
+        Trade memory trade = _openTrade(intent);
+        (amountIn, minOut) = (trade.amountIn, trade.minOut);
         PENDING_INTENT_SLOT.asBytes32().tstore(keccak256(abi.encode(intent)));
         PENDING_DIGEST_SLOT.asBytes32().tstore(digest);
         PENDING_AMOUNT_IN_SLOT.asUint256().tstore(amountIn);
         PENDING_MIN_OUT_SLOT.asUint256().tstore(minOut);
-        PENDING_ORACLE_OUT_SLOT.asUint256().tstore(oracleOut);
-        PENDING_IN_LEFT_SLOT.asUint256().tstore(inLeft);
-        PENDING_OUT_BEFORE_SLOT.asUint256().tstore(IERC20(intent.tokenOut).balanceOf(address(this)));
-        tokenIn.safeTransfer(IVenue(intent.venue).inputRecipient(intent.tokenIn, intent.tokenOut), amountIn);
+        PENDING_ORACLE_OUT_SLOT.asUint256().tstore(trade.oracleOut);
+        PENDING_IN_BEFORE_SLOT.asUint256().tstore(trade.inBefore);
+        PENDING_OUT_BEFORE_SLOT.asUint256().tstore(trade.outBefore);
+        IERC20(intent.tokenIn).safeTransfer(router, amountIn);
+    }
+
+    /// @inheritdoc ICopyVault
+    function cancelAggregated(TradeIntent calldata intent) external onlyRouter nonReentrant {
+        _requirePending(intent);
+        uint256 inBefore = PENDING_IN_BEFORE_SLOT.asUint256().tload();
+        uint256 inNow = IERC20(intent.tokenIn).balanceOf(address(this));
+        if (inNow != inBefore) revert InputMismatch(inBefore - inNow, 0);
+        // Undo exactly what pullAggregated recorded: the intent can still execute here later.
+        _executed[intent.leader][intent.nonce >> 8] &= ~(1 << (intent.nonce & 0xff));
+        _tradesThatDay -= 1; // same transaction, so the same UTC day as the pull that counted it
+        PENDING_INTENT_SLOT.asBytes32().tstore(bytes32(0));
     }
 
     /// @inheritdoc ICopyVault
     function settleAggregated(TradeIntent calldata intent) external onlyRouter nonReentrant returns (uint256 amountOut) {
-        if (PENDING_INTENT_SLOT.asBytes32().tload() != keccak256(abi.encode(intent))) revert NoPendingTrade();
-        uint256 amountIn = PENDING_AMOUNT_IN_SLOT.asUint256().tload();
-        uint256 inLeft = PENDING_IN_LEFT_SLOT.asUint256().tload();
-        uint256 inNow = IERC20(intent.tokenIn).balanceOf(address(this));
-        if (inNow != inLeft) revert InputMismatch(inLeft + amountIn - inNow, amountIn);
-        uint256 outBefore = PENDING_OUT_BEFORE_SLOT.asUint256().tload();
-        uint256 outNow = IERC20(intent.tokenOut).balanceOf(address(this));
-        amountOut = outNow > outBefore ? outNow - outBefore : 0;
-        uint256 minOut = PENDING_MIN_OUT_SLOT.asUint256().tload();
-        if (amountOut < minOut) revert InsufficientOutput(amountOut, minOut);
+        _requirePending(intent);
+        Trade memory trade = Trade({
+            amountIn: PENDING_AMOUNT_IN_SLOT.asUint256().tload(),
+            minOut: PENDING_MIN_OUT_SLOT.asUint256().tload(),
+            oracleOut: PENDING_ORACLE_OUT_SLOT.asUint256().tload(),
+            inBefore: PENDING_IN_BEFORE_SLOT.asUint256().tload(),
+            outBefore: PENDING_OUT_BEFORE_SLOT.asUint256().tload()
+        });
         PENDING_INTENT_SLOT.asBytes32().tstore(bytes32(0));
-        uint256 oracleOut = PENDING_ORACLE_OUT_SLOT.asUint256().tload();
-        _recordLoss(oracleOut, amountOut);
+        amountOut = _closeTrade(intent, trade);
         emit Mirrored(
             intent.leader,
             intent.nonce,
@@ -233,9 +248,9 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
             intent.venue,
             intent.tokenIn,
             intent.tokenOut,
-            amountIn,
+            trade.amountIn,
             amountOut,
-            oracleOut
+            trade.oracleOut
         );
     }
 
@@ -343,7 +358,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @inheritdoc ICopyVault
     function pause() external {
-        if (!_isOwner[msg.sender] && !(_guardianAccepted && msg.sender == factory.guardian())) {
+        if (!_isOwner(msg.sender) && !(_guardianAccepted && msg.sender == factory.guardian())) {
             revert NotOwnerOrGuardian(msg.sender);
         }
         if (_paused) return; // already stopped: nothing changes, nothing to emit
@@ -353,7 +368,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @inheritdoc ICopyVault
     function stopCopying() external {
-        if (!_isOwner[msg.sender]) revert NotOwner(msg.sender);
+        if (!_isOwner(msg.sender)) revert NotOwner(msg.sender);
         if (!_copying) return;
         _copying = false;
         emit CopyingStopped(msg.sender);
@@ -363,12 +378,12 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @inheritdoc ICopyVault
     function getOwners() external view returns (address[] memory) {
-        return _owners;
+        return _ownerSet().list;
     }
 
     /// @inheritdoc ICopyVault
     function isOwner(address account) external view returns (bool) {
-        return _isOwner[account];
+        return _isOwner(account);
     }
 
     /// @inheritdoc ICopyVault
@@ -403,7 +418,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @inheritdoc ICopyVault
     function policy() external view returns (Policy memory) {
-        return _policy;
+        return Policy(_maxFractionBps, _maxSlippageBps, _maxOracleAge, _maxTradesPerDay, _lossBudgetBps);
     }
 
     /// @inheritdoc ICopyVault
@@ -433,7 +448,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @inheritdoc ICopyVault
     function lossUsed() external view returns (uint256) {
-        return _decayedLoss(_policy.lossBudgetBps);
+        return _decayedLoss(_lossBudgetBps);
     }
 
     /// @inheritdoc ICopyVault
@@ -471,75 +486,69 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         if (_permissions[intent.venue] & VENUE_BIT == 0 || !factory.isVenueAllowed(intent.venue)) {
             revert VenueNotAllowed(intent.venue);
         }
-        uint16 maxFraction = _policy.maxFractionBps;
+        uint16 maxFraction = _maxFractionBps;
         if (intent.fractionBps > maxFraction) revert FractionTooLarge(intent.fractionBps, maxFraction);
         if (_executed[intent.leader][intent.nonce >> 8] & (1 << (intent.nonce & 0xff)) != 0) {
             revert IntentAlreadyExecuted(intent.leader, intent.nonce);
         }
         uint256 today = block.timestamp / 1 days;
-        uint16 maxTrades = _policy.maxTradesPerDay;
+        uint16 maxTrades = _maxTradesPerDay;
         if (_tradeDay == today && _tradesThatDay >= maxTrades) revert DailyTradeLimitReached(today, maxTrades);
     }
 
-    /// @dev Sets the executed flag (before any external call, so a reentrant mirror cannot replay) and
-    ///      counts the trade against the daily cap. `_checkEligible` ran first.
-    function _markTraded(address leader_, uint256 nonce_) private {
-        _executed[leader_][nonce_ >> 8] |= 1 << (nonce_ & 0xff);
+    /// @dev Every check, then the trade's amounts and bounds. Marks the intent executed and counts the trade
+    ///      before any external call that could re-enter (the oracle, the token, the venue).
+    function _openTrade(TradeIntent calldata intent) private returns (Trade memory trade) {
+        _checkEligible(intent);
+        _executed[intent.leader][intent.nonce >> 8] |= 1 << (intent.nonce & 0xff);
         uint32 today = uint32(block.timestamp / 1 days); // fits until the year 11 million
         _tradesThatDay = _tradeDay == today ? _tradesThatDay + 1 : 1;
         _tradeDay = today;
+
+        trade.inBefore = IERC20(intent.tokenIn).balanceOf(address(this));
+        // Rounds down: the vault never sells more than the signed fraction of its balance.
+        trade.amountIn = trade.inBefore * intent.fractionBps / BPS;
+        if (trade.amountIn == 0) revert NothingToTrade(intent.tokenIn);
+        (trade.oracleOut, trade.minOut) = _bounds(intent, trade.amountIn);
+        trade.outBefore = IERC20(intent.tokenOut).balanceOf(address(this));
     }
 
-    function _amountIn(TradeIntent calldata intent) private view returns (uint256 amountIn) {
-        // Rounds down: the vault never sells more than the signed fraction of its balance.
-        amountIn = IERC20(intent.tokenIn).balanceOf(address(this)) * intent.fractionBps / BPS;
-        if (amountIn == 0) revert NothingToTrade(intent.tokenIn);
+    /// @dev The vault's own balances decide, never a venue's or the router's word: `tokenIn` fell by exactly
+    ///      `amountIn` and `tokenOut` rose by at least `minOut`. Records the realised loss.
+    function _closeTrade(TradeIntent calldata intent, Trade memory trade) private returns (uint256 amountOut) {
+        uint256 spent = trade.inBefore - IERC20(intent.tokenIn).balanceOf(address(this));
+        if (spent != trade.amountIn) revert InputMismatch(spent, trade.amountIn);
+        uint256 outNow = IERC20(intent.tokenOut).balanceOf(address(this));
+        amountOut = outNow > trade.outBefore ? outNow - trade.outBefore : 0;
+        if (amountOut < trade.minOut) revert InsufficientOutput(amountOut, trade.minOut);
+        _recordLoss(trade.oracleOut, amountOut);
     }
 
     /// @dev The oracle's value of `amountIn` and the least output accepted: the larger of the leader's limit
     ///      price and the owners' slippage bound under the oracle. Both round up, in the vault's favour.
     function _bounds(TradeIntent calldata intent, uint256 amountIn)
         private
-        view
         returns (uint256 oracleOut, uint256 minOut)
     {
-        Policy memory p = _policy;
-        oracleOut = IPriceOracle(_oracle).quote(intent.tokenIn, intent.tokenOut, amountIn, p.maxOracleAge);
-        uint256 oracleBound = Math.mulDiv(oracleOut, BPS - p.maxSlippageBps, BPS, Math.Rounding.Ceil);
+        oracleOut = IPriceOracle(_oracle).quoteCached(intent.tokenIn, intent.tokenOut, amountIn, _maxOracleAge);
+        uint256 oracleBound = Math.mulDiv(oracleOut, BPS - _maxSlippageBps, BPS, Math.Rounding.Ceil);
         uint256 leaderBound = Math.mulDiv(amountIn, intent.minPrice, PRICE_SCALE, Math.Rounding.Ceil);
         minOut = Math.max(oracleBound, leaderBound);
-        if (p.lossBudgetBps != 0) {
-            uint256 worst = _lossOf(oracleOut, minOut);
-            uint256 after_ = _decayedLoss(p.lossBudgetBps) + worst;
-            uint256 budget = uint256(p.lossBudgetBps) * LOSS_UNIT;
-            if (after_ > budget) revert LossBudgetExceeded(after_, budget);
+        uint16 budgetBps = _lossBudgetBps;
+        if (budgetBps != 0) {
+            uint256 lossAfter = _decayedLoss(budgetBps) + _lossOf(oracleOut, minOut);
+            uint256 budget = uint256(budgetBps) * LOSS_UNIT;
+            if (lossAfter > budget) revert LossBudgetExceeded(lossAfter, budget);
         }
     }
 
-    /// @dev Sends `amountIn` to the venue, swaps, and checks the vault's own balances: `tokenIn` fell by
-    ///      exactly `amountIn` and `tokenOut` rose by at least `minOut`. A lying venue cannot pass this.
-    function _swapChecked(TradeIntent calldata intent, uint256 amountIn, uint256 minOut)
-        private
-        returns (uint256 amountOut)
-    {
-        IERC20 tokenIn = IERC20(intent.tokenIn);
-        IERC20 tokenOut = IERC20(intent.tokenOut);
-        IVenue venue = IVenue(intent.venue);
-        uint256 inBefore = tokenIn.balanceOf(address(this));
-        uint256 outBefore = tokenOut.balanceOf(address(this));
-        // Paying the venue's input address directly needs no allowance, so none can be left behind.
-        tokenIn.safeTransfer(venue.inputRecipient(intent.tokenIn, intent.tokenOut), amountIn);
-        venue.swap(intent.tokenIn, intent.tokenOut, amountIn, address(this));
-        uint256 inAfter = tokenIn.balanceOf(address(this));
-        if (inBefore - inAfter != amountIn) revert InputMismatch(inBefore - inAfter, amountIn);
-        uint256 outAfter = tokenOut.balanceOf(address(this));
-        amountOut = outAfter > outBefore ? outAfter - outBefore : 0;
-        if (amountOut < minOut) revert InsufficientOutput(amountOut, minOut);
+    function _requirePending(TradeIntent calldata intent) private view {
+        if (PENDING_INTENT_SLOT.asBytes32().tload() != keccak256(abi.encode(intent))) revert NoPendingTrade();
     }
 
     /// @dev Adds the trade's realised shortfall against the oracle (gains do not offset) to the decayed total.
     function _recordLoss(uint256 oracleOut, uint256 amountOut) private {
-        uint16 budgetBps = _policy.lossBudgetBps;
+        uint16 budgetBps = _lossBudgetBps;
         if (budgetBps == 0) return;
         _lossUsed = uint64(_decayedLoss(budgetBps) + _lossOf(oracleOut, amountOut)); // ≤ budget + 1e10: fits
         _lossUpdatedAt = uint40(block.timestamp);
@@ -572,7 +581,8 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         if (p.maxOracleAge == 0) revert InvalidPolicy("maxOracleAge");
         if (p.maxTradesPerDay == 0) revert InvalidPolicy("maxTradesPerDay");
         if (p.lossBudgetBps > BPS) revert InvalidPolicy("lossBudgetBps");
-        _policy = p;
+        (_maxFractionBps, _maxSlippageBps, _maxOracleAge, _maxTradesPerDay, _lossBudgetBps) =
+            (p.maxFractionBps, p.maxSlippageBps, p.maxOracleAge, p.maxTradesPerDay, p.lossBudgetBps);
         emit PolicyChanged(p);
     }
 

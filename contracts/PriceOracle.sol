@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
 
 import {IAggregatorV3} from "./interfaces/IAggregatorV3.sol";
 import {IPriceOracle} from "./interfaces/IPriceOracle.sol";
@@ -13,7 +14,12 @@ import {IPriceOracle} from "./interfaces/IPriceOracle.sol";
 /// @dev Changing a feed moves the price bounds of every vault that uses this oracle: a documented trust
 ///      assumption, and the reason FEED_ADMIN_ROLE is meant to sit behind a timelock.
 contract PriceOracle is IPriceOracle, AccessControl {
+    using TransientSlot for *;
+
     bytes32 public constant FEED_ADMIN_ROLE = keccak256("FEED_ADMIN_ROLE");
+    /// @dev Seed of the per-transaction answer cache: slot keccak256(feed, seed) holds the answer, the next
+    ///      slot its update time.
+    bytes32 private constant CACHE_SEED = keccak256("copyvault.oracle.answers");
 
     struct Feed {
         IAggregatorV3 aggregator;
@@ -55,16 +61,25 @@ contract PriceOracle is IPriceOracle, AccessControl {
     {
         Feed memory feedIn = _feedOf(tokenIn);
         Feed memory feedOut = _feedOf(tokenOut);
-        uint256 priceIn = _price(feedIn.aggregator, maxAge);
-        uint256 priceOut = _price(feedOut.aggregator, maxAge);
-        // amountOut = amountIn * priceIn / priceOut, rescaled from tokenIn's and feedIn's decimals to
-        // tokenOut's and feedOut's; the power of ten goes on whichever side keeps it non-negative.
-        uint256 upScale = uint256(feedOut.tokenDecimals) + feedOut.feedDecimals;
-        uint256 downScale = uint256(feedIn.tokenDecimals) + feedIn.feedDecimals;
-        if (upScale >= downScale) {
-            return Math.mulDiv(amountIn, priceIn * 10 ** (upScale - downScale), priceOut);
-        }
-        return Math.mulDiv(amountIn, priceIn, priceOut * 10 ** (downScale - upScale));
+        (uint256 priceIn, uint256 inUpdatedAt) = _latest(feedIn.aggregator);
+        (uint256 priceOut, uint256 outUpdatedAt) = _latest(feedOut.aggregator);
+        _requireFresh(feedIn.aggregator, inUpdatedAt, maxAge);
+        _requireFresh(feedOut.aggregator, outUpdatedAt, maxAge);
+        return _convert(amountIn, feedIn, feedOut, priceIn, priceOut);
+    }
+
+    /// @inheritdoc IPriceOracle
+    function quoteCached(address tokenIn, address tokenOut, uint256 amountIn, uint256 maxAge)
+        external
+        returns (uint256 amountOut)
+    {
+        Feed memory feedIn = _feedOf(tokenIn);
+        Feed memory feedOut = _feedOf(tokenOut);
+        (uint256 priceIn, uint256 inUpdatedAt) = _latestCached(feedIn.aggregator);
+        (uint256 priceOut, uint256 outUpdatedAt) = _latestCached(feedOut.aggregator);
+        _requireFresh(feedIn.aggregator, inUpdatedAt, maxAge);
+        _requireFresh(feedOut.aggregator, outUpdatedAt, maxAge);
+        return _convert(amountIn, feedIn, feedOut, priceIn, priceOut);
     }
 
     /// @inheritdoc IPriceOracle
@@ -78,13 +93,43 @@ contract PriceOracle is IPriceOracle, AccessControl {
         if (address(f.aggregator) == address(0)) revert FeedNotSet(token);
     }
 
-    /// @dev The latest answer, refusing zero, negative and stale ones.
-    function _price(IAggregatorV3 aggregator, uint256 maxAge) private view returns (uint256) {
-        (, int256 answer,, uint256 updatedAt,) = aggregator.latestRoundData();
+    /// @dev amountIn * priceIn / priceOut, rescaled from tokenIn's and feedIn's decimals to tokenOut's and
+    ///      feedOut's; the power of ten goes on whichever side keeps it non-negative. Rounds down.
+    function _convert(uint256 amountIn, Feed memory feedIn, Feed memory feedOut, uint256 priceIn, uint256 priceOut)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 upScale = uint256(feedOut.tokenDecimals) + feedOut.feedDecimals;
+        uint256 downScale = uint256(feedIn.tokenDecimals) + feedIn.feedDecimals;
+        if (upScale >= downScale) {
+            return Math.mulDiv(amountIn, priceIn * 10 ** (upScale - downScale), priceOut);
+        }
+        return Math.mulDiv(amountIn, priceIn, priceOut * 10 ** (downScale - upScale));
+    }
+
+    /// @dev The latest answer and its update time, refusing zero and negative answers.
+    function _latest(IAggregatorV3 aggregator) private view returns (uint256 price, uint256 updatedAt) {
+        int256 answer;
+        (, answer,, updatedAt,) = aggregator.latestRoundData();
         if (answer <= 0) revert InvalidOraclePrice(address(aggregator), answer);
+        price = uint256(answer);
+    }
+
+    /// @dev `_latest`, read from the feed once per transaction and then from transient storage.
+    function _latestCached(IAggregatorV3 aggregator) private returns (uint256 price, uint256 updatedAt) {
+        bytes32 slot = keccak256(abi.encode(aggregator, CACHE_SEED));
+        price = slot.asUint256().tload();
+        if (price != 0) return (price, bytes32(uint256(slot) + 1).asUint256().tload());
+        (price, updatedAt) = _latest(aggregator);
+        slot.asUint256().tstore(price);
+        bytes32(uint256(slot) + 1).asUint256().tstore(updatedAt);
+    }
+
+    /// @dev Refuses answers older than `maxAge` seconds, never updated, or dated in the future.
+    function _requireFresh(IAggregatorV3 aggregator, uint256 updatedAt, uint256 maxAge) private view {
         if (updatedAt == 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > maxAge) {
             revert StaleOraclePrice(address(aggregator), updatedAt, maxAge);
         }
-        return uint256(answer);
     }
 }

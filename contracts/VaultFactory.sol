@@ -39,8 +39,12 @@ contract VaultFactory is IVaultFactory, AccessControl {
     constructor(address admin, ILeaderRegistry registry_, address oracle) {
         if (admin == address(0) || address(registry_) == address(0) || oracle == address(0)) revert ZeroAddress();
         registry = address(registry_);
-        router = address(new CopyRouter(this, registry_));
-        vaultImplementation = address(new CopyVault(this, registry_, router));
+        // The vault code needs the router's address and the router the code's: the implementation is created
+        // first (this contract's nonce 1) with the router's address predicted at nonce 2, and checked.
+        address predictedRouter = _createAddress(2);
+        vaultImplementation = address(new CopyVault(this, registry_, predictedRouter));
+        router = address(new CopyRouter(this, registry_, vaultImplementation));
+        if (router != predictedRouter) revert RouterMisplaced(predictedRouter, router);
         defaultOracle = oracle;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(VENUE_ADMIN_ROLE, admin);
@@ -132,6 +136,11 @@ contract VaultFactory is IVaultFactory, AccessControl {
     }
 
     // ----------------------------------------------------------------- internal
+
+    /// @dev The CREATE address of this contract's `nonce`-th creation (RLP of [this, nonce] for 1 ≤ nonce ≤ 127).
+    function _createAddress(uint8 nonce) private view returns (address) {
+        return address(uint160(uint256(keccak256(abi.encodePacked(hex"d694", address(this), nonce)))));
+    }
 
     /// @dev The CREATE2 salt: the caller and every creation parameter, taken as the call's ABI-encoded
     ///      arguments (createVault and predictVault share their parameter list). Whoever copies another

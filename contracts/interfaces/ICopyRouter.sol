@@ -14,7 +14,9 @@ interface ICopyRouter {
 
     /// @notice Thrown when the vault list is empty.
     error EmptyBatch();
-    /// @notice Reason given (as a selector) for an address that is not a vault of this deployment.
+    /// @notice Thrown when a vault's call ran out of gas: the transaction's gas limit is too low for the batch.
+    error BatchOutOfGas();
+    /// @notice Reason given (as a selector) for an address that is not a vault clone of this deployment.
     error NotAVault(address account);
     /// @notice Reason given (as a selector) for a vault whose bound cannot hold at the venue's quoted output.
     error BoundAboveQuote(uint256 minOut, uint256 quotedShare);

@@ -145,20 +145,23 @@ interface ICopyVault {
 
     // ----------------------------------------------------------------- router (aggregated mode)
 
-    /// @notice What this vault would trade for `intent` now: every check of SPEC §1.3 that `mirror` makes
-    ///         except the signature, which the router verifies once for the batch. Reverts with the reason.
+    /// @notice Router only: run every check of SPEC §1.3 (the signature too, through the registry), mark the
+    ///         intent executed, count the trade, and send `amountIn` of `tokenIn` to the router. The trade stays
+    ///         pending until `settleAggregated` (or `cancelAggregated`) in the same transaction; meanwhile the
+    ///         vault refuses deposits and other mirrors.
     /// @return amountIn The vault's share to sell.
     /// @return minOut The least `tokenOut` it accepts for it.
-    function quoteAggregated(TradeIntent calldata intent) external view returns (uint256 amountIn, uint256 minOut);
+    function pullAggregated(TradeIntent calldata intent, bytes calldata signature)
+        external
+        returns (uint256 amountIn, uint256 minOut);
 
-    /// @notice Router only: run every check (signature included, through the registry), mark the intent
-    ///         executed, and send `amountIn` of `tokenIn` to the venue's input address. The trade stays
-    ///         pending until `settleAggregated` in the same transaction; meanwhile the vault refuses deposits
-    ///         and other mirrors.
-    function pullAggregated(TradeIntent calldata intent, bytes calldata signature) external returns (uint256 amountIn);
+    /// @notice Router only: the router left this vault out of the swap (its bound cannot hold at the venue's
+    ///         quote) and returned its `tokenIn`. The vault checks the refund and undoes the pull's records.
+    function cancelAggregated(TradeIntent calldata intent) external;
 
     /// @notice Router only: finish the pending trade. The vault checks its own balances: `tokenIn` fell by
-    ///         exactly `amountIn` and `tokenOut` rose by at least the bound since `pullAggregated`.
+    ///         exactly `amountIn` and `tokenOut` rose by at least the bound since `pullAggregated`. The vault
+    ///         trusts the router for nothing it can check: what it keeps rests only on these balances.
     /// @return amountOut What the vault received.
     /// @param intent The same intent as the pending `pullAggregated`; anything else is refused.
     function settleAggregated(TradeIntent calldata intent) external returns (uint256 amountOut);

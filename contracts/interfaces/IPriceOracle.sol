@@ -29,6 +29,13 @@ interface IPriceOracle {
         view
         returns (uint256 amountOut);
 
+    /// @notice As `quote`, but each feed's answer is read once per transaction and kept in transient storage,
+    ///         so a batch of vaults sharing this oracle pays for one read per feed. The age limit is applied
+    ///         to the cached answer's own update time on every call.
+    function quoteCached(address tokenIn, address tokenOut, uint256 amountIn, uint256 maxAge)
+        external
+        returns (uint256 amountOut);
+
     /// @notice The feed of `token` with the cached token and feed decimals.
     function feedOf(address token) external view returns (address feed, uint8 tokenDecimals, uint8 feedDecimals);
 }

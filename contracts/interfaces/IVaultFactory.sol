@@ -27,6 +27,8 @@ interface IVaultFactory {
 
     /// @notice Thrown when an address that must be set is zero.
     error ZeroAddress();
+    /// @notice Thrown at deployment if the router did not land at its predicted address (cannot happen on an EVM).
+    error RouterMisplaced(address predicted, address actual);
 
     // ----------------------------------------------------------------- vaults
 
