@@ -10,7 +10,7 @@ What runs:
 - the anchors from their authors' npm bytecode: Uniswap V2 (factory, pair, Router02 if its
   hard-coded pair init code hash matches the npm pair) and Safe 1.4.1 (singleton, proxy factory,
   fallback handler), and an ERC-20 transfer of the token the vaults trade;
-- copyvault from this project's compiled contracts (Ape compiles them if they are stale).
+- copyvault from this project's contracts, compiled afresh by Ape (a full build, never incremental).
 
 Two numbers per transaction: ``gas used`` (the receipt: what the sender pays, after refunds) and,
 for the batches, ``gas limit`` (``eth_estimateGas``, checked by an ``eth_call`` at that limit that
@@ -385,11 +385,16 @@ class RpcError(Exception):
 
 
 def load_copyvault_artifacts() -> dict[str, tuple[list[dict[str, Any]], str]]:
-    """ABI and creation bytecode of copyvault's contracts, compiled by Ape if the build is stale."""
+    """ABI and creation bytecode of copyvault's contracts, compiled afresh.
+
+    Always a full compile: Ape's incremental build recompiles only edited files, but VaultFactory
+    embeds the vault and router creation code, so an edit to CopyVault.sol alone would leave a
+    factory deploying the old vault.
+    """
     from ape import Project  # imported late: Ape is slow to import and only needed here
 
     with redirect_stdout(sys.stderr):  # Ape's compiler messages are not part of the report
-        contracts = Project(REPO_ROOT).load_contracts()
+        contracts = Project(REPO_ROOT).load_contracts(use_cache=False)
     out = {}
     for name in COPYVAULT_CONTRACTS:
         contract_type = contracts[name].contract_type
