@@ -2,7 +2,8 @@
 # The one set-up entry point of copyvault (`make setup` runs it). Idempotent: run it as often
 # as you like; when nothing changed it finishes in a few seconds.
 #
-#   1. .venv (Python 3.11) with the pinned packages of requirements.lock;
+#   1. .venv (Python 3.11) with the pinned packages of requirements.lock, then the project itself
+#      (editable, no dependencies) for the `copyvault` command;
 #   2. node_modules from package-lock.json (`npm ci`);
 #   3. the Solidity compiler: an executable `solc-v<version>` in .venv/solc-bin/ that runs the
 #      npm `solc` package through toolchain/solc-native.js (these machines cannot download a
@@ -14,7 +15,7 @@
 #      step 3 also appends .venv/bin to PATH when it is missing, so `.venv/bin/ape test` works.
 #
 # Expensive steps are skipped when a stamp holding the hash of their lock file matches.
-# Everything this writes lives in git-ignored folders (.venv/, node_modules/).
+# Everything this writes is git-ignored (.venv/, node_modules/, copyvault.egg-info/).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -90,6 +91,20 @@ EOF
     printf '%s\n' "$PY_HASH" >"$PY_STAMP"
 else
     say "Python packages up to date (requirements.lock unchanged)"
+fi
+
+# ---------------------------------------------------------------- 1b. the project itself
+# Editable and without dependencies (the lock installed them): puts the `copyvault` command in
+# .venv/bin. pip builds it with the setuptools pinned in pyproject.toml's [build-system].
+PROJECT_STAMP="$VENV/.copyvault-project.sha256"
+PROJECT_HASH="$(sha256_of pyproject.toml)"
+if [ "$(cat "$PROJECT_STAMP" 2>/dev/null)" != "$PROJECT_HASH" ] || [ ! -x "$VENV/bin/copyvault" ]; then
+    say "installing the copyvault package (editable) and its command"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --no-deps -e "$ROOT"
+    "$VENV/bin/copyvault" --help >/dev/null || die "'copyvault --help' fails after installing the project"
+    printf '%s\n' "$PROJECT_HASH" >"$PROJECT_STAMP"
+else
+    say "copyvault package up to date (pyproject.toml unchanged)"
 fi
 
 # ---------------------------------------------------------------- 2. npm packages

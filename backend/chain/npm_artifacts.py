@@ -27,6 +27,11 @@ _ARTIFACTS = {
         "@safe-global/safe-contracts/build/artifacts/contracts/proxies/SafeProxyFactory.sol/"
         "SafeProxyFactory.json"
     ),
+    # Batches plain calls in one transaction (the indexer benchmark's event generator).
+    "MultiSendCallOnly": (
+        "@safe-global/safe-contracts/build/artifacts/contracts/libraries/MultiSendCallOnly.sol/"
+        "MultiSendCallOnly.json"
+    ),
     "CompatibilityFallbackHandler": (
         "@safe-global/safe-contracts/build/artifacts/contracts/handler/"
         "CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json"
@@ -55,7 +60,9 @@ def load(name: str) -> Artifact:
         raise KeyError(f"unknown npm artifact {name!r}; known: {sorted(_ARTIFACTS)}") from None
     path = NODE_MODULES / relative
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run the set-up (make setup) to install npm packages")
+        raise FileNotFoundError(
+            f"{path} is missing: run the set-up (make setup) to install npm packages"
+        )
     data = json.loads(path.read_text())
     code = data["bytecode"]
     return Artifact(name, data["abi"], bytes.fromhex(code.removeprefix("0x")))

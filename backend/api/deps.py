@@ -1,0 +1,56 @@
+"""What request handlers depend on, as `Annotated` aliases (no global state in handlers).
+
+The app's lifespan builds one `AppState` and stores it on `app.state.copyvault`; dependencies read
+it from the request. Handlers declare e.g. `session: SessionDep` or `state: StateDep`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.chain.client import ChainClient
+from backend.chain.deploy import Deployment
+from backend.config import Settings
+from backend.indexer.indexer import Indexer
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    deployment: Deployment
+    # Retries with backoff: for work that must get through (the indexer's client is its own).
+    client: ChainClient
+    # No retries, short timeout: for request paths (health) that must answer quickly.
+    quick_client: ChainClient
+    indexer: Indexer | None = None
+    background: list = field(default_factory=list)
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.copyvault
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

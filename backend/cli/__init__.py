@@ -1,0 +1,78 @@
+"""The `copyvault` command line. One module per command group; each imports its heavy
+dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --help` is instant.
+
+    copyvault node                      start a local anvil node
+    copyvault deploy --rpc URL --out F  deploy the contracts and write a deployment file
+    copyvault serve [--local]           the API with the indexer in-process
+    copyvault index                     the indexer alone
+    copyvault db upgrade|reset          the store's migrations
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+# Command name -> "module:attribute", imported only when the command (or the help) needs it.
+COMMANDS = {
+    "node": "backend.cli.node:node",
+    "deploy": "backend.cli.deploy:deploy",
+    "serve": "backend.cli.serve:serve",
+    "index": "backend.cli.index:index",
+    "db": "backend.cli.db:db",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module_name, attribute = COMMANDS[cmd_name].split(":")
+            return getattr(importlib.import_module(module_name), attribute)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="How much to log.",
+)
+def cli(log_level: str) -> None:
+    """copyvault: security-first on-chain copy trading (contracts, indexer, API).
+
+    Settings come from COPYVAULT_* environment variables (see backend/config.py); options
+    override them.
+    """
+    level = getattr(logging, log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every migration step at INFO; keep it for --log-level debug.
+    if level > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the `copyvault` script: copyvault errors print as one line, exit code 1."""
+    from backend.exceptions import CopyvaultError
+
+    try:
+        return cli.main(args=argv, prog_name="copyvault", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CopyvaultError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,5 @@
+"""`python -m backend.cli ...` is the `copyvault` command."""
+
+from backend.cli import main
+
+main()

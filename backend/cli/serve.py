@@ -1,0 +1,99 @@
+"""`copyvault serve`: the API with the indexer running in the same process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from backend.chain.node import AnvilNode
+    from backend.config import Settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (COPYVAULT_API_HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (COPYVAULT_API_PORT).")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Start anvil, deploy to it and serve on a fresh "
+    "SQLite store under <data_dir>/local: no other set-up needed.",
+)
+@click.option("--no-indexer", is_flag=True, help="Serve without the in-process indexer.")
+def serve(host: str | None, port: int | None, local: bool, no_indexer: bool) -> None:
+    """Serve the API (and the indexer) for the deployment in COPYVAULT_DEPLOYMENT_FILE."""
+    import uvicorn
+
+    from backend.api.app import create_app
+    from backend.config import load_settings
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["api_host"] = host
+    if port is not None:
+        overrides["api_port"] = port
+    if no_indexer:
+        overrides["indexer_enabled"] = False
+    settings = load_settings(**overrides)
+    if not local:
+        from backend.chain.deploy import Deployment
+
+        Deployment.load(settings.deployment_file)  # a clear error now, not a failed startup
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+        return
+
+    node, local_settings = start_local(settings, overrides)
+    try:
+        click.echo(
+            f"local chain {node.url}; deployment {local_settings.deployment_file}; store "
+            f"{local_settings.sqlalchemy_url}\n"
+            f"API: http://{local_settings.api_host}:{local_settings.api_port}/v1/health",
+            err=True,
+        )
+        uvicorn.run(
+            create_app(local_settings), host=local_settings.api_host, port=local_settings.api_port
+        )
+    finally:
+        node.stop()
+
+
+def start_local(settings: Settings, overrides: dict[str, Any]) -> tuple[AnvilNode, Settings]:
+    """Start anvil, deploy the system and prepare a fresh SQLite store: (node, settings)."""
+    from backend.chain.artifacts import ensure_compiled
+    from backend.chain.client import ChainClient
+    from backend.chain.deploy import deploy_system
+    from backend.chain.node import start_anvil
+    from backend.chain.tx import UnlockedSender
+    from backend.config import load_settings
+
+    folder = Path(settings.data_dir) / "local"
+    folder.mkdir(parents=True, exist_ok=True)
+    ensure_compiled(settings.artifacts_file)
+    node = start_anvil()
+    try:
+        client = ChainClient(node.url)
+        deployment = deploy_system(
+            client,
+            UnlockedSender(client, client.request("eth_accounts")[0]),
+            log=lambda m: click.echo(m, err=True),
+        )
+        deployment_file = folder / "deployment.json"
+        deployment.save(deployment_file)
+        # A new chain every time: start from an empty store.
+        database = folder / "copyvault.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        local_settings = load_settings(
+            **overrides,
+            rpc_url=node.url,
+            deployment_file=deployment_file,
+            database_url=f"sqlite:///{database}",
+            confirmations=0,
+            poll_interval=0.5,
+        )
+    except BaseException:
+        node.stop()
+        raise
+    return node, local_settings

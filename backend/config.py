@@ -1,0 +1,238 @@
+"""copyvault's settings: one pydantic-settings object, read from `COPYVAULT_*` variables.
+
+    COPYVAULT_DATABASE_URL=postgresql+psycopg://user:pass@host/db   # default: SQLite under data_dir
+    COPYVAULT_RPC_URL=http://127.0.0.1:8545
+    COPYVAULT_DEPLOYMENT_FILE=deployment.json
+
+`load_settings()` is the one constructor the CLI and the app use: it turns validation errors into a
+`ConfigError` that names the environment variable to fix. Secrets are `SecretStr` (never printed),
+are only required by the commands that need them (`Settings.require`), and placeholder values such
+as "changeme" are refused wherever a secret can appear (secret fields, URL passwords and API keys).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Final
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.exceptions import ConfigError
+
+ENV_PREFIX: Final = "COPYVAULT_"
+DEFAULT_DATA_DIR: Final = Path("data")
+SQLITE_FILE_NAME: Final = "copyvault.db"
+
+# Values people leave in templates. Compared case-insensitively, ignoring "-", "_" and spaces.
+_PLACEHOLDERS: Final = frozenset(
+    {
+        "changeme",
+        "changethis",
+        "placeholder",
+        "secret",
+        "password",
+        "passwd",
+        "todo",
+        "fixme",
+        "xxx",
+        "xxxx",
+        "example",
+        "yourkey",
+        "yourapikey",
+        "yourpassword",
+        "apikey",
+        "replaceme",
+        "none",
+        "null",
+    }
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether `value` is a template placeholder rather than a real secret."""
+    normalised = "".join(c for c in value.strip().lower() if c not in "-_ ")
+    if normalised in _PLACEHOLDERS:
+        return True
+    # "<your key>", "${KEY}", "{{ key }}", "***"
+    stripped = value.strip()
+    return (
+        (stripped.startswith("<") and stripped.endswith(">"))
+        or stripped.startswith("${")
+        or stripped.startswith("{{")
+        or (bool(stripped) and set(stripped) <= {"*", "x", "X", "."})
+    )
+
+
+def _refuse_placeholder_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        raw = value.get_secret_value()
+        if not raw.strip():
+            raise ValueError("is empty; set a real value or leave the variable unset")
+        if is_placeholder(raw):
+            raise ValueError("is a placeholder value; set the real secret")
+    return value
+
+
+# A secret setting: never shown in reprs or logs, placeholders refused. Use it for every new secret.
+Secret = Annotated[SecretStr, AfterValidator(_refuse_placeholder_secret)]
+
+
+def _url_placeholders(url: str) -> list[str]:
+    """The parts of `url` that look like placeholders: password, path segments, query values."""
+    parts = urlsplit(url)
+    found = []
+    if parts.password is not None and is_placeholder(parts.password):
+        found.append("password")
+    for segment in parts.path.split("/"):
+        if segment and is_placeholder(segment):
+            found.append(f"path segment {segment!r}")
+    for key, value in parse_qsl(parts.query):
+        if is_placeholder(value):
+            found.append(f"query parameter {key!r}")
+    return found
+
+
+class Settings(BaseSettings):
+    """Everything configurable in the backend. Field `x` is read from `COPYVAULT_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+    )
+
+    # ------------------------------------------------------------------ store
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR, description="Folder for local state (the default SQLite database)."
+    )
+    database_url: str | None = Field(
+        None,
+        description=(
+            "SQLAlchemy URL of the store: sqlite:///path/to.db or postgresql+psycopg://... "
+            "Unset: SQLite at <data_dir>/copyvault.db."
+        ),
+    )
+    auto_migrate: bool = Field(True, description="Run the store's migrations when the app starts.")
+
+    # ------------------------------------------------------------------ chain
+    rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the node.")
+    deployment_file: Path = Field(
+        Path("deployment.json"), description="Deployment JSON written by `copyvault deploy`."
+    )
+    artifacts_file: Path | None = Field(
+        None,
+        description="Compiled contracts (ape compile); default: <repo>/.build/__local__.json.",
+    )
+    deployer_key: Secret | None = Field(
+        None,
+        description=(
+            "Private key (0x hex) that `copyvault deploy` signs with when the node does not "
+            "manage unlocked accounts (any real network)."
+        ),
+    )
+    rpc_timeout: float = Field(30.0, gt=0, description="Seconds before one RPC request times out.")
+    rpc_retries: int = Field(
+        6, ge=0, description="Retries of a failed RPC request (timeouts, 5xx, refused connections)."
+    )
+    rpc_backoff_initial: float = Field(0.25, ge=0, description="First retry delay, seconds.")
+    rpc_backoff_max: float = Field(15.0, ge=0, description="Longest retry delay, seconds.")
+
+    # ------------------------------------------------------------------ indexer
+    confirmations: int = Field(
+        2, ge=0, description="Blocks to wait below the head before a block is indexed."
+    )
+    poll_interval: float = Field(1.0, gt=0, description="Seconds between polls at the head.")
+    block_range_initial: int = Field(2_000, ge=1, description="First eth_getLogs range, blocks.")
+    block_range_max: int = Field(100_000, ge=1, description="Largest eth_getLogs range, blocks.")
+    logs_per_request: int = Field(
+        10_000,
+        ge=1,
+        description="Aim for about this many logs per eth_getLogs answer (the range adapts).",
+    )
+    address_chunk: int = Field(
+        1_000, ge=1, description="Most contract addresses in one eth_getLogs filter."
+    )
+    indexer_enabled: bool = Field(True, description="Run the indexer inside `copyvault serve`.")
+
+    # ------------------------------------------------------------------ API
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8000, ge=0, le=65_535, description="Port the API listens on.")
+    api_max_body_bytes: int = Field(
+        65_536, ge=1_024, description="Largest request body the API accepts (413 beyond)."
+    )
+    api_stream_poll_interval: float = Field(
+        0.5, gt=0, description="Seconds between polls of the events table by /v1/stream."
+    )
+    api_price_cache_seconds: float = Field(
+        10.0, ge=0, description="Seconds oracle prices for assets under management are reused."
+    )
+
+    # ------------------------------------------------------------------ validation
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme in ("postgresql", "postgres"):
+            # One driver for PostgreSQL: psycopg 3.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        elif scheme not in ("sqlite", "postgresql+psycopg"):
+            raise ValueError(
+                f"scheme {scheme or '(none)'!r} is not supported; use sqlite:///path/to/file.db "
+                "or postgresql+psycopg://user:password@host:5432/database"
+            )
+        bad = _url_placeholders(value)
+        if bad:
+            raise ValueError(f"has a placeholder {', '.join(bad)}; put the real credentials in")
+        return value
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _check_rpc_url(cls, value: str) -> str:
+        value = value.strip()
+        if urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// JSON-RPC URL")
+        bad = _url_placeholders(value)
+        if bad:
+            raise ValueError(
+                f"has a placeholder {', '.join(bad)}; put your node provider's real key in"
+            )
+        return value
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The store URL, with the SQLite default filled in."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / SQLITE_FILE_NAME}"
+
+    def require(self, name: str) -> Any:
+        """The value of setting `name`, or a ConfigError naming its variable when it is unset."""
+        value = getattr(self, name)
+        if value is None:
+            description = type(self).model_fields[name].description or ""
+            raise ConfigError(
+                f"{ENV_PREFIX}{name.upper()} is not set but is needed here. {description}".strip()
+            )
+        return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and `overrides`); a ConfigError naming every bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"  {ENV_PREFIX}{field.upper()}: {message}")
+        raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None

@@ -1,0 +1,5 @@
+"""The store: SQLAlchemy models, engines and Alembic migrations (SQLite and PostgreSQL)."""
+
+# The proposal tables share the index's declarative Base: importing them here registers them in
+# `Base.metadata` whichever module of the package is imported first (migrations compare against it).
+from backend.db import proposal_models as proposal_models  # noqa: E402

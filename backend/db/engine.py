@@ -1,0 +1,108 @@
+"""Engines and sessions for the store: SQLite (default, a file under the data folder) or PostgreSQL
+through psycopg 3, chosen by the URL alone.
+
+SQLite connections get WAL journaling (readers never wait for the indexer's writes), foreign keys
+on (they are off by default in SQLite), synchronous=NORMAL (safe with WAL: a crash loses at most
+the last commits, never consistency) and a busy timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.exceptions import StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory or other backends)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def create_store_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; creates the SQLite file's folder when needed."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling is off (isolation_level None) and SQLAlchemy's begin
+        # emits BEGIN itself: the recipe in SQLAlchemy's SQLite docs. Writers pass the execution
+        # option `sqlite_immediate=True` (see `write_transaction`) to take the write lock at BEGIN,
+        # so a read-then-write transaction never fails on a snapshot another writer moved.
+        event.listen(
+            engine,
+            "connect",
+            lambda dbapi_conn, _rec: setattr(dbapi_conn, "isolation_level", None),
+        )
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            raise StoreError(
+                f"PostgreSQL URLs must use the psycopg 3 driver: write postgresql+psycopg://... "
+                f"(got {parsed.drivername})"
+            )
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    raise StoreError(
+        f"unsupported database {backend!r}: use sqlite:///path.db or postgresql+psycopg://..."
+    )
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction meant to write: committed on success, rolled back on error.
+    On SQLite it takes the database's write lock at BEGIN (waiting up to the busy timeout)."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            yield conn
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise StoreError with a hint when the database cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        raise StoreError(
+            f"cannot connect to the store at {engine.url.render_as_string(hide_password=True)}: "
+            f"{exc.orig}; check COPYVAULT_DATABASE_URL and that the server is running"
+        ) from None

@@ -1,0 +1,96 @@
+"""The `copyvault` command: instant help, deploy, db, clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from backend.chain.deploy import Deployment
+from backend.chain.node import anvil
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _run(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO_ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        cwd=cwd,
+        env=os.environ | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli__help_is_instant_and_imports_nothing_heavy():
+    code = (
+        "import sys, time\n"
+        "t = time.perf_counter()\n"
+        "from backend.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('sqlalchemy', 'web3', 'fastapi', 'eth_abi', 'alembic', 'uvicorn')\n"
+        "         if m in sys.modules]\n"
+        "print(heavy, time.perf_counter() - t)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert "Commands:" in result.stdout
+    heavy, seconds = result.stdout.strip().splitlines()[-1].rsplit(" ", 1)
+    assert heavy == "[]"
+    assert float(seconds) < 1.0
+    for command in ("node", "deploy", "serve", "index", "db"):
+        assert f"  {command} " in result.stdout
+
+
+def test_cli__deploy_writes_a_deployment_file(tmp_path):
+    out = tmp_path / "deployment.json"
+    with anvil() as node:
+        result = _run("deploy", "--rpc", node.url, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        deployment = Deployment.load(out)
+        assert deployment.chain_id == 31_337
+        assert set(deployment.tokens) == {"WETH", "USDC"}
+    assert "deployment written to" in result.stdout
+
+
+def test_cli__db_upgrade_then_reset(tmp_path):
+    env = {"COPYVAULT_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    result = _run("db", "upgrade", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "store at migration" in result.stdout
+    refused = _run("db", "reset", env=env)
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    assert _run("db", "reset", "--yes", env=env).returncode == 0
+
+
+def test_cli__errors_are_one_clear_line(tmp_path):
+    result = _run(
+        "index",
+        "--once",
+        env={
+            "COPYVAULT_DEPLOYMENT_FILE": str(tmp_path / "no.json"),
+            "COPYVAULT_DATA_DIR": str(tmp_path),
+        },
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: deployment file"), result.stderr
+    assert "Traceback" not in result.stderr
+    bad = _run("index", "--once", env={"COPYVAULT_RPC_URL": "https://x.io/v3/changeme"})
+    assert bad.returncode == 1 and "COPYVAULT_RPC_URL" in bad.stderr
+
+
+def test_cli__deploy_to_a_node_without_accounts_needs_a_key(tmp_path):
+    started = time.monotonic()
+    with anvil(accounts=0) as node:
+        result = _run("deploy", "--rpc", node.url, "--out", str(tmp_path / "d.json"))
+    assert result.returncode == 1
+    assert "COPYVAULT_DEPLOYER_KEY" in result.stderr
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "d.json").exists()

@@ -1,0 +1,157 @@
+"""Reorgs: anvil's evm_snapshot/evm_revert replace the chain's tip with different blocks; the
+store must then equal an index of the new chain built from scratch."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.db.models import Event, Reorg, Vault
+from backend.exceptions import ChainUnavailableError, ReorgDuringFetchError
+from backend.indexer import indexer as indexer_module
+from tests.backend.helpers import assert_matches_chain, assert_same_store, dump_store, run_scenario
+
+
+def _fork_a(anvil_chain, existing: str | None = None) -> str:
+    """Activity only the orphaned fork has: a new vault, deposits into it and into an existing
+    vault, a pause, registry changes."""
+    a = anvil_chain.actions
+    doomed = a.create_vault(anvil_chain.owners[:1], leader=anvil_chain.leader.address, salt=900)
+    a.deposit(doomed, a.token("WETH"), 10**18, anvil_chain.depositor)
+    if existing is not None:
+        a.deposit(existing, a.token("USDC"), 7 * 10**6, anvil_chain.depositor)
+        a.pause(existing, anvil_chain.owners[1])
+    a.register(anvil_chain.leader, "ipfs://fork-a")
+    a.invalidate_nonces(anvil_chain.leader, 3, 0b11)
+    return doomed
+
+
+def _fork_b(anvil_chain, existing: str | None = None, *, extra_blocks: int) -> None:
+    a = anvil_chain.actions
+    vault = a.create_vault(anvil_chain.owners[:1], leader=anvil_chain.leader.address, salt=1)
+    a.deposit(vault, a.token("WETH"), 3 * 10**18, anvil_chain.depositor)
+    if existing is not None:
+        a.deposit(existing, a.token("WETH"), 2 * 10**18, anvil_chain.depositor)
+    a.register(anvil_chain.leader, "ipfs://fork-b")
+    if extra_blocks:
+        anvil_chain.mine(extra_blocks)
+
+
+def _index_fresh(stores, make_indexer):
+    engine = stores.engine()
+    assert make_indexer(engine).sync_once()
+    return engine
+
+
+@pytest.mark.parametrize("extra_blocks", [20, 0], ids=["new-fork-longer", "new-fork-shorter"])
+def test_reorg__store_equals_the_new_canonical_chain(
+    anvil_chain, stores, make_indexer, extra_blocks
+):
+    v3 = run_scenario(anvil_chain)["vaults"][2]  # not paused: deposits work
+    engine = stores.engine()
+    indexer = make_indexer(engine)
+    assert indexer.sync_once()
+
+    snapshot = anvil_chain.rpc("evm_snapshot")
+    fork_point = anvil_chain.head()
+    doomed = _fork_a(anvil_chain, v3)
+    assert indexer.sync_once()
+    old_cursor = indexer.cursor()
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).where(Vault.address == doomed.lower())) == 1
+
+    assert anvil_chain.rpc("evm_revert", snapshot)
+    _fork_b(anvil_chain, v3, extra_blocks=extra_blocks)
+    assert (
+        anvil_chain.head() != old_cursor[0]
+        or anvil_chain.client.header(old_cursor[0]).hash != old_cursor[1]
+    )
+
+    assert indexer.sync_once()
+    assert indexer.stats.reorgs == 1
+    assert indexer.cursor()[0] == anvil_chain.head()
+    assert_same_store(engine, _index_fresh(stores, make_indexer))
+    assert_matches_chain(engine, anvil_chain)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).where(Vault.address == doomed.lower())) == 0
+        reorg = conn.execute(select(Reorg.__table__)).mappings().one()
+    assert reorg["old_block_number"] == old_cursor[0]
+    assert reorg["ancestor_block"] <= fork_point
+    assert reorg["events_removed"] > 0
+
+
+def test_reorg__deep_fork_searches_past_the_first_window(
+    anvil_chain, stores, make_indexer, monkeypatch
+):
+    monkeypatch.setattr(indexer_module, "ANCESTOR_WINDOW", 2)
+    engine = stores.engine()
+    indexer = make_indexer(engine, block_range_initial=1, block_range_max=1)
+    assert indexer.sync_once()
+    snapshot = anvil_chain.rpc("evm_snapshot")
+    for salt in range(10, 16):  # many stored blocks on the doomed fork
+        anvil_chain.actions.create_vault(
+            anvil_chain.owners[:1], leader=anvil_chain.leader.address, salt=salt
+        )
+    assert indexer.sync_once()
+    assert anvil_chain.rpc("evm_revert", snapshot)
+    _fork_b(anvil_chain, extra_blocks=30)
+    assert indexer.sync_once()
+    assert_same_store(engine, _index_fresh(stores, make_indexer))
+
+
+def test_reorg__rollback_and_reindex_are_one_transaction(
+    anvil_chain, stores, make_indexer, monkeypatch
+):
+    """If re-indexing the new fork fails, the rollback is undone too: readers only ever see the
+    old fork's index or the new one's, never a store with blocks missing."""
+    run_scenario(anvil_chain)
+    engine = stores.engine()
+    indexer = make_indexer(engine)
+    assert indexer.sync_once()
+    snapshot = anvil_chain.rpc("evm_snapshot")
+    _fork_a(anvil_chain)
+    assert indexer.sync_once()
+    before = dump_store(engine)
+
+    assert anvil_chain.rpc("evm_revert", snapshot)
+    _fork_b(anvil_chain, extra_blocks=5)
+
+    def node_down(*args, **kwargs):
+        raise ChainUnavailableError("injected: the node went away during the re-index")
+
+    monkeypatch.setattr(indexer, "_get_logs", node_down)
+    with pytest.raises(ChainUnavailableError):
+        indexer.sync_once()
+    assert dump_store(engine) == before
+
+    monkeypatch.undo()
+    assert indexer.sync_once()
+    assert_same_store(engine, _index_fresh(stores, make_indexer))
+
+
+def test_reorg__during_a_fetch__the_range_is_fetched_again(
+    anvil_chain, stores, make_indexer, monkeypatch
+):
+    run_scenario(anvil_chain)
+    engine = stores.engine()
+    indexer = make_indexer(engine)
+    real_header = indexer._header
+    calls = {"n": 0}
+
+    def header_that_moves(number):
+        header = real_header(number)
+        calls["n"] += 1
+        if calls["n"] == 2:  # the check after the logs sees another block
+            return type(header)(
+                header.number, "0x" + "ee" * 32, header.parent_hash, header.timestamp
+            )
+        return header
+
+    monkeypatch.setattr(indexer, "_header", header_that_moves)
+    with pytest.raises(ReorgDuringFetchError):
+        indexer.sync_once()
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Event)) == 0
+    assert indexer.cursor()[1] is None
+    assert indexer.sync_once()
+    assert_same_store(engine, _index_fresh(stores, make_indexer))

@@ -1,0 +1,64 @@
+"""Settings: one object from COPYVAULT_* variables; placeholders and bad URLs refused with the
+variable to fix named."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.config import is_placeholder, load_settings
+from backend.exceptions import ConfigError
+
+
+def test_settings__read_from_prefixed_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("COPYVAULT_CONFIRMATIONS", "7")
+    monkeypatch.setenv("COPYVAULT_DATA_DIR", str(tmp_path))
+    settings = load_settings()
+    assert settings.confirmations == 7
+    assert settings.sqlalchemy_url == f"sqlite:///{tmp_path / 'copyvault.db'}"
+
+
+def test_settings__postgres_urls_use_psycopg():
+    settings = load_settings(database_url="postgresql://u:s3cr3t-Value@db:5432/copyvault")
+    assert settings.database_url == "postgresql+psycopg://u:s3cr3t-Value@db:5432/copyvault"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("database_url", "postgresql+psycopg://user:changeme@db/x", "placeholder password"),
+        ("database_url", "mysql://user:pw@db/x", "not supported"),
+        ("rpc_url", "https://mainnet.example.io/v3/YOUR_API_KEY", "placeholder path segment"),
+        ("rpc_url", "https://node.example.io/?apikey=<your key>", "placeholder query"),
+        ("rpc_url", "ws://127.0.0.1:8545", "http:// or https://"),
+        ("deployer_key", "changeme", "placeholder"),
+        ("deployer_key", "   ", "empty"),
+        ("confirmations", -1, "greater than or equal to 0"),
+    ],
+)
+def test_settings__bad_values_name_the_variable(field, value, message):
+    with pytest.raises(ConfigError) as error:
+        load_settings(**{field: value})
+    assert f"COPYVAULT_{field.upper()}" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_settings__secrets_are_not_shown():
+    key = "0x" + "5a" * 32
+    settings = load_settings(deployer_key=key)
+    assert key not in repr(settings)
+    assert settings.deployer_key.get_secret_value() == key
+
+
+def test_settings__require_names_the_missing_variable():
+    with pytest.raises(ConfigError, match="COPYVAULT_DEPLOYER_KEY is not set"):
+        load_settings().require("deployer_key")
+
+
+@pytest.mark.parametrize("value", ["changeme", "Change-Me", "<secret>", "${KEY}", "xxxx", "***"])
+def test_placeholders(value):
+    assert is_placeholder(value)
+
+
+@pytest.mark.parametrize("value", ["0x" + "12" * 32, "hunter2-but-long-and-real", "s3cr3t"])
+def test_real_values_are_not_placeholders(value):
+    assert not is_placeholder(value)
