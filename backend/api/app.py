@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from backend.api.deps import AppState
 from backend.api.routes import health
+from backend.api.setup import install_api
 from backend.chain.client import ChainClient
 from backend.chain.deploy import Deployment
 from backend.config import Settings
@@ -92,4 +93,5 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(health.router, prefix=API_PREFIX)
+    install_api(app, settings, prefix=API_PREFIX)
     return app

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+# Open event streams (/v1/stream) never end by themselves: give them this long, then stop.
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
 if TYPE_CHECKING:
     from backend.chain.node import AnvilNode
     from backend.config import Settings
@@ -41,7 +44,12 @@ def serve(host: str | None, port: int | None, local: bool, no_indexer: bool) -> 
         from backend.chain.deploy import Deployment
 
         Deployment.load(settings.deployment_file)  # a clear error now, not a failed startup
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
         return
 
     node, local_settings = start_local(settings, overrides)
@@ -53,7 +61,10 @@ def serve(host: str | None, port: int | None, local: bool, no_indexer: bool) -> 
             err=True,
         )
         uvicorn.run(
-            create_app(local_settings), host=local_settings.api_host, port=local_settings.api_port
+            create_app(local_settings),
+            host=local_settings.api_host,
+            port=local_settings.api_port,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     finally:
         node.stop()

@@ -1,0 +1,300 @@
+"""The API's errors: one JSON shape, stable codes, and the handlers that produce them.
+
+Every error response is
+
+    {"error": {"code": "invalid_address", "message": "...", "fields": [...]}}
+
+where `code` is stable (clients branch on it), `message` says what went wrong and how to fix it,
+and `fields` (request validation only) lists each offending input by its path ("body.amount",
+"path.vault", "query.cursor").
+
+`ApiError` subclasses `backend.exceptions.CopyvaultError` (the backend's single root): services
+raise them, `install_error_handlers` maps them. Request validation (FastAPI's
+`RequestValidationError`) becomes 422 with code `invalid_request`, or with the more precise code a
+validator gave (`invalid_address`, `invalid_checksum`, `invalid_hash`) when every failure has it;
+a body that is not JSON at all is a 400 `invalid_json`. docs/api.md lists every code.
+A chain or store outage is a 503 naming the dependency; anything else that escapes is logged and
+answered with a 500 `internal_error` as a last resort (the test suite fuzzes the API to keep that
+path unused).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.exceptions import (
+    ArtifactError,
+    ChainError,
+    ChainUnavailableError,
+    ConfigError,
+    CopyvaultError,
+    DeploymentError,
+    StoreError,
+)
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- response models
+
+
+class FieldError(BaseModel):
+    path: str
+    message: str
+    code: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: list[FieldError] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# Codes request validators raise (as pydantic custom errors) that the 422 keeps when they are the
+# only kind of failure in a request.
+VALIDATION_CODES = frozenset({"invalid_address", "invalid_checksum", "invalid_hash"})
+
+
+# ----------------------------------------------------------------------------- the hierarchy
+
+
+class ApiError(CopyvaultError):
+    """An error answered to the client as-is: an HTTP status, a stable code and a message."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidCursorError(ApiError):
+    code = "invalid_cursor"
+
+
+class NotFoundError(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class VaultNotFoundError(NotFoundError):
+    code = "vault_not_found"
+
+
+class LeaderNotFoundError(NotFoundError):
+    code = "leader_not_found"
+
+
+class ProposalNotFoundError(NotFoundError):
+    code = "proposal_not_found"
+
+
+class NotOwnerError(ApiError):
+    """The signer or proposer is not an owner of the vault (as the index knows it)."""
+
+    status = 403
+    code = "not_owner"
+
+
+class MalformedSignatureError(ApiError):
+    """Not a signature the vault could check: bad length, v, or high s (EIP-2)."""
+
+    code = "malformed_signature"
+
+
+class InvalidSignatureError(ApiError):
+    """A well-formed signature that does not approve this proposal's digest for this signer."""
+
+    code = "invalid_signature"
+
+
+class DeadlinePassedError(ApiError):
+    code = "deadline_passed"
+
+
+class NonceUsedError(ApiError):
+    status = 409
+    code = "nonce_used"
+
+
+class NonceTooFarError(ApiError):
+    code = "nonce_too_far"
+
+
+class ProposalClosedError(ApiError):
+    """The proposal was executed or went stale: it takes no more signatures."""
+
+    status = 409
+    code = "proposal_closed"
+
+
+class ZeroAmountError(ApiError):
+    code = "zero_amount"
+
+
+class ZeroAddressError(ApiError):
+    code = "zero_address"
+
+
+class DisallowedConfigCallError(ApiError):
+    code = "disallowed_config_call"
+
+
+class InvalidConfigCallError(ApiError):
+    code = "invalid_config_call"
+
+
+class BodyTooLargeError(ApiError):
+    status = 413
+    code = "body_too_large"
+
+
+class DependencyUnavailableError(ApiError):
+    status = 503
+    code = "chain_unavailable"
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    fields: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if fields is not None:
+        detail["fields"] = fields
+    return JSONResponse({"error": detail}, status_code=status, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "request"
+
+
+def validation_response(exc: RequestValidationError) -> JSONResponse:
+    fields = []
+    for error in exc.errors():
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        fields.append(
+            {
+                "path": _location(tuple(error.get("loc", ()))),
+                "message": message,
+                "code": error["type"],
+            }
+        )
+    kinds = {f["code"] for f in fields}
+    if kinds == {"json_invalid"}:
+        return error_response(
+            400,
+            "invalid_json",
+            f"the request body is not valid JSON ({fields[0]['message']}): send one JSON object",
+        )
+    code = kinds.pop() if len(kinds) == 1 and kinds <= VALIDATION_CODES else "invalid_request"
+    summary = "; ".join(f"{f['path']}: {f['message']}" for f in fields[:5])
+    if len(fields) > 5:
+        summary += f" (and {len(fields) - 5} more)"
+    return error_response(422, code, f"the request is invalid: {summary}", fields)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error to the JSON shape above."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in message:
+            code = "invalid_json"
+            message = "the request body is not valid JSON: send one JSON object (UTF-8)"
+        elif exc.status_code == 404:
+            message = "no such endpoint: see /docs for the API's routes"
+        elif exc.status_code == 405:
+            message = "this endpoint does not support that HTTP method: see /docs"
+        return error_response(exc.status_code, code, message, headers=exc.headers)
+
+    @app.exception_handler(ChainUnavailableError)
+    async def _chain_down(_request: Request, exc: ChainUnavailableError) -> JSONResponse:
+        return error_response(503, "chain_unavailable", str(exc))
+
+    @app.exception_handler(ChainError)
+    async def _chain(_request: Request, exc: ChainError) -> JSONResponse:
+        log.warning("chain error: %s", exc)
+        return error_response(503, "chain_unavailable", f"the node answered an error: {exc}")
+
+    @app.exception_handler(StoreError)
+    async def _store(_request: Request, exc: StoreError) -> JSONResponse:
+        return error_response(503, "store_unavailable", str(exc))
+
+    @app.exception_handler(OperationalError)
+    async def _store_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("store unavailable: %s", exc.orig)
+        return error_response(
+            503, "store_unavailable", "the store (database) cannot be reached; try again shortly"
+        )
+
+    async def _misconfigured(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("server misconfigured: %s", exc)
+        return error_response(503, "server_misconfigured", str(exc))
+
+    for kind in (ArtifactError, ConfigError, DeploymentError):
+        app.add_exception_handler(kind, _misconfigured)
+
+    @app.exception_handler(CopyvaultError)
+    async def _copyvault(_request: Request, exc: CopyvaultError) -> JSONResponse:
+        log.error("unhandled %s: %s", type(exc).__name__, exc)
+        return error_response(500, "internal_error", str(exc))
+
+    @app.exception_handler(Exception)
+    async def _last_resort(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(
+            500, "internal_error", "an unexpected error occurred; it has been logged"
+        )
+
+
+# OpenAPI: the error responses every route can give, documented with the shared model.
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Bad input (the code names it: invalid_cursor, invalid_json, malformed_signature...).",
+        403: "Not allowed (not_owner).",
+        404: "Unknown resource (vault_not_found, leader_not_found, proposal_not_found).",
+        409: "Conflicts with the vault's state (nonce_used, proposal_closed).",
+        413: "The request body is larger than the API accepts (body_too_large).",
+        422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
+        503: "The node or the store is unreachable (chain_unavailable, store_unavailable).",
+    }
+    return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}

@@ -1,0 +1,99 @@
+"""What the read API, proposals, stream and metrics add to the app: `ApiExtras` (one per app, on
+`app.state.api`) and the `Annotated` dependencies handlers take (`ValuerDep`, `ProposalsDep`,
+`TokensDep`, `Limit`, `Cursor`...). Built by `install_api`, which `create_app` calls once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Query, Request
+
+from backend.api.deps import StateDep
+from backend.api.metrics import ApiMetrics
+from backend.chain.abi import ContractAbi
+from backend.config import Settings
+from backend.services.proposals import ProposalContext
+from backend.services.valuation import PriceBook, Valuer
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+@dataclass
+class ApiExtras:
+    settings: Settings
+    metrics: ApiMetrics
+    prices: PriceBook
+
+    @cached_property
+    def vault_abi(self) -> ContractAbi:
+        """The compiled CopyVault ABI (read once, when the first proposal needs it)."""
+        from backend.chain.artifacts import load
+
+        return ContractAbi(load(self.settings.artifacts_file).get("CopyVault"))
+
+
+def create_extras(app: FastAPI, settings: Settings) -> ApiExtras:
+    extras = ApiExtras(
+        settings=settings,
+        metrics=ApiMetrics(lambda: getattr(app.state, "copyvault", None)),
+        prices=PriceBook(settings.api_price_cache_seconds),
+    )
+    app.state.api = extras
+    return extras
+
+
+def get_extras(request: Request) -> ApiExtras:
+    return request.app.state.api
+
+
+ExtrasDep = Annotated[ApiExtras, Depends(get_extras)]
+
+
+def get_valuer(state: StateDep, extras: ExtrasDep) -> Valuer:
+    return Valuer(
+        client=state.quick_client,
+        book=extras.prices,
+        chain_id=state.deployment.chain_id,
+        oracle=state.deployment.oracle,
+    )
+
+
+ValuerDep = Annotated[Valuer, Depends(get_valuer)]
+
+
+def get_proposal_context(state: StateDep, extras: ExtrasDep) -> ProposalContext:
+    return ProposalContext(
+        chain_id=state.deployment.chain_id,
+        client=state.quick_client,
+        vault_abi=extras.vault_abi,
+        now=int(time.time()),
+    )
+
+
+ProposalsDep = Annotated[ProposalContext, Depends(get_proposal_context)]
+
+
+def get_tokens(state: StateDep) -> dict[str, tuple[str | None, int | None]]:
+    """Symbol and decimals of the tokens the deployment file names (lowercase address)."""
+    return {t.address.lower(): (t.symbol, t.decimals) for t in state.deployment.tokens.values()}
+
+
+TokensDep = Annotated[dict[str, tuple[str | None, int | None]], Depends(get_tokens)]
+
+
+def get_chain_id(state: StateDep) -> int:
+    return state.deployment.chain_id
+
+
+ChainIdDep = Annotated[int, Depends(get_chain_id)]
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page size (default {DEFAULT_PAGE}).")]
+Cursor = Annotated[
+    str | None,
+    Query(description="`next_cursor` of the previous page; omit for the first page."),
+]

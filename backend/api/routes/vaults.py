@@ -1,0 +1,150 @@
+"""Vaults: lists by owner or leader, one vault, its event history, its proposals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from backend.api.deps import SessionDep, StateDep
+from backend.api.errors import error_responses
+from backend.api.extras import ChainIdDep, Cursor, Limit, ProposalsDep, TokensDep, ValuerDep
+from backend.api.schemas import (
+    AddressIn,
+    ConfigProposalIn,
+    EventPage,
+    ProposalOut,
+    ProposalPage,
+    ProposalStatus,
+    VaultDetail,
+    VaultPage,
+    WithdrawalProposalIn,
+)
+from backend.services import proposals, vaults
+
+router = APIRouter(tags=["vaults"], responses=error_responses(400, 422))
+
+VaultPath = Annotated[AddressIn, Path(description="The vault's address.")]
+EVENT_NAME_PATTERN = "^[A-Za-z][A-Za-z0-9]{0,63}$"
+
+
+@router.get("/vaults", response_model=VaultPage)
+def list_vaults(
+    session: SessionDep,
+    chain_id: ChainIdDep,
+    owner: Annotated[AddressIn | None, Query(description="Vaults this address owns.")] = None,
+    leader: Annotated[AddressIn | None, Query(description="Vaults following this leader.")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> VaultPage:
+    """Vaults by owner, by leader (both filters combine), or all of them; ordered by address."""
+    return vaults.list_vaults(
+        session, chain_id=chain_id, owner=owner, leader=leader, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/vaults/{vault}", response_model=VaultDetail, responses=error_responses(404))
+def get_vault(
+    vault: VaultPath,
+    session: SessionDep,
+    chain_id: ChainIdDep,
+    valuer: ValuerDep,
+    tokens: TokensDep,
+) -> VaultDetail:
+    """One vault: owners, threshold, leader, flags, policy, allowlist, balances (as accounted by
+    its events) and their value in USD at oracle prices."""
+    return vaults.get_vault(session, chain_id=chain_id, vault=vault, valuer=valuer, tokens=tokens)
+
+
+@router.get("/vaults/{vault}/events", response_model=EventPage, responses=error_responses(404))
+def vault_events(
+    vault: VaultPath,
+    session: SessionDep,
+    chain_id: ChainIdDep,
+    name: Annotated[
+        str | None, Query(pattern=EVENT_NAME_PATTERN, description="Only events of this name.")
+    ] = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="By block and log index.")] = "desc",
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> EventPage:
+    """The vault's indexed events (including VaultCreated and the router's MirrorSkipped for it),
+    newest first by default, paged by (block number, log index)."""
+    return vaults.vault_events(
+        session,
+        chain_id=chain_id,
+        vault=vault,
+        name=name,
+        cursor=cursor,
+        limit=limit,
+        order=order,
+    )
+
+
+@router.get(
+    "/vaults/{vault}/proposals", response_model=ProposalPage, responses=error_responses(404)
+)
+def list_proposals(
+    vault: VaultPath,
+    session: SessionDep,
+    ctx: ProposalsDep,
+    status_: Annotated[ProposalStatus | None, Query(alias="status")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> ProposalPage:
+    """The vault's withdrawal and configuration proposals, newest first."""
+    return proposals.list_proposals(
+        session, ctx=ctx, vault=vault, status=status_, cursor=cursor, limit=limit
+    )
+
+
+_PROPOSE_RESPONSES = {
+    200: {"model": ProposalOut, "description": "The same proposal exists already: returned."},
+    **error_responses(403, 404, 409, 413, 503),
+}
+
+
+@router.post(
+    "/vaults/{vault}/proposals/withdrawals",
+    response_model=ProposalOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=_PROPOSE_RESPONSES,
+)
+def propose_withdrawal(
+    vault: VaultPath,
+    body: WithdrawalProposalIn,
+    session: SessionDep,
+    state: StateDep,
+    ctx: ProposalsDep,
+    response: Response,
+) -> ProposalOut:
+    """An owner proposes a withdrawal, signed by them (EIP-712 `Withdrawal` on the vault's
+    domain). Identified by its digest: proposing it again returns it (200)."""
+    out, created = proposals.propose_withdrawal(
+        state.engine, session, ctx=ctx, vault=vault, body=body
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+@router.post(
+    "/vaults/{vault}/proposals/config",
+    response_model=ProposalOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=_PROPOSE_RESPONSES,
+)
+def propose_config(
+    vault: VaultPath,
+    body: ConfigProposalIn,
+    session: SessionDep,
+    state: StateDep,
+    ctx: ProposalsDep,
+    response: Response,
+) -> ProposalOut:
+    """An owner proposes a configuration call on the vault (setLeader, setPolicy, addOwner, ...),
+    signed by them (EIP-712 `ConfigChange`). Proposing it again returns it (200)."""
+    out, created = proposals.propose_config(state.engine, session, ctx=ctx, vault=vault, body=body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out

@@ -1,0 +1,431 @@
+"""Request and response models of the /v1 API (pydantic), and the input types they validate with.
+
+Conventions (the same everywhere):
+- addresses are accepted in lowercase, uppercase or EIP-55 checksummed form (a mixed-case address
+  with a wrong checksum is refused: it is probably a typo) and always returned checksummed;
+- uint256 amounts travel as decimal strings (JavaScript numbers lose precision past 2^53);
+  block numbers, nonces, deadlines and timestamps are JSON integers;
+- lists are paged with opaque cursors: pass `next_cursor` back as `cursor`; `null` means the end.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+from eth_utils import is_checksum_address, to_checksum_address
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+ADDRESS_PATTERN: Final = "^0x[0-9a-fA-F]{40}$"
+HASH_PATTERN: Final = "^0x[0-9a-fA-F]{64}$"
+UINT256_PATTERN: Final = "^[0-9]{1,78}$"
+MAX_UINT256: Final = 2**256 - 1
+# The vault's operation nonce is a uint48 on chain.
+MAX_VAULT_NONCE: Final = 2**48 - 1
+# Deadlines are unix seconds; anything past year 292 billion is a mistake, not a deadline.
+MAX_DEADLINE: Final = 2**63 - 1
+# 65 bytes for ECDSA; EIP-1271 owners (a Safe: 65 bytes per Safe owner, plus contract signatures)
+# may need more.
+MAX_SIGNATURE_BYTES: Final = 4_096
+# Configuration calls are small (setPolicy is the largest: 4 + 5 * 32 bytes).
+MAX_CONFIG_DATA_BYTES: Final = 1_024
+
+_ADDRESS_RE: Final = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
+_HASH_RE: Final = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
+_UINT_RE: Final = re.compile(r"[0-9]{1,78}", re.ASCII)
+_HEX_RE: Final = re.compile(r"0x(?:[0-9a-fA-F]{2})*", re.ASCII)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_address(value: Any) -> str:
+    """A 0x-hex address, lowercased; a mixed-case one must carry a valid EIP-55 checksum."""
+    if not isinstance(value, str) or not _ADDRESS_RE.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_address",
+            "expected a 0x-prefixed 20-byte hex address (42 characters), got {value}",
+            {"value": _shown(value)},
+        )
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
+        raise PydanticCustomError(
+            "invalid_checksum",
+            "{value} has a wrong EIP-55 checksum (a typo?): check it, or send it in lowercase",
+            {"value": value},
+        )
+    return value.lower()
+
+
+def parse_hash(value: Any) -> str:
+    if not isinstance(value, str) or not _HASH_RE.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_hash",
+            "expected a 0x-prefixed 32-byte hex hash (66 characters), got {value}",
+            {"value": _shown(value)},
+        )
+    return value.lower()
+
+
+def parse_uint256(value: Any) -> int:
+    """A uint256 as a decimal string (or a JSON integer)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _UINT_RE.fullmatch(value):
+        number = int(value)
+    else:
+        raise PydanticCustomError(
+            "invalid_uint256",
+            "expected a non-negative integer as a decimal string, got {value}",
+            {"value": _shown(value)},
+        )
+    if not 0 <= number <= MAX_UINT256:
+        raise PydanticCustomError("invalid_uint256", "out of range for a uint256", {})
+    return number
+
+
+def _hex_parser(max_bytes: int, what: str):
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or len(value) > 2 + 2 * max_bytes:
+            raise PydanticCustomError(
+                "invalid_hex",
+                f"expected {what} as 0x-prefixed hex of at most {max_bytes} bytes",
+                {},
+            )
+        if not _HEX_RE.fullmatch(value):
+            raise PydanticCustomError(
+                "invalid_hex",
+                f"expected {what} as 0x-prefixed hex with an even number of digits",
+                {},
+            )
+        return value.lower()
+
+    return parse
+
+
+AddressIn = Annotated[
+    str,
+    BeforeValidator(parse_address),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": ADDRESS_PATTERN,
+            "examples": ["0x5FbDB2315678afecb367f032d93F642f64180aa3"],
+        }
+    ),
+]
+HashIn = Annotated[
+    str,
+    BeforeValidator(parse_hash),
+    WithJsonSchema({"type": "string", "pattern": HASH_PATTERN}),
+]
+Uint256In = Annotated[
+    int,
+    BeforeValidator(parse_uint256),
+    WithJsonSchema({"type": "string", "pattern": UINT256_PATTERN, "examples": ["1000000"]}),
+]
+SignatureIn = Annotated[
+    str,
+    BeforeValidator(_hex_parser(MAX_SIGNATURE_BYTES, "a signature")),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^0x([0-9a-fA-F]{2})+$",
+            "maxLength": 2 + 2 * MAX_SIGNATURE_BYTES,
+            "description": "65-byte r||s||v (EOA owners, low s) or EIP-1271 signature data.",
+        }
+    ),
+]
+CallDataIn = Annotated[
+    str,
+    BeforeValidator(_hex_parser(MAX_CONFIG_DATA_BYTES, "call data")),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^0x([0-9a-fA-F]{2})*$",
+            "maxLength": 2 + 2 * MAX_CONFIG_DATA_BYTES,
+        }
+    ),
+]
+
+# Outputs.
+Address = Annotated[str, Field(pattern=ADDRESS_PATTERN, description="EIP-55 checksummed")]
+Hash = Annotated[str, Field(pattern=HASH_PATTERN)]
+Uint = Annotated[str, Field(pattern=UINT256_PATTERN, description="uint256, decimal string")]
+# Accounted balances (deposits + bought - withdrawn - sold) can be negative after plain transfers.
+Int = Annotated[str, Field(pattern="^-?[0-9]{1,78}$", description="integer, decimal string")]
+
+
+def checksum(address: str) -> str:
+    return to_checksum_address(address)
+
+
+def checksum_or_none(address: str | None) -> str | None:
+    return None if address is None else to_checksum_address(address)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ============================================================================= shared pieces
+
+
+class Valuation(Model):
+    """A value in US dollars from the deployment's PriceOracle feeds (Chainlink-style USD feeds)."""
+
+    usd: str | None = Field(
+        description="Decimal string, 8 decimal places, rounded down; null when it cannot be "
+        "computed (see `error`)."
+    )
+    unpriced_tokens: list[Address] = Field(
+        description="Tokens held that have no feed (or a non-positive answer): not counted."
+    )
+    error: str | None = Field(None, description="Why `usd` is null (e.g. the node is down).")
+
+
+class Policy(Model):
+    max_fraction_bps: int
+    max_slippage_bps: int
+    max_oracle_age: int
+    max_trades_per_day: int
+    loss_budget_bps: int
+
+
+class Flags(Model):
+    paused: bool
+    copying: bool
+    guardian_accepted: bool
+
+
+class Allowlist(Model):
+    assets: list[Address]
+    venues: list[Address]
+
+
+class Balance(Model):
+    """A token balance as accounted by the vault's events (see docs/api.md)."""
+
+    token: Address
+    symbol: str | None
+    decimals: int | None
+    balance: Int
+    deposited: Uint
+    withdrawn: Uint
+    bought: Uint
+    sold: Uint
+
+
+# ============================================================================= vaults
+
+
+class VaultSummary(Model):
+    address: Address
+    leader: Address | None
+    owners: list[Address]
+    threshold: int
+    nonce: int = Field(description="The next operation nonce (withdrawals and config changes).")
+    flags: Flags
+    created_block: int
+    created_at: int | None
+
+
+class VaultDetail(VaultSummary):
+    creator: Address | None
+    created_tx: Hash
+    oracle: Address | None
+    policy: Policy
+    allowlist: Allowlist
+    balances: list[Balance]
+    value: Valuation
+    trade_count: int
+    updated_block: int
+
+
+class VaultPage(Model):
+    items: list[VaultSummary]
+    next_cursor: str | None
+
+
+class EventOut(Model):
+    id: int = Field(description="Stream position (SSE id).")
+    block_number: int
+    block_hash: Hash
+    block_timestamp: int | None
+    tx_hash: Hash
+    tx_index: int
+    log_index: int
+    address: Address
+    contract: str
+    name: str | None
+    vault: Address | None
+    leader: Address | None
+    args: dict[str, Any]
+
+
+class EventPage(Model):
+    items: list[EventOut]
+    next_cursor: str | None
+
+
+# ============================================================================= leaders
+
+
+class TradeOut(Model):
+    vault: Address
+    leader: Address
+    nonce: Uint
+    digest: Hash
+    venue: Address
+    token_in: Address
+    token_out: Address
+    amount_in: Uint
+    amount_out: Uint
+    oracle_out: Uint
+    block_number: int
+    block_timestamp: int | None
+    tx_hash: Hash
+    log_index: int
+
+
+class TradePage(Model):
+    items: list[TradeOut]
+    next_cursor: str | None
+
+
+class IntentOut(Model):
+    """A leader intent as executed on chain: its trades grouped by EIP-712 digest."""
+
+    digest: Hash
+    nonce: Uint
+    venue: Address
+    token_in: Address
+    token_out: Address
+    vaults_mirrored: int
+    vaults_skipped: int
+    amount_in: Uint
+    amount_out: Uint
+    first_block: int
+    last_block: int
+
+
+class Delegate(Model):
+    delegate: Address
+    expiry: int
+
+
+class LeaderSummary(Model):
+    address: Address
+    registered: bool
+    profile_uri: str | None
+    followers: int = Field(description="Distinct owners of the vaults following this leader.")
+    vault_count: int
+    trade_count: int
+    aum: Valuation = Field(description="Assets under management of the following vaults.")
+
+
+class LeaderDetail(LeaderSummary):
+    registered_block: int | None
+    delegates: list[Delegate]
+    intents: list[IntentOut] = Field(description="The most recent intents (up to 50).")
+    trades: list[TradeOut] = Field(description="The most recent trades (up to 50); see /trades.")
+
+
+class LeaderPage(Model):
+    items: list[LeaderSummary]
+    next_cursor: str | None
+
+
+# ============================================================================= proposals
+
+ProposalStatus = Literal["pending", "ready", "executed", "stale"]
+
+
+class WithdrawalProposalIn(Model):
+    """A withdrawal proposed by an owner, with the proposer's own signature over its digest."""
+
+    token: AddressIn
+    amount: Uint256In
+    to: AddressIn = Field(description="Recipient.")
+    deadline: int = Field(ge=0, le=MAX_DEADLINE, description="Unix seconds.")
+    nonce: int | None = Field(
+        None, ge=0, le=MAX_VAULT_NONCE, description="Default: the vault's current nonce."
+    )
+    proposer: AddressIn
+    signature: SignatureIn
+
+
+class ConfigProposalIn(Model):
+    """A configuration call on the vault (setLeader, setPolicy, addOwner, ...), proposed by an
+    owner with their signature over the ConfigChange digest."""
+
+    data: CallDataIn
+    deadline: int = Field(ge=0, le=MAX_DEADLINE, description="Unix seconds.")
+    nonce: int | None = Field(
+        None, ge=0, le=MAX_VAULT_NONCE, description="Default: the vault's current nonce."
+    )
+    proposer: AddressIn
+    signature: SignatureIn
+
+
+class SignatureSubmission(Model):
+    """An owner's approval of a proposal."""
+
+    signer: AddressIn
+    signature: SignatureIn
+
+
+class Confirmation(Model):
+    signer: Address
+    signature: str
+    method: Literal["ecdsa", "eip1271"]
+    is_owner: bool = Field(description="Still an owner (only owners' signatures count).")
+    created_at: datetime
+
+
+class Execution(Model):
+    tx_hash: Hash
+    block_number: int
+    block_timestamp: int | None
+
+
+class ReadyCall(Model):
+    """The transaction that executes the proposal: anyone may send it."""
+
+    to: Address
+    data: str = Field(description="Call data, 0x-hex (ABI-encoded with the compiled ABI).")
+    function: str
+    signers: list[Address]
+    signatures: list[str]
+
+
+class ProposalOut(Model):
+    digest: Hash
+    vault: Address
+    kind: Literal["withdrawal", "config"]
+    nonce: int
+    deadline: int
+    token: Address | None
+    amount: Uint | None
+    to: Address | None
+    data: str | None
+    function: str | None
+    proposer: Address
+    created_at: datetime
+    status: ProposalStatus
+    status_reason: str | None
+    threshold: int
+    signatures_needed: int = Field(description="Owner signatures still missing (0 when met).")
+    confirmations: list[Confirmation]
+    executed: Execution | None
+    ready_call: ReadyCall | None = Field(description="Present while the status is `ready`.")
+    typed_data: dict[str, Any] = Field(description="The EIP-712 document owners sign (v4).")
+
+
+class ProposalPage(Model):
+    items: list[ProposalOut]
+    next_cursor: str | None

@@ -1,0 +1,35 @@
+"""`install_api(app, settings)`: everything the read API adds to the app created by
+`create_app` (routers, error handlers, the body-size limit, request metrics, /metrics)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from backend.api.errors import install_error_handlers
+from backend.api.extras import create_extras
+from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
+from backend.api.routes import health, leaders, metrics, proposals, stream, vaults
+from backend.config import Settings
+
+
+def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
+    extras = create_extras(app, settings)
+    install_error_handlers(app)
+    for module in (vaults, leaders, proposals, stream):
+        app.include_router(module.router, prefix=prefix)
+    app.include_router(metrics.router)
+    # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
+    # included router's routes only know their own path.
+    for router, router_prefix in (
+        (health.router, prefix),
+        (vaults.router, prefix),
+        (leaders.router, prefix),
+        (proposals.router, prefix),
+        (stream.router, prefix),
+        (metrics.router, ""),
+    ):
+        for route in router.routes:
+            route.metrics_template = router_prefix + route.path  # type: ignore[attr-defined]
+    # Added last = outermost: metrics see every answer, 413s included.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=extras.metrics)

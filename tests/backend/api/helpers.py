@@ -1,0 +1,152 @@
+"""Helpers of the API tests: the app over a chain and a store (`ApiEnv`), signed proposal bodies."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from backend.api.app import create_app
+from backend.chain import eip712
+from backend.chain.actions import Key
+from backend.config import Settings, load_settings
+from backend.db.proposal_models import Proposal, ProposalSignature
+from backend.indexer.indexer import Indexer, IndexerConfig
+from tests.backend.conftest import Chain, StoreFactory
+
+HOUR = 3_600
+
+
+@dataclass
+class ApiEnv:
+    """The app (through a TestClient), its store and a chain, plus a manual indexer."""
+
+    chain: Chain
+    settings: Settings
+    app: FastAPI
+    client: TestClient
+    engine: Engine
+    indexer: Indexer
+    backend: str
+    scenario: dict[str, Any]
+
+    def index(self) -> None:
+        assert self.indexer.sync_once()
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.client.post(path, **kwargs)
+
+    def ok(self, path: str, **params: Any) -> Any:
+        response = self.client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def count(self, model: Any) -> int:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(model)) or 0
+
+    def proposal_rows(self) -> tuple[int, int]:
+        """(proposals, signatures) stored: what "nothing stored" compares."""
+        return self.count(Proposal), self.count(ProposalSignature)
+
+
+def api_settings(chain: Chain, folder: Path, url: str, **overrides: Any) -> Settings:
+    deployment_file = folder / f"deployment-{secrets.token_hex(3)}.json"
+    chain.deployment.save(deployment_file)
+    values = {
+        "rpc_url": chain.node.url,
+        "deployment_file": deployment_file,
+        "database_url": url,
+        "data_dir": folder / "data",
+        "indexer_enabled": False,
+        "confirmations": 0,
+        "poll_interval": 0.05,
+        "api_stream_poll_interval": 0.05,
+    }
+    return load_settings(**(values | overrides))
+
+
+@contextmanager
+def open_env(
+    chain: Chain,
+    stores: StoreFactory,
+    folder: Path,
+    scenario: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Iterator[ApiEnv]:
+    url = stores.url()
+    engine = stores.engine(url)
+    indexer = Indexer(engine, chain.client, chain.deployment, config=IndexerConfig(confirmations=0))
+    indexer.sync_once()
+    settings = api_settings(chain, folder, url, **overrides)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield ApiEnv(chain, settings, app, client, engine, indexer, stores.backend, scenario or {})
+
+
+# ----------------------------------------------------------------------------- signing
+
+
+def vault_domain(chain: Chain, vault: str) -> eip712.Domain:
+    return eip712.Domain(chain_id=chain.deployment.chain_id, verifying_contract=vault)
+
+
+def sign(key: Key, chain: Chain, vault: str, message: eip712.Message) -> str:
+    return "0x" + eip712.sign(key.private_key, vault_domain(chain, vault), message).hex()
+
+
+def withdrawal_body(
+    chain: Chain,
+    vault: str,
+    proposer: Key,
+    *,
+    token: str,
+    amount: int,
+    to: str,
+    nonce: int,
+    deadline: int,
+    signer: Key | None = None,
+    send_nonce: bool = True,
+) -> dict[str, Any]:
+    """A withdrawal proposal body, signed by `signer` (default: the proposer)."""
+    message = eip712.Withdrawal(token=token, amount=amount, to=to, nonce=nonce, deadline=deadline)
+    body = {
+        "token": token,
+        "amount": str(amount),
+        "to": to,
+        "deadline": deadline,
+        "proposer": proposer.address,
+        "signature": sign(signer or proposer, chain, vault, message),
+    }
+    if send_nonce:
+        body["nonce"] = nonce
+    return body
+
+
+def config_body(
+    chain: Chain,
+    vault: str,
+    proposer: Key,
+    *,
+    data: bytes,
+    nonce: int,
+    deadline: int,
+) -> dict[str, Any]:
+    message = eip712.ConfigChange(data=data, nonce=nonce, deadline=deadline)
+    return {
+        "data": "0x" + data.hex(),
+        "deadline": deadline,
+        "nonce": nonce,
+        "proposer": proposer.address,
+        "signature": sign(proposer, chain, vault, message),
+    }
