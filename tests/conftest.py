@@ -120,8 +120,8 @@ def chain_id(chain):
 
 @pytest.fixture(scope="session")
 def create_vault(project, factory, system, owners, leader):
-    """Create a vault: defaults to a 2-of-3 vault following `leader`, WETH and USDC allowed, the Uniswap
-    venue allowed and the guardian accepted."""
+    """Create a vault: defaults to a 2-of-3 vault following `leader`, WETH and USDC allowed,
+    the Uniswap venue allowed and the guardian accepted."""
 
     def _create(
         owners_=None,
@@ -198,7 +198,9 @@ def sign_config(chain_id):
 
     def _sign(vault, signers, data: bytes, deadline, nonce=None):
         message = eip712.ConfigChange(
-            data=data, nonce=vault.call_view_method("nonce") if nonce is None else nonce, deadline=deadline
+            data=data,
+            nonce=vault.call_view_method("nonce") if nonce is None else nonce,
+            deadline=deadline,
         )
         return sign_approvals(vault_domain(vault, chain_id), message, signers)
 

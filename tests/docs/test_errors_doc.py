@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION = ["CopyVault", "CopyRouter", "LeaderRegistry", "PriceOracle", "VaultFactory", "UniswapV2Venue"]
+PRODUCTION = [
+    "CopyVault",
+    "CopyRouter",
+    "LeaderRegistry",
+    "PriceOracle",
+    "VaultFactory",
+    "UniswapV2Venue",
+]
 
 
 @pytest.fixture(scope="module")

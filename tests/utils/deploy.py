@@ -1,4 +1,8 @@
-"""Deploys copyvault and its reference systems with Ape, for tests (and later the demo and benchmarks)."""
+"""Deploys copyvault and its reference systems with Ape, for the contract tests.
+
+backend/chain/deploy.py deploys the same system with plain web3 (for the backend, its tests and the
+benchmarks); tests/backend/chain/test_deploy.py keeps the two in step.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,13 @@ from backend.chain import npm_artifacts
 
 WETH_PRICE_USD = 3_000
 FEED_DECIMALS = 8
-DEFAULT_POLICY = (5_000, 100, 3_600, 10, 0)  # maxFraction, maxSlippage, maxOracleAge, maxTradesPerDay, lossBudget
+DEFAULT_POLICY = (
+    5_000,
+    100,
+    3_600,
+    10,
+    0,
+)  # maxFraction, maxSlippage, maxOracleAge, maxTradesPerDay, lossBudget
 
 
 def npm_container(name: str) -> ContractContainer:
@@ -75,7 +85,9 @@ def deploy_system(project, deployer, admin) -> System:
     weth = deployer.deploy(project.TestToken, "Wrapped Ether", "WETH", 18)
     usdc = deployer.deploy(project.TestToken, "USD Coin", "USDC", 6)
     feeds = {
-        "WETH": deployer.deploy(project.MockAggregator, FEED_DECIMALS, WETH_PRICE_USD * 10**FEED_DECIMALS),
+        "WETH": deployer.deploy(
+            project.MockAggregator, FEED_DECIMALS, WETH_PRICE_USD * 10**FEED_DECIMALS
+        ),
         "USDC": deployer.deploy(project.MockAggregator, FEED_DECIMALS, 10**FEED_DECIMALS),
     }
     oracle.setFeed(weth, feeds["WETH"], sender=admin)
