@@ -18,6 +18,16 @@ import {IVenue} from "./interfaces/IVenue.sol";
 contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
+    /// @dev Gas given to each vault's `mirror` (it swaps on its own) and `pullAggregated` call. A vault's outcome
+    ///      then never depends on the transaction's gas limit: the router reverts with BatchOutOfGas unless it
+    ///      can give the full amount, and a vault that needs more (say, an oracle its owners chose that burns
+    ///      gas) is skipped instead of blocking the batch. Measured use: mirror about 210k on a vault's first
+    ///      trade, pullAggregated about 75k; the margins leave room for dearer tokens and venues.
+    uint256 public constant MIRROR_CALL_GAS = 600_000;
+    uint256 public constant PULL_CALL_GAS = 300_000;
+    /// @dev What the router needs after a vault call returns (decoding, bookkeeping, the skip event).
+    uint256 private constant AFTER_CALL_GAS = 20_000;
+
     IVaultFactory public immutable factory;
     ILeaderRegistry public immutable registry;
     /// @dev The runtime code hash of an EIP-1167 clone of the vault implementation. Checking it costs what
@@ -48,12 +58,12 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
                 emit MirrorSkipped(vault, digest, NotAVault.selector);
                 continue;
             }
-            uint256 gasBefore = gasleft();
-            try ICopyVault(vault).mirror(intent, signature) returns (uint256, uint256) {
+            _requireGasFor(MIRROR_CALL_GAS);
+            try ICopyVault(vault).mirror{gas: MIRROR_CALL_GAS}(intent, signature) returns (uint256, uint256) {
                 // The vault emits Mirrored with the amounts; the router only counts.
                 ++mirrored;
             } catch (bytes memory reason) {
-                emit MirrorSkipped(vault, digest, _skipReason(reason, gasBefore));
+                emit MirrorSkipped(vault, digest, _selectorOf(reason));
             }
         }
         emit BatchMirrored(digest, mirrored, vaults.length - mirrored);
@@ -95,13 +105,15 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
                 emit MirrorSkipped(vault, digest, NotAVault.selector);
                 continue;
             }
-            uint256 gasBefore = gasleft();
-            try ICopyVault(vault).pullAggregated(intent, signature) returns (uint256 amountIn, uint256 minOut) {
+            _requireGasFor(PULL_CALL_GAS);
+            try ICopyVault(vault).pullAggregated{gas: PULL_CALL_GAS}(intent, signature) returns (
+                uint256 amountIn, uint256 minOut
+            ) {
                 amounts[i] = amountIn;
                 minOuts[i] = minOut;
                 pulled += amountIn;
             } catch (bytes memory reason) {
-                emit MirrorSkipped(vault, digest, _skipReason(reason, gasBefore));
+                emit MirrorSkipped(vault, digest, _selectorOf(reason));
             }
         }
     }
@@ -172,16 +184,14 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The error selector of a vault's revert. A revert without data after the call used up nearly all the
-    ///      gas it was given means the transaction's gas limit was too low, not that the vault refused: the whole
-    ///      batch then reverts instead of skipping followers it could have mirrored with more gas. An out-of-gas
-    ///      deep in the vault (in the oracle, a token, the venue) leaves each caller on the way 1/64 of its gas,
-    ///      so the test allows a few such levels: under 1/16 of the gas before the call is "out of gas".
-    function _skipReason(bytes memory reason, uint256 gasBefore) private view returns (bytes4 selector) {
-        if (reason.length < 4) {
-            if (gasleft() <= gasBefore / 16) revert BatchOutOfGas();
-            return bytes4(0);
-        }
+    /// @dev Reverts unless a call can be given `callGas` in full (the 63/64 rule) and the router can go on.
+    function _requireGasFor(uint256 callGas) private view {
+        if (gasleft() < callGas * 64 / 63 + AFTER_CALL_GAS) revert BatchOutOfGas();
+    }
+
+    /// @dev The error selector of a vault's revert (zero for a revert without data).
+    function _selectorOf(bytes memory reason) private pure returns (bytes4 selector) {
+        if (reason.length < 4) return bytes4(0);
         assembly ("memory-safe") {
             selector := mload(add(reason, 0x20))
         }

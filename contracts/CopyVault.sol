@@ -58,6 +58,10 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     ILeaderRegistry public immutable registry;
     /// @dev The only caller of the aggregated entry points; deployed by the factory and fixed with it.
     address public immutable router;
+    /// @dev The platform's oracle at deployment. Only this known code is called statefully (its per-transaction
+    ///      answer cache); any other oracle the owners choose is called as a view, so it cannot change state
+    ///      in the middle of a batch.
+    address public immutable platformOracle;
 
     // ----------------------------------------------------------------- types
 
@@ -116,10 +120,12 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     /// @param factory_ The factory that creates clones of this implementation.
     /// @param registry_ The leader registry that verifies intents.
     /// @param router_ The batch router allowed to use the aggregated entry points.
-    constructor(IVaultFactory factory_, ILeaderRegistry registry_, address router_) {
+    /// @param platformOracle_ The platform's PriceOracle, whose answer cache vaults may use.
+    constructor(IVaultFactory factory_, ILeaderRegistry registry_, address router_, address platformOracle_) {
         factory = factory_;
         registry = registry_;
         router = router_;
+        platformOracle = platformOracle_;
         _initialized = true; // the implementation itself can never be initialised or used
     }
 
@@ -222,7 +228,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         _requirePending(intent);
         uint256 inBefore = PENDING_IN_BEFORE_SLOT.asUint256().tload();
         uint256 inNow = IERC20(intent.tokenIn).balanceOf(address(this));
-        if (inNow != inBefore) revert InputMismatch(inBefore - inNow, 0);
+        if (inNow != inBefore) revert RefundMismatch(inNow, inBefore);
         // Undo exactly what pullAggregated recorded: the intent can still execute here later.
         _executed[intent.leader][intent.nonce >> 8] &= ~(1 << (intent.nonce & 0xff));
         _tradesThatDay -= 1; // same transaction, so the same UTC day as the pull that counted it
@@ -530,7 +536,10 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         private
         returns (uint256 oracleOut, uint256 minOut)
     {
-        oracleOut = IPriceOracle(_oracle).quoteCached(intent.tokenIn, intent.tokenOut, amountIn, _maxOracleAge);
+        address oracle_ = _oracle;
+        oracleOut = oracle_ == platformOracle
+            ? IPriceOracle(oracle_).quoteCached(intent.tokenIn, intent.tokenOut, amountIn, _maxOracleAge)
+            : IPriceOracle(oracle_).quote(intent.tokenIn, intent.tokenOut, amountIn, _maxOracleAge);
         uint256 oracleBound = Math.mulDiv(oracleOut, BPS - _maxSlippageBps, BPS, Math.Rounding.Ceil);
         uint256 leaderBound = Math.mulDiv(amountIn, intent.minPrice, PRICE_SCALE, Math.Rounding.Ceil);
         minOut = Math.max(oracleBound, leaderBound);

@@ -42,7 +42,7 @@ contract VaultFactory is IVaultFactory, AccessControl {
         // The vault code needs the router's address and the router the code's: the implementation is created
         // first (this contract's nonce 1) with the router's address predicted at nonce 2, and checked.
         address predictedRouter = _createAddress(2);
-        vaultImplementation = address(new CopyVault(this, registry_, predictedRouter));
+        vaultImplementation = address(new CopyVault(this, registry_, predictedRouter, oracle));
         router = address(new CopyRouter(this, registry_, vaultImplementation));
         if (router != predictedRouter) revert RouterMisplaced(predictedRouter, router);
         defaultOracle = oracle;

@@ -14,7 +14,7 @@ interface ICopyRouter {
 
     /// @notice Thrown when the vault list is empty.
     error EmptyBatch();
-    /// @notice Thrown when a vault's call ran out of gas: the transaction's gas limit is too low for the batch.
+    /// @notice Thrown when the transaction's gas cannot give the next vault its fixed call gas: raise the limit.
     error BatchOutOfGas();
     /// @notice Reason given (as a selector) for an address that is not a vault clone of this deployment.
     error NotAVault(address account);
@@ -36,7 +36,9 @@ interface ICopyRouter {
     ///         one (or whose bound cannot hold at the venue's quote) is skipped with `MirrorSkipped`. Vault i
     ///         receives floor(totalOut * amountIn_i / totalIn); the remainder (fewer wei than vaults) goes one
     ///         wei each to the first vaults, so no dust stays in the router. If the realised price breaks a
-    ///         remaining vault's bound, the whole call reverts.
+    ///         remaining vault's bound, the whole call reverts. Fee-on-transfer input tokens are not supported in
+    ///         this mode (the router would forward more than arrived, so the call reverts and nothing moves):
+    ///         mirror them with `mirrorBatch`.
     /// @return mirrored How many vaults traded.
     /// @return totalIn The batch's total `tokenIn`.
     /// @return totalOut The batch's total `tokenOut`.

@@ -125,6 +125,8 @@ interface ICopyVault {
     error TradePending();
     /// @notice Thrown when the router settles a vault that has no pending aggregated trade.
     error NoPendingTrade();
+    /// @notice Thrown when a cancelled aggregated trade did not give the vault back exactly its `tokenIn`.
+    error RefundMismatch(uint256 balance, uint256 expected);
 
     // ----------------------------------------------------------------- set-up
 

@@ -20,7 +20,9 @@ from tests.contracts.attacks.helpers import (
 # Every state-changing vault function, by who may call it. Each gate is attacked in this folder.
 GATES = {
     "anyone (deposit, signed intents)": {"deposit", "mirror"},
-    "router only": {"pullAggregated", "settleAggregated"},
+    # cancelAggregated undoes a pull's executed flag and trade count: router only, and only for the
+    # trade pending in the same transaction (NoPendingTrade otherwise).
+    "router only": {"pullAggregated", "cancelAggregated", "settleAggregated"},
     "threshold of owner signatures": {"withdraw", "executeConfig"},
     "the vault itself (via executeConfig)": set(CONFIG_FUNCTIONS),
     "one owner (or the accepted guardian, for pause)": {"pause", "stopCopying"},

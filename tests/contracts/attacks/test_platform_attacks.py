@@ -29,7 +29,16 @@ ALLOWED_WRITES = {
         "revokeRole",
         "renounceRole",
     },
-    "PriceOracle": {"setFeed", "removeFeed", "grantRole", "revokeRole", "renounceRole"},
+    # quoteCached: anyone; writes nothing but a per-transaction (transient) cache of the public feed
+    # answers it reads, gone when the transaction ends.
+    "PriceOracle": {
+        "setFeed",
+        "removeFeed",
+        "grantRole",
+        "revokeRole",
+        "renounceRole",
+        "quoteCached",
+    },
     "CopyRouter": {"mirrorBatch", "mirrorAggregated"},
     "LeaderRegistry": {
         "register",
@@ -153,6 +162,30 @@ def test_platform_contract_abi__state_changing_functions__are_only_the_reviewed_
     assert writes == ALLOWED_WRITES[contract]
     assert not [e for e in abi if e.type in ("fallback", "receive")]
     assert not [e for e in abi if e.type == "function" and e.stateMutability == "payable"]
+
+
+def test_quote_cached__called_by_attacker__writes_no_storage_and_caches_nothing_past_the_call(
+    oracle, system, weth, usdc, attacker
+):
+    """The one non-view oracle function open to anyone: all it writes is a transient cache of the
+    public feed answers it reads, gone when the transaction ends. Storage stays as it was, and a
+    feed update after the attacker's call is what the next quote sees."""
+
+    def storage_hash():
+        proof = oracle.provider.web3.provider.make_request(
+            "eth_getProof", [str(oracle.address), [], "latest"]
+        )
+        return proof["result"]["storageHash"]
+
+    before = storage_hash()
+    price = oracle.quote(weth, usdc, WETH, 3_600)
+
+    oracle.quoteCached(weth, usdc, WETH, 3_600, sender=attacker)
+
+    assert storage_hash() == before
+    assert oracle.quoteCached.call(weth, usdc, WETH, 3_600) == price
+    system.feeds["WETH"].setAnswer(2_000 * 10**8, sender=attacker)  # WETH from $3,000 to $2,000
+    assert oracle.quoteCached.call(weth, usdc, WETH, 3_600) == price * 2 // 3 == 2_000 * 10**6
 
 
 def test_factory_abi__no_function_takes_a_vault_or_token_amount(project):

@@ -1,5 +1,5 @@
 """Attacks on the aggregated mode, where the router moves vault tokens between `pullAggregated` and
-`settleAggregated` in one transaction.
+`settleAggregated` (or `cancelAggregated`, which returns them) in one transaction.
 
 Only the factory's router may pull; each vault re-checks its own balances at settlement; while a
 vault's trade is pending it refuses deposits and other mirrors, so a token callback in the middle of
@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import fund
 from tests.contracts.attacks.helpers import USDC, WETH, Watch, blocked, error_selector
+from tests.contracts.router.aggregated_helpers import assert_reverts
 
 
 @pytest.fixture
@@ -49,6 +50,28 @@ def test_settle_aggregated__called_by_attacker__reverts_not_router(
     intent, _ = sign_intent(make_intent())
     with blocked(funded_vault.NotRouter, watch, caller=attacker):
         funded_vault.settleAggregated(intent, sender=attacker)
+
+
+def test_cancel_aggregated__attacker_undoing_an_executed_intent__reverts_not_router(
+    funded_vault, watch, router, attacker, make_intent, sign_intent, relayer
+):
+    """cancelAggregated clears a pull's executed flag and trade count. An attacker calling it on a
+    vault that executed an intent, to have the intent run there again, is refused; so is the
+    router's own address outside a batch, since no trade is pending then."""
+    intent, sig = sign_intent(make_intent())
+    router.mirrorAggregated(intent, sig, [funded_vault], sender=relayer)
+    assert funded_vault.isIntentExecuted(intent[0], intent[6])
+    assert funded_vault.tradesToday() == 1
+
+    with blocked(funded_vault.NotRouter, watch.also(intents=[intent]), caller=attacker):
+        funded_vault.cancelAggregated(intent, sender=attacker)
+    no_pending = funded_vault.NoPendingTrade
+    assert_reverts(no_pending, funded_vault.cancelAggregated, intent, sender=router)
+
+    replay = router.mirrorAggregated(intent, sig, [funded_vault], sender=relayer)
+    (skip,) = replay.decode_logs(router.MirrorSkipped)
+    assert bytes(skip.reason) == error_selector(funded_vault.IntentAlreadyExecuted.abi)
+    assert funded_vault.tradesToday() == 1
 
 
 def test_mirror_aggregated__same_vault_listed_twice__trades_once_and_skips_the_repeat(

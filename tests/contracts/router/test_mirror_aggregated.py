@@ -18,10 +18,10 @@ def test_mirror_aggregated__mixed_sizes__every_vault_gets_the_same_price(
 
     swap = receipt.decode_logs(router.AggregatedSwap)[0]
     assert swap.mirrored == 4
-    ins = [b[0] - weth.balanceOf(v) for b, v in zip(before, vaults)]
-    outs = [usdc.balanceOf(v) - b[1] for b, v in zip(before, vaults)]
+    ins = [b[0] - weth.balanceOf(v) for b, v in zip(before, vaults, strict=True)]
+    outs = [usdc.balanceOf(v) - b[1] for b, v in zip(before, vaults, strict=True)]
     assert sum(ins) == swap.totalIn and sum(outs) == swap.totalOut
-    for a_in, a_out in zip(ins, outs):
+    for a_in, a_out in zip(ins, outs, strict=True):
         exact = swap.totalOut * a_in // swap.totalIn
         assert exact <= a_out <= exact + 1
     assert weth.balanceOf(router) == 0 and usdc.balanceOf(router) == 0
