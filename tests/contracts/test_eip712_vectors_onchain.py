@@ -20,7 +20,7 @@ import pytest
 from eth_utils import keccak
 
 from backend.chain import eip712
-from tests.contracts.strict_reverts import reverts
+from tests.utils.reverts import reverts
 from tests.utils.signing import intent_tuple
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

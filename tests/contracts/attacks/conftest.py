@@ -19,7 +19,7 @@ def _cheap_reverts(monkeypatch):
     enriches and prints the whole call tree, and for an error bubbled up from another contract Ape
     walks every struct-log frame of the trace to guess which contract raised it (up to 10 s each on
     this machine). In this folder only, both are skipped: the revert data is untouched, and
-    `helpers.reverts` decodes it itself when Ape cannot."""
+    tests/utils/reverts.py decodes it itself when Ape cannot."""
     monkeypatch.setattr(Trace, "show", lambda self, *args, **kwargs: None)
     decode = Ethereum.decode_custom_error
 

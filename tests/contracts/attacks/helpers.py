@@ -7,98 +7,22 @@ block.
 Why not plain `ape.reverts(contract.Error)`: when an error bubbles up from another contract (the
 registry's `UnauthorizedSigner`, the oracle's `StaleOraclePrice`, a vault error raised during
 `factory.createVault`), Ape cannot decode it and raises a bare `ContractLogicError`, which
-`ape.reverts(SomeError)` then accepts without checking anything. `reverts(...)` matches the
-revert data's selector and arguments itself, whether or not Ape decoded them.
+`ape.reverts(SomeError)` then accepts without checking anything. The strict `reverts` of
+tests/utils/reverts.py matches the revert data's selector and arguments itself, whether or not Ape
+decoded them; `blocked` is that plus the "nothing moved" check.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ape.exceptions import ContractLogicError
-from eth_abi import decode
-from eth_utils import keccak, to_checksum_address
-from hexbytes import HexBytes
-
 from backend.chain import eip712
+from tests.utils.reverts import reverts
 
 WETH = 10**18
 USDC = 10**6
-
-# ----------------------------------------------------------------------------- strict reverts
-
-
-def _address_of(value: Any) -> Any:
-    return getattr(value, "address", value)
-
-
-def _normalise(abi_type: str, value: Any) -> Any:
-    value = _address_of(value)
-    if abi_type == "address":
-        return to_checksum_address(value)
-    if isinstance(value, bytes | bytearray):
-        return HexBytes(value)
-    return value
-
-
-def error_selector(abi) -> bytes:
-    """The 4-byte selector of an error ABI (its `signature` carries parameter names)."""
-    return keccak(text=f"{abi.name}({','.join(i.canonical_type for i in abi.inputs)})")[:4]
-
-
-# Revert data Ape could not decode reaches us as "0x<hex>" (transactions), or as "custom error
-# 0x<selector>: <args>" (eth_call), <args> being hex or, when the bytes happen to be valid UTF-8,
-# that text.
-_HEX = re.compile(r"0x([0-9a-fA-F]*)")
-_CUSTOM_ERROR = re.compile(r"custom error 0x([0-9a-fA-F]{8}):? ?(.*)", re.DOTALL)
-
-
-def _raw_revert_data(message: str) -> bytes:
-    if match := _HEX.fullmatch(message.strip()):
-        return bytes.fromhex(match.group(1))
-    if match := _CUSTOM_ERROR.fullmatch(message):
-        selector, args = bytes.fromhex(match.group(1)), match.group(2)
-        is_hex = re.fullmatch(r"(?:0x)?((?:[0-9a-fA-F]{2})*)", args)
-        return selector + (bytes.fromhex(is_hex.group(1)) if is_hex else args.encode("utf-8"))
-    return message.encode("utf-8")
-
-
-def decode_revert(exc: Exception, error) -> dict[str, Any]:
-    """The arguments of `error` carried by the revert `exc` (AssertionError if another error)."""
-    abi = error.abi
-    types = [i.canonical_type for i in abi.inputs]
-    names = [i.name for i in abi.inputs]
-    wrong = f"expected {abi.signature}, got {exc!r}"
-    decoded_abi = getattr(exc, "abi", None)
-    if decoded_abi is not None:  # Ape decoded it (possibly with another contract's error class)
-        assert error_selector(decoded_abi) == error_selector(abi), wrong
-        values = [exc.inputs[name] for name in names]
-    else:  # raw revert data
-        raw = _raw_revert_data(str(exc.revert_message or ""))
-        assert raw[:4] == error_selector(abi), wrong
-        values = list(decode(types, raw[4:]))
-    return {n: _normalise(t, v) for n, t, v in zip(names, types, values, strict=True)}
-
-
-@contextmanager
-def reverts(error, **expected: Any) -> Iterator[None]:
-    """Strict `ape.reverts(error, **inputs)`: exactly `error`, with these (existing) inputs."""
-    try:
-        yield
-    except ContractLogicError as exc:
-        actual = decode_revert(exc, error)
-    else:
-        raise AssertionError(f"did not revert; expected {error.abi.signature}")
-    types = {i.name: i.canonical_type for i in error.abi.inputs}
-    for name, value in expected.items():
-        assert name in actual, f"{error.abi.signature} has no input {name!r}"
-        assert actual[name] == _normalise(types[name], value), (
-            f"{error.abi.name}.{name}: expected {value!r}, got {actual[name]!r}"
-        )
-
 
 # ----------------------------------------------------------------------------- nothing moved
 
@@ -143,7 +67,7 @@ class Watch:
 
     def read(self) -> dict[str, Any]:
         state: dict[str, Any] = {
-            f"{t.address}@{_address_of(h)}": t.balanceOf(h)
+            f"{t.address}@{getattr(h, 'address', h)}": t.balanceOf(h)
             for t in self.tokens
             for h in self.holders
         }

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.attacks.helpers import blocked, reverts
+from tests.contracts.attacks.helpers import blocked
+from tests.utils.reverts import reverts
 
 
 def test_reverts__other_error__fails(funded_vault, attacker):

@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import fund
-from tests.contracts.attacks.helpers import USDC, WETH, Watch, blocked, error_selector
+from tests.contracts.attacks.helpers import USDC, WETH, Watch, blocked
 from tests.contracts.router.aggregated_helpers import assert_reverts
+from tests.utils.reverts import selector
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def test_cancel_aggregated__attacker_undoing_an_executed_intent__reverts_not_rou
 
     replay = router.mirrorAggregated(intent, sig, [funded_vault], sender=relayer)
     (skip,) = replay.decode_logs(router.MirrorSkipped)
-    assert bytes(skip.reason) == error_selector(funded_vault.IntentAlreadyExecuted.abi)
+    assert bytes(skip.reason) == selector(funded_vault.IntentAlreadyExecuted)
     assert funded_vault.tradesToday() == 1
 
 
@@ -84,7 +85,7 @@ def test_mirror_aggregated__same_vault_listed_twice__trades_once_and_skips_the_r
 
     skipped = receipt.decode_logs(router.MirrorSkipped)
     assert [(s.vault, bytes(s.reason)) for s in skipped] == [
-        (funded_vault.address, error_selector(funded_vault.TradePending.abi))
+        (funded_vault.address, selector(funded_vault.TradePending))
     ]
     assert weth.balanceOf(funded_vault) == weth_before - weth_before // 10
     assert weth.balanceOf(router) == 0

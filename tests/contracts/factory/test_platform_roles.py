@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.strict_reverts import reverts
+from tests.utils.reverts import reverts
 
 # setter -> (role, event, view): each takes one address; setVenueAllowed also takes `True`.
 SETTERS = {

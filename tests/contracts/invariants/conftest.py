@@ -5,9 +5,9 @@ Why not `ape.reverts` here: a random run expects hundreds of reverts, and on eac
 ape-foundry) fetches and prints a call trace; and `ape.reverts(Error)` passes on any revert Ape
 could not decode into a custom error (as with errors of nested contracts in an eth_call), so it
 can pass vacuously. `RawChain.expect_revert` instead
-1. runs the call as `eth_call` and matches the revert data byte for byte against the expected
-   error's selector and ABI-decoded inputs, whichever contract raised it (the vault, the registry
-   or a token); then
+1. runs the call as `eth_call` and checks the revert data with tests/utils/reverts.py (the
+   expected error's selector and ABI-decoded inputs), whichever contract raised it (the vault,
+   the registry or a token); then
 2. mines the same call as a real transaction (anvil holds the test keys) and asserts it failed,
    so the state checks that follow every step see the chain after a reverted transaction.
 """
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from eth_abi import decode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3.exceptions import ContractLogicError as Web3ContractLogicError
 
 from tests.conftest import fund
 from tests.utils.deploy import npm_container
+from tests.utils.reverts import check_revert_data
 
 HOUR = 3_600
 DAY = 86_400
@@ -41,14 +41,6 @@ def op_nonce(contract) -> int:
     """The vault's `nonce()` view (Ape's `contract.nonce` is the account nonce: it shadows the
     ABI method)."""
     return contract.call_view_method("nonce")
-
-
-def _normalise(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return to_checksum_address(value)
-    if hasattr(value, "address"):
-        return to_checksum_address(str(value.address))
-    return value
 
 
 @dataclass
@@ -79,18 +71,7 @@ class RawChain:
         assert data is not None, (
             f"{handler.abis[0].name} did not revert; expected {error.abi.selector}"
         )
-        abi = error.abi
-        expected_selector = keccak(text=abi.selector)[:4]
-        assert data[:4] == expected_selector, (
-            f"expected {abi.selector}, got revert data 0x{data.hex()}"
-        )
-        values = decode([i.canonical_type for i in abi.inputs], data[4:])
-        actual = {i.name: _normalise(v) for i, v in zip(abi.inputs, values, strict=True)}
-        for name, expected in inputs.items():
-            assert name in actual, f"{abi.selector} has no input {name!r}"
-            assert actual[name] == _normalise(expected), (
-                f"{abi.selector}: {name}={actual[name]!r}, expected {expected!r}"
-            )
+        check_revert_data(data, error, **inputs)
         tx = {
             "from": address_of(by),
             "to": address_of(handler.contract),
@@ -98,7 +79,9 @@ class RawChain:
             "gas": 3_000_000,  # fixed, so the node does not refuse the tx at gas estimation
         }
         receipt = self.web3.eth.wait_for_transaction_receipt(self.web3.eth.send_transaction(tx))
-        assert receipt.status == 0, f"{abi.selector} expected, but the mined transaction succeeded"
+        assert receipt.status == 0, (
+            f"{error.abi.selector} expected, but the mined transaction succeeded"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from tests.contracts.strict_reverts import reverts
+from tests.utils.reverts import reverts
 
 from .conftest import expected_quote
 

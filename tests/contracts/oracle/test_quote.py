@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.strict_reverts import reverts
+from tests.utils.reverts import reverts
 
 from .conftest import SHAPE_IDS, SHAPES, expected_quote
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.strict_reverts import reverts, selector
 from tests.utils.deploy import DEFAULT_POLICY, FEED_DECIMALS, WETH_PRICE_USD
+from tests.utils.reverts import reverts, selector
 
 from .conftest import HOUR
 

@@ -1,7 +1,9 @@
-"""The strict `reverts` helper can fail: wrong error, wrong input, unknown input name, no revert.
+"""The strict `reverts` helper (tests/utils/reverts.py) can fail: wrong error, wrong input, unknown
+input name, no revert.
 
 Run against the registry's reverts, through each path a revert reaches a test by: a view call
-(undecoded by Ape), a transaction (decoded by Ape) and a call bubbling up through the router.
+(undecoded by Ape), a transaction (decoded by Ape) and a call bubbling up through the router; and
+the revert data is recovered from each form anvil's message takes.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import pytest
 from eth_utils import function_signature_to_4byte_selector
 
-from tests.contracts.strict_reverts import reverts, selector
+from tests.utils.reverts import raw_revert_data, reverts, selector
 
 
 @pytest.fixture
@@ -74,3 +76,28 @@ def test_selector__is_the_4byte_hash_of_the_error_signature(registry, router):
         == bytes.fromhex("1896a531")
         == function_signature_to_4byte_selector("NotAVault(address)")
     )
+
+
+# Revert data whose bytes after the selector are valid UTF-8 (NULs and an "A"); TEXT is wholly so.
+DATA = bytes.fromhex("1896a531") + bytes(31) + b"A"
+TEXT = b"abcd" + DATA[4:]
+
+
+@pytest.mark.parametrize(
+    ("message", "data"),
+    [
+        pytest.param("0x" + DATA.hex(), DATA, id="hex"),
+        pytest.param(f"custom error 0x{DATA[:4].hex()}: {DATA[4:].hex()}", DATA, id="error-hex"),
+        pytest.param(
+            f"custom error 0x{DATA[:4].hex()}: {DATA[4:].decode()}", DATA, id="error-text"
+        ),
+        pytest.param(TEXT.decode(), TEXT, id="all-text"),
+    ],
+)
+def test_raw_revert_data__each_form_of_the_message__gives_the_bytes_back(message, data):
+    assert raw_revert_data(message) == data
+
+
+def test_raw_revert_data__message_without_error_data__fails():
+    with pytest.raises(AssertionError, match="no custom error"):
+        raw_revert_data("Transaction failed.")

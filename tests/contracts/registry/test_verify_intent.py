@@ -10,7 +10,7 @@ import pytest
 from eth_keys import keys
 
 from backend.chain import eip712
-from tests.contracts.strict_reverts import reverts
+from tests.utils.reverts import reverts
 from tests.utils.signing import intent_tuple, key_of, registry_domain
 
 from .conftest import HOUR

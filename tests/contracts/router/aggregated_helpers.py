@@ -9,8 +9,9 @@ bubbled up by the router is not in the router's ABI, so Ape raises a plain Contr
 `ape.reverts(vault.InsufficientOutput)` accepts *any* revert (checked: `ape.reverts(
 router.EmptyBatch)` passed on an InsufficientOutput). For such errors Ape also walks the whole
 struct-log trace, 30-60 s per revert of an aggregated batch on this machine. `assert_reverts` runs
-the call as an `eth_call` and compares the selector and decoded arguments itself, in milliseconds.
-(tests/contracts/strict_reverts.py is the same check on a sent transaction, with Ape's cost.)
+the call as an `eth_call` and checks the revert data with tests/utils/reverts.py (exact selector,
+decoded arguments), in milliseconds. (That module's `reverts` is the same check on a sent
+transaction, with Ape's cost.)
 """
 
 from __future__ import annotations
@@ -19,16 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_abi import decode
-from eth_utils import keccak, to_checksum_address
 
 from backend.chain import eip712
+from tests.utils.reverts import check_revert_data
 
 # ----------------------------------------------------------------------------- errors and reverts
-
-
-def selector(error) -> bytes:
-    """The 4-byte selector of an Ape error class (e.g. `vault.VaultPaused`)."""
-    return keccak(text=error.abi.selector)[:4]  # ethpm_types: `selector` is the canonical signature
 
 
 def _eth_call(method, args, sender) -> tuple[bool, bytes]:
@@ -61,25 +57,7 @@ def call_or_revert(method, *args, sender, output_types: Sequence[str]) -> tuple[
 def assert_reverts(error, method, *args, sender, **expected_inputs) -> dict:
     """Assert that `method(*args)` reverts with exactly `error` (and the given argument values).
     Returns the decoded arguments."""
-    data = revert_data(method, *args, sender=sender)
-    assert data[:4] == selector(error), (
-        f"expected {error.abi.selector} ({selector(error).hex()}), got revert data 0x{data.hex()}"
-    )
-    inputs = error.abi.inputs
-    values = decode([i.canonical_type for i in inputs], data[4:]) if inputs else ()
-    decoded = {i.name: v for i, v in zip(inputs, values, strict=True)}
-    for name, value in decoded.items():
-        if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-            decoded[name] = to_checksum_address(value)
-    unknown = set(expected_inputs) - set(decoded)
-    assert not unknown, f"{error.abi.name} has no input(s) {sorted(unknown)}"
-    for name, want in expected_inputs.items():
-        if hasattr(want, "address"):
-            want = str(want.address)
-        assert decoded[name] == want, (
-            f"{error.abi.name}.{name}: expected {want}, got {decoded[name]}"
-        )
-    return decoded
+    return check_revert_data(revert_data(method, *args, sender=sender), error, **expected_inputs)
 
 
 def pull_preview(vault, intent, signature, router) -> tuple[int, int]:

@@ -16,10 +16,10 @@ from tests.contracts.router.aggregated_helpers import (
     batch_counts,
     op_nonce,
     pull_preview,
-    selector,
     sell_into_pool,
     skips,
 )
+from tests.utils.reverts import selector
 
 WETH = 10**18
 LOOSE = (5_000, 500, 3_600, 10, 0)  # accepts 5 % under the oracle

@@ -14,9 +14,9 @@ from tests.contracts.router.aggregated_helpers import (
     batch_counts,
     expected_shares,
     price_gt,
-    selector,
     skips,
 )
+from tests.utils.reverts import selector
 
 # Odd sizes (a few wei over round numbers) so that the pro-rata split has a remainder to hand out.
 E18, E6 = 10**18, 10**6

@@ -17,10 +17,10 @@ from tests.contracts.router.aggregated_helpers import (
     deploy_runtime,
     expected_shares,
     pull_preview,
-    selector,
     skips,
 )
 from tests.utils.deploy import FEED_DECIMALS
+from tests.utils.reverts import selector
 
 WETH = 10**18
 USDC_PER_WETH = 3_000 * 10**6

@@ -22,10 +22,10 @@ from tests.contracts.router.aggregated_helpers import (
     call_or_revert,
     expected_shares,
     intent_for,
-    selector,
     sell_into_pool,
     skips,
 )
+from tests.utils.reverts import selector
 
 WETH = 10**18
 USDC_PER_WETH = 3_000 * 10**6

@@ -13,9 +13,9 @@ from tests.contracts.router.aggregated_helpers import (
     assert_router_clean,
     assert_same_price,
     batch_counts,
-    selector,
     skips,
 )
+from tests.utils.reverts import selector
 
 WETH = 10**18
 # maxFractionBps, maxSlippageBps, maxOracleAge, maxTradesPerDay, lossBudgetBps

@@ -18,8 +18,8 @@ from tests.contracts.router.aggregated_helpers import (
     Snapshot,
     assert_router_clean,
     deploy_runtime,
-    selector,
 )
+from tests.utils.reverts import selector
 
 WETH = 10**18
 MODES = ["mirrorBatch", "mirrorAggregated"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.strict_reverts import reverts, selector
 from tests.utils.deploy import DEFAULT_POLICY
+from tests.utils.reverts import reverts, selector
 
 FRACTION_BPS = 2_000
 WETH = 10**18

@@ -1,14 +1,8 @@
-"""Helpers for CopyVault unit tests: a strict `reverts`, and the vault's arithmetic written out
-in Python, so tests check exact values computed independently of the contracts."""
+"""Helpers for CopyVault unit tests: the vault's arithmetic written out in Python, so tests check
+exact values computed independently of the contracts. (The strict `reverts` is
+tests/utils/reverts.py's.)"""
 
 from __future__ import annotations
-
-from contextlib import contextmanager
-
-import ape
-from ape.exceptions import CustomError
-from eth_abi import decode
-from eth_utils import keccak, to_checksum_address
 
 BPS = 10_000
 PRICE_SCALE = 10**18
@@ -19,40 +13,6 @@ HOUR = 3_600
 SHAPES = [(1, 1), (2, 3), (3, 5)]  # (threshold M, owners N)
 SHAPE_IDS = ["1-of-1", "2-of-3", "3-of-5"]
 DECIMALS = [6, 18]
-
-
-@contextmanager
-def reverts(error, **inputs):
-    """Assert the block reverts with exactly `error` (an Ape custom-error class such as
-    `vault.ZeroAmount`) and that each named input has the given value.
-
-    Stricter than `ape.reverts`, which passes on any revert it cannot decode and skips input names
-    the error does not have. Errors bubbled from another contract (e.g. the oracle's, through the
-    vault) are decoded with that contract's ABI from the raw revert data."""
-    with ape.reverts() as info:
-        yield info
-    name, actual = _decode_error(info.value, error)
-    assert name == error.__name__, f"expected {error.__name__}, got {info.value!r}"
-    unknown = set(inputs) - set(actual)
-    assert not unknown, f"{error.__name__} has no inputs named {sorted(unknown)}"
-    wrong = {k: (actual[k], v) for k, v in inputs.items() if actual[k] != v}
-    assert not wrong, f"{error.__name__} inputs (actual, expected): {wrong}"
-
-
-def _decode_error(raised, error) -> tuple[str, dict]:
-    if isinstance(raised, CustomError):
-        return type(raised).__name__, dict(raised.inputs)
-    data = raised.revert_message or ""
-    abi = error.abi
-    selector = "0x" + keccak(text=abi.selector).hex()[:8]
-    if not data.startswith(selector):
-        return f"undecoded revert {data!r}", {}
-    types = [i.canonical_type for i in abi.inputs]
-    values = decode(types, bytes.fromhex(data[10:]))
-    return abi.name, {
-        i.name: to_checksum_address(v) if i.type == "address" else v
-        for i, v in zip(abi.inputs, values, strict=True)
-    }
 
 
 def vault_nonce(vault) -> int:

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from .helpers import HOUR, SHAPE_IDS, SHAPES, calldata, reverts, vault_nonce
+from tests.utils.reverts import reverts
+
+from .helpers import HOUR, SHAPE_IDS, SHAPES, calldata, vault_nonce
 
 ZERO_ADDRESS = "0x" + "00" * 20
 NEW_POLICY = (4_000, 50, 600, 3, 25)

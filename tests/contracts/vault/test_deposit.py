@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import DECIMALS, reverts
+from tests.utils.reverts import reverts
+
+from .helpers import DECIMALS
 
 
 def _mint_and_approve(token, holder, vault, amount):

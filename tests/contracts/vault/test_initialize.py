@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.utils.deploy import DEFAULT_POLICY
-
-from .helpers import reverts
+from tests.utils.reverts import reverts
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import DAY, LOSS_UNIT, decayed, loss_of, reverts, uniswap_out
+from tests.utils.reverts import reverts
+
+from .helpers import DAY, LOSS_UNIT, decayed, loss_of, uniswap_out
 
 WORST_AT_1_PCT = 100 * LOSS_UNIT  # the worst case a 1 % slippage bound allows: 100 bps
 

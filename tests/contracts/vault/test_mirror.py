@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import calldata, min_out, oracle_quote, reverts, uniswap_out
+from tests.utils.reverts import reverts
+
+from .helpers import calldata, min_out, oracle_quote, uniswap_out
 
 
 def test_mirror__valid_intent__sells_fraction_and_receives_at_least_bound(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import calldata, reverts
+from tests.utils.reverts import reverts
+
+from .helpers import calldata
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import DECIMALS, HOUR, reverts, vault_nonce
+from tests.utils.reverts import reverts
+
+from .helpers import DECIMALS, HOUR, vault_nonce
 
 ZERO_ADDRESS = "0x" + "00" * 20
 

@@ -8,7 +8,7 @@ import pytest
 from eth_utils import keccak
 
 from backend.chain import npm_artifacts
-from tests.contracts.strict_reverts import reverts
+from tests.utils.reverts import reverts
 
 from .conftest import get_amount_out, reserves
 
