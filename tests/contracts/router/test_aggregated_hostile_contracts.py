@@ -68,6 +68,11 @@ def followers(create_vault, system, router, lying_venue, rtoken, fot, attacker, 
     assets = [system.weth.address, system.usdc.address, rtoken.address, fot.address]
     venues = [system.venue.address, lying_venue.address]
     vaults = [create_vault(assets=assets, venues=venues) for _ in range(2)]
+    # The session's WETH and USDC feeds were posted when the session began; earlier modules' time
+    # travel can leave them older than the vaults' maxOracleAge, and a stale feed would make every
+    # pull here skip (so no hook could fire). Re-post them now, for this module's tests.
+    for feed in system.feeds.values():
+        feed.setAnswer(feed.answer(), sender=deployer)
     for vault, amount in zip(vaults, (2 * WETH + 1, 6 * WETH + 5), strict=True):
         system.weth.mint(vault, amount, sender=deployer)
         rtoken.mint(vault, 1_000 * amount, sender=deployer)
