@@ -121,6 +121,9 @@ class Event(Base):
         Index(None, "chain_id", "vault", "block_number"),
         Index(None, "chain_id", "leader", "block_number"),
         Index(None, "chain_id", "name"),
+        # SQLite's AUTOINCREMENT: ids of rows deleted by a reorg are never handed out again, so
+        # the id keeps increasing across reorgs (PostgreSQL's sequence already behaves so).
+        {"sqlite_autoincrement": True},
     )
 
     # Insertion order: increases with every row written, so it doubles as a stream position.

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "chain_id", "tx_hash", "log_index", name=op.f("uq_events_chain_id_tx_hash_log_index")
         ),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(
