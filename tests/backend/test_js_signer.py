@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from eth_account import Account
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from backend.chain import eip712
-from backend.chain.eip712 import ConfigChange, Domain, Message, TradeIntent, Withdrawal
+from backend.chain.eip712 import Domain, Message
 from backend.chain.js_signer import JS_SIGNER, JsSignerError, sign_typed_data_v4_js
+from tests.backend.strategies import domains, messages, private_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((REPO_ROOT.parent / "shared" / "vectors" / "eip712.json").read_text())[
@@ -84,36 +84,10 @@ def test_js_signer__bad_document__raises_with_reason() -> None:
         sign_typed_data_v4_js("0x" + "11" * 32, {"types": {}, "primaryType": "Nope"})
 
 
-addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
-uint256s = st.integers(0, 2**256 - 1)
-messages = st.one_of(
-    st.builds(
-        TradeIntent,
-        leader=addresses,
-        venue=addresses,
-        token_in=addresses,
-        token_out=addresses,
-        fraction_bps=st.integers(0, 2**16 - 1),
-        min_price=uint256s,
-        nonce=uint256s,
-        deadline=uint256s,
-    ),
-    st.builds(
-        Withdrawal,
-        token=addresses,
-        amount=uint256s,
-        to=addresses,
-        nonce=uint256s,
-        deadline=uint256s,
-    ),
-    st.builds(ConfigChange, data=st.binary(max_size=200), nonce=uint256s, deadline=uint256s),
-)
-
-
 @settings(deadline=None, max_examples=15)
 @given(
-    key=st.integers(1, eip712.SECP256K1_N - 1).map(lambda k: k.to_bytes(32, "big")),
-    domain=st.builds(Domain, chain_id=st.integers(1, 2**53 - 1), verifying_contract=addresses),
+    key=private_keys,
+    domain=domains,
     msg=messages,
 )
 def test_js_signature__random_message__recovers_to_signer_in_python(
