@@ -170,6 +170,76 @@ class Settings(BaseSettings):
         10.0, ge=0, description="Seconds oracle prices for assets under management are reused."
     )
 
+    # ------------------------------------------------------------------ intents and relayer
+    intent_deadline_margin: int = Field(
+        30,
+        ge=0,
+        description=(
+            "Seconds an intent must still have before its deadline to be accepted (time to relay "
+            "and mine it)."
+        ),
+    )
+    relayer_enabled: bool = Field(
+        False,
+        description=(
+            "Run a relayer worker inside `copyvault serve` (needs COPYVAULT_RELAYER_KEY_FILE). "
+            "`copyvault relay` runs workers on their own."
+        ),
+    )
+    relayer_key_file: Path | None = Field(
+        None,
+        description=(
+            "The relayer's sender key, encrypted: an AES-256-GCM file written by `copyvault "
+            "relayer-key` (needs COPYVAULT_SECRETS_KEY) or an Ethereum V3 keystore (needs "
+            "COPYVAULT_RELAYER_KEYSTORE_PASSWORD)."
+        ),
+    )
+    secrets_key: Secret | None = Field(
+        None,
+        description=(
+            "32-byte key (64 hex digits) that encrypts secrets at rest with AES-256-GCM, such as "
+            "the relayer key file. `copyvault relayer-key secrets-key` makes one."
+        ),
+    )
+    relayer_keystore_password: Secret | None = Field(
+        None, description="Password of the relayer's V3 keystore file, when that is the format."
+    )
+    relayer_batch_gas: int = Field(
+        2**24,
+        ge=1_000_000,
+        le=2**24,
+        description=(
+            "Most gas one mirrorAggregated transaction may use; at most 2^24, the EIP-7825 cap."
+        ),
+    )
+    relayer_max_batch: int = Field(
+        200, ge=1, description="Most vaults in one mirrorAggregated transaction."
+    )
+    relayer_poll_interval: float = Field(
+        0.2, gt=0, description="Seconds between a relayer worker's rounds when it has no work."
+    )
+    relayer_replace_after: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds before a transaction not yet mined is replaced with a higher fee.",
+    )
+    relayer_fee_bump_percent: int = Field(
+        25, ge=10, le=1_000, description="How much each replacement raises both fees, percent."
+    )
+    relayer_max_fee_gwei: float = Field(
+        500.0, gt=0, description="The relayer never offers more than this max fee per gas."
+    )
+    relayer_claim_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a worker holds an intent it is planning before others may take it.",
+    )
+    relayer_max_attempts: int = Field(
+        3,
+        ge=1,
+        description="Batches sent for one group of vaults before the relayer gives up on them.",
+    )
+
     # ------------------------------------------------------------------ validation
 
     @field_validator("database_url")

@@ -41,10 +41,25 @@ class ChainUnavailableError(ChainError):
 class RpcError(ChainError):
     """The node answered a JSON-RPC error the backend does not retry."""
 
-    def __init__(self, message: str, *, method: str, code: int | None = None):
+    def __init__(
+        self, message: str, *, method: str, code: int | None = None, data: str | None = None
+    ):
         super().__init__(message)
         self.method = method
         self.code = code
+        # The error's data when the node sent some: for a revert, the revert data (0x-hex).
+        self.data = data
+
+    @property
+    def revert_data(self) -> bytes | None:
+        """The revert data of a reverted call (the custom error's selector and arguments)."""
+        data = self.data
+        if not isinstance(data, str) or not data.startswith("0x"):
+            return None
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return None
 
 
 class RangeTooLargeError(RpcError):

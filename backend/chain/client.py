@@ -89,8 +89,12 @@ def _classify_rpc_error(method: str, error: Any) -> Exception:
         )
     if code == 429 or any(p in lowered for p in _TRANSIENT_PHRASES):
         return _Transient(f"{method}: JSON-RPC error {code}: {message}")
+    raw_data = error.get("data") if isinstance(error, dict) else None
     return RpcError(
-        f"{method} failed with JSON-RPC error {code}: {message}", method=method, code=code
+        f"{method} failed with JSON-RPC error {code}: {message}",
+        method=method,
+        code=code,
+        data=raw_data if isinstance(raw_data, str) else None,
     )
 
 
