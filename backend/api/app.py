@@ -2,13 +2,15 @@
 
 The lifespan opens the store (migrating it first unless COPYVAULT_AUTO_MIGRATE=false), reads the
 deployment file, and runs the indexer in a background thread of the same process (unless
-COPYVAULT_INDEXER_ENABLED=false, e.g. when the indexer runs as `copyvault index` elsewhere). The
-indexer is stopped and joined on shutdown.
+COPYVAULT_INDEXER_ENABLED=false, e.g. when the indexer runs as `copyvault index` elsewhere), and a
+relayer worker when COPYVAULT_RELAYER_ENABLED=true (woken at once by each accepted intent; more
+workers run with `copyvault relay`). Both are stopped and joined on shutdown.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,11 +20,13 @@ from backend.api.deps import AppState
 from backend.api.routes import health
 from backend.api.setup import install_api
 from backend.chain.client import ChainClient
+from backend.chain.clock import ChainClock
 from backend.chain.deploy import Deployment
 from backend.config import Settings
 from backend.db.engine import create_store_engine, session_factory
 from backend.db.migrate import check_current, upgrade
 from backend.indexer.indexer import Indexer, IndexerConfig, run_in_thread
+from backend.relayer.worker import run_in_thread as run_relayer_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +47,7 @@ def build_state(settings: Settings) -> AppState:
     quick = ChainClient(settings.rpc_url, timeout=HEALTH_RPC_TIMEOUT, retries=0)
     indexer = None
     if settings.indexer_enabled:
-        artifacts = None
-        if settings.artifacts_file is not None:
-            from backend.chain.artifacts import load
-
-            artifacts = load(settings.artifacts_file)
+        artifacts = _artifacts(settings) if settings.artifacts_file is not None else None
         indexer = Indexer(
             engine,
             ChainClient.from_settings(settings),
@@ -62,8 +62,33 @@ def build_state(settings: Settings) -> AppState:
         deployment=deployment,
         client=client,
         quick_client=quick,
+        clock=ChainClock(quick),
         indexer=indexer,
     )
+
+
+def build_relayer(settings: Settings, state: AppState, *, worker_id: str | None = None):
+    """A relayer worker for the app's store and deployment, signing with the encrypted key."""
+    from backend.relayer.worker import RelayerConfig, RelayerWorker
+    from backend.security.relayer_key import load_relayer_signer
+
+    client = ChainClient.from_settings(settings)
+    return RelayerWorker(
+        state.engine,
+        client,
+        state.deployment,
+        load_relayer_signer(settings),
+        config=RelayerConfig.from_settings(settings),
+        artifacts=_artifacts(settings),
+        clock=ChainClock(client),
+        worker_id=worker_id,
+    )
+
+
+def _artifacts(settings: Settings):
+    from backend.chain.artifacts import load
+
+    return load(settings.artifacts_file)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -71,19 +96,25 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.copyvault = state
-        stop = None
-        thread = None
+        threads: list[tuple[str, threading.Thread, threading.Event]] = []
         if state.indexer is not None:
             thread, stop = run_in_thread(state.indexer)
+            threads.append(("indexer", thread, stop))
             log.info("indexer started for chain %d", state.deployment.chain_id)
+        if settings.relayer_enabled:
+            worker = build_relayer(settings, state)
+            thread, stop = run_relayer_in_thread(worker, state.relay_wakeup)
+            threads.append(("relayer", thread, stop))
+            log.info("relayer started: %r", worker)
         try:
             yield
         finally:
-            if stop is not None and thread is not None:
+            for _, _, stop in threads:
                 stop.set()
+            for name, thread, _ in threads:
                 thread.join(INDEXER_JOIN_SECONDS)
                 if thread.is_alive():
-                    log.warning("the indexer did not stop within %.0fs", INDEXER_JOIN_SECONDS)
+                    log.warning("the %s did not stop within %.0fs", name, INDEXER_JOIN_SECONDS)
             state.engine.dispose()
 
     app = FastAPI(

@@ -6,6 +6,7 @@ it from the request. Handlers declare e.g. `session: SessionDep` or `state: Stat
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.chain.client import ChainClient
+from backend.chain.clock import ChainClock
 from backend.chain.deploy import Deployment
 from backend.config import Settings
 from backend.indexer.indexer import Indexer
@@ -30,7 +32,11 @@ class AppState:
     client: ChainClient
     # No retries, short timeout: for request paths (health) that must answer quickly.
     quick_client: ChainClient
+    # The chain's time for deadlines (from quick_client, refreshed about once a second).
+    clock: ChainClock | None = None
     indexer: Indexer | None = None
+    # Set when an intent is accepted, so an in-process relayer worker starts at once.
+    relay_wakeup: threading.Event = field(default_factory=threading.Event)
     background: list = field(default_factory=list)
 
 

@@ -157,6 +157,52 @@ class InvalidConfigCallError(ApiError):
     code = "invalid_config_call"
 
 
+class IntentNotFoundError(NotFoundError):
+    code = "intent_not_found"
+
+
+class InvalidFractionError(ApiError):
+    """fractionBps outside 1..10000 (the registry's InvalidFraction)."""
+
+    code = "invalid_fraction"
+
+
+class IdenticalTokensError(ApiError):
+    code = "identical_tokens"
+
+
+class UnauthorizedSignerError(ApiError):
+    """A valid signature by a key that is neither the leader nor one of its live delegates."""
+
+    status = 403
+    code = "unauthorized_signer"
+
+
+class IntentExpiredError(ApiError):
+    """The deadline passed, or is too close to relay and mine the intent in time."""
+
+    code = "intent_expired"
+
+
+class NonceCancelledError(ApiError):
+    """The leader cancelled this intent nonce in the registry (invalidateNonces)."""
+
+    status = 409
+    code = "nonce_cancelled"
+
+
+class UnknownVenueError(ApiError):
+    """The venue is not allowed platform-wide (the factory's venue allowlist)."""
+
+    code = "unknown_venue"
+
+
+class TokenNotAllowedError(ApiError):
+    """A token the platform's oracle has no feed for: vaults could not bound the trade."""
+
+    code = "token_not_allowed"
+
+
 class BodyTooLargeError(ApiError):
     status = 413
     code = "body_too_large"
@@ -290,9 +336,10 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Bad input (the code names it: invalid_cursor, invalid_json, malformed_signature...).",
-        403: "Not allowed (not_owner).",
-        404: "Unknown resource (vault_not_found, leader_not_found, proposal_not_found).",
-        409: "Conflicts with the vault's state (nonce_used, proposal_closed).",
+        403: "Not allowed (not_owner, unauthorized_signer).",
+        404: "Unknown resource (vault_not_found, leader_not_found, proposal_not_found, "
+        "intent_not_found).",
+        409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed).",
         413: "The request body is larger than the API accepts (body_too_large).",
         422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
         503: "The node or the store is unreachable (chain_unavailable, store_unavailable).",

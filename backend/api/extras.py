@@ -16,6 +16,7 @@ from backend.api.deps import StateDep
 from backend.api.metrics import ApiMetrics
 from backend.chain.abi import ContractAbi
 from backend.config import Settings
+from backend.services.intents import IntakeContext
 from backend.services.proposals import ProposalContext
 from backend.services.valuation import PriceBook, Valuer
 
@@ -35,6 +36,12 @@ class ApiExtras:
         from backend.chain.artifacts import load
 
         return ContractAbi(load(self.settings.artifacts_file).get("CopyVault"))
+
+    @cached_property
+    def registry_abi(self) -> ContractAbi:
+        from backend.chain.artifacts import load
+
+        return ContractAbi(load(self.settings.artifacts_file).get("LeaderRegistry"))
 
 
 def create_extras(app: FastAPI, settings: Settings) -> ApiExtras:
@@ -76,6 +83,23 @@ def get_proposal_context(state: StateDep, extras: ExtrasDep) -> ProposalContext:
 
 
 ProposalsDep = Annotated[ProposalContext, Depends(get_proposal_context)]
+
+
+def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContext:
+    assert state.clock is not None
+    return IntakeContext(
+        chain_id=state.deployment.chain_id,
+        registry=state.deployment.registry,
+        oracle=state.deployment.oracle,
+        client=state.quick_client,
+        registry_abi=extras.registry_abi,
+        clock=state.clock,
+        deadline_margin=state.settings.intent_deadline_margin,
+        on_accepted=state.relay_wakeup.set,
+    )
+
+
+IntakeDep = Annotated[IntakeContext, Depends(get_intake_context)]
 
 
 def get_tokens(state: StateDep) -> dict[str, tuple[str | None, int | None]]:

@@ -429,3 +429,79 @@ class ProposalOut(Model):
 class ProposalPage(Model):
     items: list[ProposalOut]
     next_cursor: str | None
+
+
+# ============================================================================= intents (relayer)
+
+IntentStatus = Literal["accepted", "planning", "relaying", "done", "rejected"]
+OutcomeStatus = Literal["pending", "mirrored", "skipped"]
+BatchStatus = Literal["planned", "signed", "mined", "reverted", "dropped", "expired"]
+
+
+class IntentSubmission(Model):
+    """A leader's TradeIntent (SPEC §1.2) and its EIP-712 signature on the registry's domain
+    (CopyVault / 1 / this chain / the LeaderRegistry), as `eth_signTypedData_v4` produces it."""
+
+    leader: AddressIn
+    venue: AddressIn
+    token_in: AddressIn
+    token_out: AddressIn
+    fraction_bps: int = Field(
+        ge=0, le=65_535, description="Share of each vault's token_in to sell (1..10000 bps)."
+    )
+    min_price: Uint256In = Field(description="Least token_out per token_in, 1e18-scaled, raw.")
+    nonce: Uint256In
+    deadline: int = Field(ge=0, le=MAX_DEADLINE, description="Unix seconds.")
+    signature: SignatureIn
+
+
+class VaultOutcomeOut(Model):
+    vault: Address
+    status: OutcomeStatus
+    reason: str | None = Field(
+        description='Skipped: the vault\'s error ("VaultPaused()") or why the relayer left it out.'
+    )
+    reason_selector: str | None
+    tx_hash: Hash | None
+    block_number: int | None
+    amount_in: Uint | None
+    amount_out: Uint | None
+    price: Uint | None = Field(description="amount_out per amount_in, 1e18-scaled (as min_price).")
+
+
+class IntentBatchOut(Model):
+    """One mirrorAggregated transaction for some of the intent's vaults (one swap, one price)."""
+
+    status: BatchStatus
+    vaults: int
+    attempt: int = Field(description="2 and more: these vaults' re-plan after a revert or a drop.")
+    tx_hash: Hash | None
+    block_number: int | None
+    gas_used: int | None
+    mirrored: int | None
+    skipped: int | None
+    total_in: Uint | None
+    total_out: Uint | None
+    price: Uint | None
+    error: str | None
+
+
+class IntentStatusOut(Model):
+    digest: Hash
+    status: IntentStatus
+    error: str | None = Field(description="Why the intent was rejected at relay time, if it was.")
+    leader: Address
+    signer: Address
+    venue: Address
+    token_in: Address
+    token_out: Address
+    fraction_bps: int
+    min_price: Uint
+    nonce: Uint
+    deadline: int
+    received_at: datetime
+    vaults_pending: int
+    vaults_mirrored: int
+    vaults_skipped: int
+    vaults: list[VaultOutcomeOut] = Field(description="Every vault following the leader.")
+    batches: list[IntentBatchOut]

@@ -1,0 +1,480 @@
+"""Intake of signed trade intents: validate as the chain would, store once per digest.
+
+The checks mirror `LeaderRegistry.checkIntent` and the platform's allowlists, in this order, and
+nothing is stored unless every one passes:
+
+1. terms: `fractionBps` in 1..10000 (`invalid_fraction`), two different tokens (`identical_tokens`);
+2. the EIP-712 digest on the registry's domain for this chain; the same digest seen before, with the
+   same signature or signer, returns the stored intent as it is (idempotent: never relayed twice);
+3. the signer, in the registry's order: an ECDSA signer (low s; `malformed_signature` for bytes
+   that are no signature) that is the leader or a delegate whose expiry is still ahead
+   (`unauthorized_signer`); or, for a contract leader, `registry.verifyIntent` through eth_call
+   (EIP-1271: `invalid_signature`);
+5. the deadline is at least `intent_deadline_margin` seconds ahead of the chain's clock
+   (`intent_expired`): an intent that would expire while being relayed is refused now;
+6. the nonce is not cancelled in the registry (`nonce_cancelled`) and not used (`nonce_used`):
+   another intent of the leader with that nonce was accepted, or a vault already traded it;
+7. the venue is allowed platform-wide (`unknown_venue`) and the platform's oracle prices both tokens
+   (`token_not_allowed`), without which no vault could bound the trade.
+
+Delegates, cancelled nonces, venues and feeds are read from the index (what the indexer has seen at
+its confirmations). The relayer checks the intent once more on chain (`verifyIntent`) before it
+plans anything, so a change in the last blocks (a revoked delegate) cannot slip through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from eth_utils import to_checksum_address
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.api.errors import (
+    DependencyUnavailableError,
+    IdenticalTokensError,
+    IntentExpiredError,
+    IntentNotFoundError,
+    InvalidFractionError,
+    InvalidSignatureError,
+    MalformedSignatureError,
+    NonceCancelledError,
+    NonceUsedError,
+    TokenNotAllowedError,
+    UnauthorizedSignerError,
+    UnknownVenueError,
+)
+from backend.api.schemas import (
+    IntentBatchOut,
+    IntentStatusOut,
+    IntentSubmission,
+    VaultOutcomeOut,
+    checksum,
+)
+from backend.chain import eip712
+from backend.chain.abi import ContractAbi
+from backend.chain.artifacts import error_selector
+from backend.chain.client import ChainClient
+from backend.chain.clock import ChainClock
+from backend.db.models import LeaderDelegate, LeaderNonceWord, OracleFeed, PlatformVenue, Trade
+from backend.db.relay_models import Intent, RelayBatch, RelayOutcome
+from backend.exceptions import ChainUnavailableError, RpcError
+
+MAX_BPS: Final = 10_000
+PRICE_SCALE: Final = 10**18
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What intake needs besides the store."""
+
+    chain_id: int
+    registry: str
+    oracle: str  # the deployment's PriceOracle: the platform's prices
+    client: ChainClient  # EIP-1271 leaders only
+    registry_abi: ContractAbi
+    clock: ChainClock
+    deadline_margin: int
+    on_accepted: Callable[[], None] = lambda: None
+
+    @property
+    def domain(self) -> eip712.Domain:
+        return eip712.Domain(chain_id=self.chain_id, verifying_contract=self.registry)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _message(body: IntentSubmission) -> eip712.TradeIntent:
+    return eip712.TradeIntent(
+        leader=checksum(body.leader),
+        venue=checksum(body.venue),
+        token_in=checksum(body.token_in),
+        token_out=checksum(body.token_out),
+        fraction_bps=body.fraction_bps,
+        min_price=body.min_price,
+        nonce=body.nonce,
+        deadline=body.deadline,
+    )
+
+
+def _check_terms(body: IntentSubmission) -> None:
+    if not 1 <= body.fraction_bps <= MAX_BPS:
+        raise InvalidFractionError(
+            f"fraction_bps {body.fraction_bps} is outside 1..{MAX_BPS}: it is the share of each "
+            "vault's token_in balance to sell, in basis points"
+        )
+    if body.token_in == body.token_out:
+        raise IdenticalTokensError(
+            f"token_in and token_out are both {checksum(body.token_in)}: a trade needs two tokens"
+        )
+
+
+def _recover_ecdsa(ctx: IntakeContext, message: eip712.TradeIntent, signature: str) -> str | None:
+    """The ECDSA signer (lowercase), or None when the bytes are not an ECDSA signature at all."""
+    try:
+        return eip712.recover(ctx.domain, message, signature).lower()
+    except eip712.InvalidSignatureError:
+        return None
+
+
+def _is_contract(ctx: IntakeContext, account: str) -> bool:
+    try:
+        code = ctx.client.request("eth_getCode", [checksum(account), "latest"])
+    except ChainUnavailableError as exc:
+        raise DependencyUnavailableError(
+            f"the node is needed to check a contract leader's signature and did not answer: {exc}"
+        ) from None
+    return code not in ("0x", "0x0", None)
+
+
+def _verify_on_chain(ctx: IntakeContext, message: eip712.TradeIntent, signature: str) -> None:
+    """registry.verifyIntent through eth_call: the EIP-1271 path, decided by the chain itself."""
+    fn = ctx.registry_abi.fn("verifyIntent")
+    data = fn.encode(message.values(), bytes.fromhex(signature[2:]))
+    try:
+        ctx.client.call(ctx.registry, data)
+    except ChainUnavailableError as exc:
+        raise DependencyUnavailableError(
+            f"the node is needed to check a contract leader's signature and did not answer: {exc}"
+        ) from None
+    except RpcError as exc:
+        raise _registry_refusal(_registry_error(ctx, exc), message) from None
+
+
+def _registry_error(ctx: IntakeContext, exc: RpcError) -> str:
+    """The name of the registry error in a revert ("NonceCancelled"), or "" if there is none."""
+    data = exc.revert_data or b""
+    for item in ctx.registry_abi.contract.errors():
+        if data[:4] == error_selector(item):
+            return item["name"]
+    return ""
+
+
+def _registry_refusal(error: str, message: eip712.TradeIntent) -> Exception:
+    """The API error for a verifyIntent revert, by the registry's error name."""
+    if error == "IntentExpired":
+        return IntentExpiredError(f"intent deadline {message.deadline} has passed on chain")
+    if error == "NonceCancelled":
+        return NonceCancelledError(_cancelled_text(message))
+    if error == "UnauthorizedSigner":
+        return UnauthorizedSignerError(
+            f"the signature is valid but not by {message.leader} or one of its live delegates"
+        )
+    return InvalidSignatureError(
+        f"leader {message.leader} is a contract and its isValidSignature does not approve this "
+        "intent's digest (EIP-1271)"
+    )
+
+
+def _live_delegate(session: Session, ctx: IntakeContext, leader: str, signer: str):
+    """(the delegate's expiry or None, whether it is still ahead of the chain's clock)."""
+    expiry = session.scalar(
+        select(LeaderDelegate.expiry).where(
+            LeaderDelegate.chain_id == ctx.chain_id,
+            LeaderDelegate.leader == leader,
+            LeaderDelegate.delegate == signer,
+        )
+    )
+    return expiry, expiry is not None and expiry > ctx.clock.now()
+
+
+def _authorized_signer(
+    session: Session, ctx: IntakeContext, message: eip712.TradeIntent, signature: str
+) -> str:
+    """The signer the registry would accept, in the registry's order: an ECDSA signer that is the
+    leader or a live delegate; else, for a contract leader, the leader through EIP-1271 (decided by
+    the registry itself); else the refusal the registry would give."""
+    recovered = _recover_ecdsa(ctx, message, signature)
+    leader = message.leader.lower()
+    if recovered == leader:
+        return recovered
+    expiry, live = None, False
+    if recovered is not None:
+        expiry, live = _live_delegate(session, ctx, leader, recovered)
+        if live:
+            return recovered
+    if _is_contract(ctx, leader):
+        _verify_on_chain(ctx, message, signature)
+        return leader
+    if recovered is None:
+        try:
+            eip712.split_signature(signature)
+        except eip712.InvalidSignatureError as exc:
+            raise MalformedSignatureError(
+                f"{exc}: sign the TradeIntent with eth_signTypedData_v4"
+            ) from None
+        raise InvalidSignatureError("the signature does not recover any key")
+    state = "is not a delegate of" if expiry is None else f"stopped being a delegate at {expiry} of"
+    raise UnauthorizedSignerError(
+        f"the intent is signed by {checksum(recovered)}, which {state} {message.leader}: the "
+        "leader or a live delegate must sign"
+    )
+
+
+def _require_time_left(ctx: IntakeContext, message: eip712.TradeIntent) -> None:
+    now = ctx.clock.now()
+    if message.deadline < now + ctx.deadline_margin:
+        when = "past" if message.deadline < now else "too near"
+        raise IntentExpiredError(
+            f"the deadline {message.deadline} is {when} "
+            f"(chain time {now}; at least {ctx.deadline_margin}s are needed to relay it): sign "
+            "the intent again with a later deadline"
+        )
+
+
+def _cancelled_text(message: eip712.TradeIntent) -> str:
+    return (
+        f"nonce {message.nonce} of leader {message.leader} is cancelled in the registry: sign "
+        "with an unused nonce"
+    )
+
+
+def _require_nonce_open(
+    session: Session, ctx: IntakeContext, message: eip712.TradeIntent, digest: str
+) -> None:
+    leader = message.leader.lower()
+    bitmap = session.scalar(
+        select(LeaderNonceWord.bitmap).where(
+            LeaderNonceWord.chain_id == ctx.chain_id,
+            LeaderNonceWord.leader == leader,
+            LeaderNonceWord.word_pos == message.nonce >> 8,
+        )
+    )
+    if bitmap is not None and bitmap >> (message.nonce & 0xFF) & 1:
+        raise NonceCancelledError(_cancelled_text(message))
+    other = session.scalar(
+        select(Intent.digest).where(
+            Intent.chain_id == ctx.chain_id,
+            Intent.leader == leader,
+            Intent.nonce == message.nonce,
+            Intent.digest != digest,
+        )
+    )
+    traded = session.scalar(
+        select(Trade.digest)
+        .where(Trade.chain_id == ctx.chain_id, Trade.leader == leader, Trade.nonce == message.nonce)
+        .limit(1)
+    )
+    if other is not None or traded is not None:
+        where = f"intent {other} was accepted" if other else f"vaults traded intent {traded}"
+        raise NonceUsedError(
+            f"nonce {message.nonce} of leader {message.leader} is used ({where} with it): each "
+            "intent needs its own nonce"
+        )
+
+
+def _require_allowed_route(session: Session, ctx: IntakeContext, message: eip712.TradeIntent):
+    venue = session.scalar(
+        select(PlatformVenue.venue).where(
+            PlatformVenue.chain_id == ctx.chain_id, PlatformVenue.venue == message.venue.lower()
+        )
+    )
+    if venue is None:
+        raise UnknownVenueError(
+            f"venue {message.venue} is not allowed by the platform (VaultFactory venue allowlist)"
+        )
+    tokens = {message.token_in.lower(), message.token_out.lower()}
+    priced = set(
+        session.scalars(
+            select(OracleFeed.token).where(
+                OracleFeed.chain_id == ctx.chain_id,
+                OracleFeed.oracle == ctx.oracle.lower(),
+                OracleFeed.token.in_(tokens),
+            )
+        )
+    )
+    missing = sorted(tokens - priced)
+    if missing:
+        raise TokenNotAllowedError(
+            f"token {checksum(missing[0])} has no feed in the platform's oracle {ctx.oracle}: "
+            "vaults cannot bound a trade in it"
+        )
+
+
+# ----------------------------------------------------------------------------- intake
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _find(session: Session, chain_id: int, digest: str) -> Intent | None:
+    return session.scalar(
+        select(Intent).where(Intent.chain_id == chain_id, Intent.digest == digest)
+    )
+
+
+def submit_intent(
+    engine: Engine, session: Session, *, ctx: IntakeContext, body: IntentSubmission
+) -> tuple[IntentStatusOut, bool]:
+    """(the intent, True if this call stored it); an ApiError naming the first rule it breaks."""
+    _check_terms(body)
+    message = _message(body)
+    digest = "0x" + eip712.digest(ctx.domain, message).hex()
+    existing = _find(session, ctx.chain_id, digest)
+    if existing is not None and _same_approval(ctx, existing, message, body.signature):
+        return intent_status(session, existing), False
+    signer = _authorized_signer(session, ctx, message, body.signature)
+    if existing is not None:  # the same intent, approved by another valid signature
+        return intent_status(session, existing), False
+    _require_time_left(ctx, message)
+    _require_nonce_open(session, ctx, message, digest)
+    _require_allowed_route(session, ctx, message)
+    intent = _store(engine, ctx, message, digest, signer, body.signature)
+    if intent is None:  # a concurrent request stored the same digest first
+        existing = _find(session, ctx.chain_id, digest)
+        assert existing is not None
+        return intent_status(session, existing), False
+    ctx.on_accepted()
+    return intent_status(session, intent), True
+
+
+def _same_approval(
+    ctx: IntakeContext, existing: Intent, message: eip712.TradeIntent, signature: str
+) -> bool:
+    """Whether `signature` is the stored one, or an ECDSA signature by the stored signer."""
+    return signature.lower() == existing.signature or (
+        _recover_ecdsa(ctx, message, signature) == existing.signer
+    )
+
+
+def _store(
+    engine: Engine,
+    ctx: IntakeContext,
+    message: eip712.TradeIntent,
+    digest: str,
+    signer: str,
+    signature: str,
+) -> Intent | None:
+    now = _utcnow()
+    intent = Intent(
+        chain_id=ctx.chain_id,
+        digest=digest,
+        leader=message.leader.lower(),
+        signer=signer,
+        venue=message.venue.lower(),
+        token_in=message.token_in.lower(),
+        token_out=message.token_out.lower(),
+        fraction_bps=message.fraction_bps,
+        min_price=message.min_price,
+        nonce=message.nonce,
+        deadline=message.deadline,
+        signature=signature.lower(),
+        status="accepted",
+        plan_due=True,
+        received_at=now,
+        updated_at=now,
+    )
+    with Session(engine.execution_options(sqlite_immediate=True), expire_on_commit=False) as write:
+        write.add(intent)
+        try:
+            write.commit()
+        except IntegrityError:
+            write.rollback()
+            return None
+    return intent
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def get_intent(session: Session, *, chain_id: int, digest: str) -> IntentStatusOut:
+    intent = _find(session, chain_id, digest)
+    if intent is None:
+        raise IntentNotFoundError(
+            f"no intent with digest {digest} was submitted here: POST it to /v1/intents"
+        )
+    return intent_status(session, intent)
+
+
+def price(amount_in: int | None, amount_out: int | None) -> str | None:
+    """tokenOut per tokenIn, 1e18-scaled in raw units (as the intent's minPrice)."""
+    if not amount_in or amount_out is None:
+        return None
+    return str(amount_out * PRICE_SCALE // amount_in)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _outcome(row: RelayOutcome) -> VaultOutcomeOut:
+    return VaultOutcomeOut(
+        vault=checksum(row.vault),
+        status=row.status,  # type: ignore[arg-type]
+        reason=row.reason,
+        reason_selector=row.reason_selector,
+        tx_hash=row.tx_hash,
+        block_number=row.block_number,
+        amount_in=None if row.amount_in is None else str(row.amount_in),
+        amount_out=None if row.amount_out is None else str(row.amount_out),
+        price=price(row.amount_in, row.amount_out) if row.status == "mirrored" else None,
+    )
+
+
+def _batch(row: RelayBatch) -> IntentBatchOut:
+    return IntentBatchOut(
+        status=row.status,  # type: ignore[arg-type]
+        vaults=len(row.vaults),
+        attempt=row.attempt,
+        tx_hash=row.tx_hash,
+        block_number=row.block_number,
+        gas_used=row.gas_used,
+        mirrored=row.mirrored,
+        skipped=row.skipped,
+        total_in=None if row.total_in is None else str(row.total_in),
+        total_out=None if row.total_out is None else str(row.total_out),
+        price=price(row.total_in, row.total_out),
+        error=row.error,
+    )
+
+
+def intent_status(session: Session, intent: Intent) -> IntentStatusOut:
+    outcomes = session.scalars(
+        select(RelayOutcome).where(RelayOutcome.intent_id == intent.id).order_by(RelayOutcome.vault)
+    ).all()
+    batches = session.scalars(
+        select(RelayBatch).where(RelayBatch.intent_id == intent.id).order_by(RelayBatch.id)
+    ).all()
+    counts: dict[str, int] = {"pending": 0, "mirrored": 0, "skipped": 0}
+    for row in outcomes:
+        counts[row.status] += 1
+    return IntentStatusOut(
+        digest=intent.digest,
+        status=intent.status,  # type: ignore[arg-type]
+        error=intent.error,
+        leader=checksum(intent.leader),
+        signer=checksum(intent.signer),
+        venue=checksum(intent.venue),
+        token_in=checksum(intent.token_in),
+        token_out=checksum(intent.token_out),
+        fraction_bps=intent.fraction_bps,
+        min_price=str(intent.min_price),
+        nonce=str(intent.nonce),
+        deadline=intent.deadline,
+        received_at=_utc(intent.received_at),
+        vaults_pending=counts["pending"],
+        vaults_mirrored=counts["mirrored"],
+        vaults_skipped=counts["skipped"],
+        vaults=[_outcome(row) for row in outcomes],
+        batches=[_batch(row) for row in batches],
+    )
+
+
+def intent_message(intent: Intent) -> eip712.TradeIntent:
+    """The signed message of a stored intent (for the relayer)."""
+    return eip712.TradeIntent(
+        leader=to_checksum_address(intent.leader),
+        venue=to_checksum_address(intent.venue),
+        token_in=to_checksum_address(intent.token_in),
+        token_out=to_checksum_address(intent.token_out),
+        fraction_bps=intent.fraction_bps,
+        min_price=intent.min_price,
+        nonce=intent.nonce,
+        deadline=intent.deadline,
+    )
