@@ -5,6 +5,7 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault deploy --rpc URL --out F  deploy the contracts and write a deployment file
     copyvault serve [--local]           the API with the indexer in-process
     copyvault index                     the indexer alone
+    copyvault relay [--workers N]       relayer workers alone (intents -> mirrorAggregated)
     copyvault db upgrade|reset          the store's migrations
 """
 
@@ -23,6 +24,7 @@ COMMANDS = {
     "deploy": "backend.cli.deploy:deploy",
     "serve": "backend.cli.serve:serve",
     "index": "backend.cli.index:index",
+    "relay": "backend.cli.relay:relay",
     "db": "backend.cli.db:db",
 }
 

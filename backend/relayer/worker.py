@@ -1,0 +1,777 @@
+"""The relayer: turns accepted intents into mirrorAggregated transactions and records what happened.
+
+A worker repeats three kinds of work, each a short database transaction around local decisions, so
+several workers (threads or processes, on one PostgreSQL store) can share one queue:
+
+1. **Plan** an intent whose vaults wait for a plan (`plan_due`). The worker claims it for a lease
+   (`FOR UPDATE SKIP LOCKED`, then `claimed_by` / `claim_expires_at`), checks it once more on chain
+   (`registry.verifyIntent`), takes the vaults that follow the leader from the index, simulates and
+   splits them into batches (`planner.plan_batches`), and saves batches and per-vault outcomes in
+   one transaction, only if its claim still holds. A worker that dies mid-plan sent nothing; the
+   lease runs out and another worker plans the intent.
+2. **Send** a planned batch: in one transaction the batch row is locked (`SKIP LOCKED`), the sender
+   row is locked to take the next nonce, the transaction is signed and stored, and the batch becomes
+   `signed`. Only then is it broadcast. A batch is signed once; a crash after the commit leaves a
+   stored transaction that the next round broadcasts (the same bytes, the same nonce).
+3. **Track** signed batches: a receipt closes the batch (per-vault outcomes from its logs); a
+   transaction not mined after `replace_after` seconds is replaced by one with the same nonce and
+   higher fees, so at most one of them is mined; a nonce used by a transaction that is none of the
+   batch's means the batch was dropped. A reverted or dropped batch puts its vaults back to
+   planning, where each is first checked with `isIntentExecuted` on chain: nothing is sent twice.
+
+The sender's nonce lives in `relay_senders` and is reconciled with the node when a worker starts
+and whenever the node says a nonce is too low. The signer never leaves `RelayerSigner`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from eth_utils import to_checksum_address
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from backend.chain.abi import ContractAbi
+from backend.chain.artifacts import Artifacts
+from backend.chain.artifacts import load as load_artifacts
+from backend.chain.client import ChainClient
+from backend.chain.clock import ChainClock
+from backend.chain.deploy import Deployment
+from backend.db.models import Trade, Vault
+from backend.db.relay_models import Intent, RelayBatch, RelayOutcome, RelaySender, RelayTransaction
+from backend.exceptions import CopyvaultError, RpcError
+from backend.indexer.decoder import LogDecoder
+from backend.relayer.fees import GWEI, Fees, bumped, current_fees
+from backend.relayer.planner import LeftOut, PlannedBatch, plan_batches
+from backend.relayer.receipts import BatchReceipt, read_receipt
+from backend.relayer.simulate import MirrorSimulator
+from backend.services.intents import intent_message
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT: Final = ("planned", "signed")
+# Seconds of deadline a batch must still have when it is signed (time to be mined).
+SEND_MARGIN: Final = 5
+ERROR_BACKOFF: Final = 1.0
+
+
+@dataclass(frozen=True)
+class RelayerConfig:
+    batch_gas: int = 2**24
+    max_batch: int = 200
+    poll_interval: float = 0.2
+    replace_after: float = 30.0
+    fee_bump_percent: int = 25
+    max_fee_per_gas: int = 500 * GWEI
+    claim_seconds: float = 60.0
+    max_attempts: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RelayerConfig:
+        return cls(
+            batch_gas=settings.relayer_batch_gas,
+            max_batch=settings.relayer_max_batch,
+            poll_interval=settings.relayer_poll_interval,
+            replace_after=settings.relayer_replace_after,
+            fee_bump_percent=settings.relayer_fee_bump_percent,
+            max_fee_per_gas=int(settings.relayer_max_fee_gwei * GWEI),
+            claim_seconds=settings.relayer_claim_seconds,
+            max_attempts=settings.relayer_max_attempts,
+        )
+
+
+@dataclass
+class RelayerStats:
+    intents_planned: int = 0
+    batches_sent: int = 0
+    replacements: int = 0
+    batches_mined: int = 0
+    batches_failed: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class _Plan:
+    """What planning decided for an intent, before it is saved."""
+
+    batches: list[PlannedBatch] = field(default_factory=list)
+    attempt: int = 1
+    # Vaults settled without a batch: lowercase address -> outcome columns.
+    settled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rejected: str | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _skipped(reason: str, selector: str | None = None) -> dict[str, Any]:
+    return {"status": "skipped", "reason": reason, "reason_selector": selector}
+
+
+class RelayerWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        client: ChainClient,
+        deployment: Deployment,
+        signer: Any,
+        *,
+        config: RelayerConfig | None = None,
+        artifacts: Artifacts | None = None,
+        clock: ChainClock | None = None,
+        worker_id: str | None = None,
+    ):
+        self.engine = engine
+        self.client = client
+        self.deployment = deployment
+        self.chain_id = deployment.chain_id
+        self.signer = signer
+        self.sender = signer.address.lower()
+        self.config = config or RelayerConfig()
+        self.clock = clock or ChainClock(client)
+        self.worker_id = worker_id or f"worker-{secrets.token_hex(4)}"
+        self.stats = RelayerStats()
+        artifacts = artifacts or load_artifacts()
+        self.decoder = LogDecoder(artifacts)
+        self.registry_abi = ContractAbi(artifacts.get("LeaderRegistry"))
+        self.vault_abi = ContractAbi(artifacts.get("CopyVault"))
+        self.simulator = MirrorSimulator(
+            client,
+            router=deployment.router,
+            router_abi=ContractAbi(artifacts.get("CopyRouter")),
+            sender=signer.address,
+            error_names=artifacts.error_names(),
+        )
+
+    def __repr__(self) -> str:
+        return f"RelayerWorker({self.worker_id}, sender={self.signer.address})"
+
+    def _write(self) -> Session:
+        """A session whose transactions take SQLite's write lock at BEGIN (as the indexer's do)."""
+        return Session(self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, stop: threading.Event, wakeup: threading.Event | None = None) -> None:
+        """Work until `stop` is set; sleep `poll_interval` (or until `wakeup`) when idle."""
+        wakeup = wakeup or threading.Event()
+        reconciled = False
+        while not stop.is_set():
+            try:
+                if not reconciled:
+                    self.reconcile_nonce()
+                    reconciled = True
+                busy = self.step()
+            except CopyvaultError as exc:
+                self.stats.last_error = str(exc)
+                log.warning("relayer %s: %s; retrying", self.worker_id, exc)
+                stop.wait(ERROR_BACKOFF)
+                continue
+            if not busy:
+                wakeup.wait(self.config.poll_interval)
+                wakeup.clear()
+
+    def step(self) -> bool:
+        """One round of each kind of work; whether anything was done."""
+        busy = self.plan_next()
+        while self.send_next():
+            busy = True
+        return self.track() or busy
+
+    def run_until_idle(self, *, timeout: float = 60.0, mine: Any = None) -> None:
+        """Rounds until nothing is planned or in flight (tests and the demo). `mine` is called
+        between rounds when given (to mine a block on a node without automine)."""
+        self.reconcile_nonce()
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.step()
+            if not self.has_work():
+                return
+            if mine is not None:
+                mine()
+            time.sleep(0.02)
+        raise TimeoutError(f"the relayer still had work after {timeout:.0f}s")
+
+    def has_work(self) -> bool:
+        with Session(self.engine) as session:
+            due = session.scalar(
+                select(Intent.id).where(Intent.chain_id == self.chain_id, Intent.plan_due).limit(1)
+            )
+            flying = session.scalar(
+                select(RelayBatch.id)
+                .where(RelayBatch.chain_id == self.chain_id, RelayBatch.status.in_(IN_FLIGHT))
+                .limit(1)
+            )
+        return due is not None or flying is not None
+
+    # ------------------------------------------------------------------ nonces
+
+    def _node_nonce(self, tag: str) -> int:
+        return int(self.client.request("eth_getTransactionCount", [self.signer.address, tag]), 16)
+
+    def reconcile_nonce(self) -> int:
+        """Make the stored next nonce at least the node's pending count (a transaction the key sent
+        outside the relayer used some). Never lower it: a gap means the node forgot transactions of
+        ours, which `track` broadcasts again from the store."""
+        pending = self._node_nonce("pending")
+        with self._write() as s, s.begin():
+            row = s.scalar(
+                select(RelaySender)
+                .where(RelaySender.chain_id == self.chain_id, RelaySender.address == self.sender)
+                .with_for_update()
+            )
+            if row is None:
+                row = RelaySender(
+                    chain_id=self.chain_id,
+                    address=self.sender,
+                    next_nonce=pending,
+                    updated_at=_utcnow(),
+                )
+                s.add(row)
+            elif pending > row.next_nonce:
+                log.warning(
+                    "sender %s: the node's nonce %d is past the stored %d (the key sent other "
+                    "transactions); continuing from the node's",
+                    self.signer.address,
+                    pending,
+                    row.next_nonce,
+                )
+                row.next_nonce, row.updated_at = pending, _utcnow()
+            return row.next_nonce
+
+    # ------------------------------------------------------------------ 1. plan
+
+    def plan_next(self) -> bool:
+        claimed = self._claim_intent()
+        if claimed is None:
+            return False
+        intent_id, message, signature, digest, leader = claimed
+        try:
+            plan = self._plan(intent_id, message, signature, digest, leader)
+        except BaseException:
+            self._release_claim(intent_id)  # let the next round (or another worker) try again
+            raise
+        self._save_plan(intent_id, plan)
+        self.stats.intents_planned += 1
+        return True
+
+    def _release_claim(self, intent_id: int) -> None:
+        with self._write() as s, s.begin():
+            intent = s.get(Intent, intent_id, with_for_update=True)
+            if intent is not None and intent.claimed_by == self.worker_id:
+                intent.claimed_by = intent.claim_expires_at = None
+
+    def _claim_intent(self) -> tuple | None:
+        now = _utcnow()
+        with self._write() as s, s.begin():
+            intent = s.scalar(
+                select(Intent)
+                .where(
+                    Intent.chain_id == self.chain_id,
+                    Intent.plan_due,
+                    or_(Intent.claim_expires_at.is_(None), Intent.claim_expires_at < now),
+                )
+                .order_by(Intent.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if intent is None:
+                return None
+            intent.claimed_by = self.worker_id
+            intent.claim_expires_at = now + timedelta(seconds=self.config.claim_seconds)
+            if intent.status == "accepted":
+                intent.status = "planning"
+            intent.updated_at = now
+            signature = bytes.fromhex(intent.signature[2:])
+            return intent.id, intent_message(intent), signature, intent.digest, intent.leader
+
+    def _plan(self, intent_id: int, message, signature: bytes, digest: str, leader: str) -> _Plan:
+        plan = _Plan()
+        waiting, plan.attempt, last_error = self._waiting_vaults(intent_id, leader)
+        refusal = self._chain_refusal(message, signature)
+        if refusal is not None:
+            plan.rejected = refusal
+            plan.settled = {
+                v: _skipped(f"the registry refuses the intent: {refusal}") for v in waiting
+            }
+            return plan
+        waiting = self._settle_executed(plan, message, digest, waiting)
+        if plan.attempt > self.config.max_attempts:
+            reason = f"not relayed after {self.config.max_attempts} attempts: {last_error}"
+            plan.settled |= {v: _skipped(reason) for v in waiting}
+            return plan
+        batches, left_out = self._simulate_and_split(message, signature, waiting)
+        plan.batches = batches
+        plan.settled |= {x.vault.lower(): _left_out(x) for x in left_out}
+        return plan
+
+    def _waiting_vaults(self, intent_id: int, leader: str) -> tuple[list[str], int, str | None]:
+        """(vaults to plan, their attempt number, the last batch error). First time: every vault
+        the index shows following the leader; later: those of reverted or dropped batches."""
+        with Session(self.engine) as s:
+            outcomes = s.scalars(select(RelayOutcome).where(RelayOutcome.intent_id == intent_id))
+            known = {o.vault: o for o in outcomes}
+            if not known:
+                followers = s.scalars(
+                    select(Vault.address)
+                    .where(Vault.chain_id == self.chain_id, Vault.leader == leader)
+                    .order_by(Vault.address)
+                ).all()
+                return list(followers), 1, None
+            failed = {
+                b.id: b
+                for b in s.scalars(
+                    select(RelayBatch).where(
+                        RelayBatch.intent_id == intent_id,
+                        RelayBatch.status.in_(("reverted", "dropped")),
+                    )
+                )
+            }
+        waiting = sorted(
+            v for v, o in known.items() if o.status == "pending" and o.batch_id in failed
+        )
+        previous = [failed[known[v].batch_id] for v in waiting]
+        attempt = 1 + max((b.attempt for b in previous), default=0)
+        last_error = previous[-1].error if previous else None
+        return waiting, attempt, last_error
+
+    def _chain_refusal(self, message, signature: bytes) -> str | None:
+        """Why the registry refuses the intent now (its error's signature), or None."""
+        data = self.registry_abi.fn("verifyIntent").encode(message.values(), signature)
+        try:
+            self.client.call(self.deployment.registry, data)
+        except RpcError as exc:
+            revert = exc.revert_data
+            if revert is None:
+                raise
+            return self.simulator.reason_of(revert)
+        return None
+
+    def _settle_executed(self, plan: _Plan, message, digest: str, vaults: list[str]) -> list[str]:
+        """Vaults that already executed the intent on chain are settled, from the index's trade
+        when there is one; the rest are returned. Asked of the chain, never assumed."""
+        if not vaults or plan.attempt == 1:
+            return vaults
+        fn = self.vault_abi.fn("isIntentExecuted")
+        data = "0x" + fn.encode(message.leader, message.nonce).hex()
+        answers = self.client.batch(
+            [("eth_call", [{"to": to_checksum_address(v), "data": data}, "latest"]) for v in vaults]
+        )
+        executed = [v for v, a in zip(vaults, answers, strict=True) if int(a, 16) == 1]
+        for vault in executed:
+            plan.settled[vault] = self._executed_outcome(vault, digest)
+        return [v for v in vaults if v not in plan.settled]
+
+    def _executed_outcome(self, vault: str, digest: str) -> dict[str, Any]:
+        with Session(self.engine) as s:
+            trade = s.scalar(
+                select(Trade).where(
+                    Trade.chain_id == self.chain_id, Trade.digest == digest, Trade.vault == vault
+                )
+            )
+        if trade is None:
+            return _skipped(
+                "IntentAlreadyExecuted: the vault took this intent in a transaction the relayer "
+                "did not send (not indexed yet)"
+            )
+        return {
+            "status": "mirrored",
+            "tx_hash": trade.tx_hash,
+            "block_number": trade.block_number,
+            "amount_in": trade.amount_in,
+            "amount_out": trade.amount_out,
+        }
+
+    def _simulate_and_split(
+        self, message, signature: bytes, vaults: Sequence[str]
+    ) -> tuple[list[PlannedBatch], list[LeftOut]]:
+        intent = message.values()
+        checksummed = [to_checksum_address(v) for v in vaults]
+
+        def simulate(chunk: Sequence[str], gas: int):
+            return self.simulator.simulate(intent, signature, chunk, gas=gas)
+
+        return plan_batches(
+            checksummed, simulate, max_batch=self.config.max_batch, budget=self.config.batch_gas
+        )
+
+    def _save_plan(self, intent_id: int, plan: _Plan) -> None:
+        now = _utcnow()
+        with self._write() as s, s.begin():
+            intent = s.get(Intent, intent_id, with_for_update=True)
+            if intent is None or intent.claimed_by != self.worker_id or not intent.plan_due:
+                log.warning("intent %s: the claim was lost while planning; plan dropped", intent_id)
+                return
+            for planned in plan.batches:
+                batch = self._new_batch(intent, planned, plan.attempt, now)
+                s.add(batch)
+                s.flush()
+                for vault in planned.vaults:
+                    self._set_outcome(s, intent_id, vault, now, status="pending", batch_id=batch.id)
+            for vault, columns in plan.settled.items():
+                self._set_outcome(s, intent_id, vault, now, **columns)
+            intent.plan_due = False
+            intent.claimed_by = intent.claim_expires_at = None
+            if plan.rejected is not None:
+                intent.status, intent.error = "rejected", plan.rejected
+            else:
+                intent.status = "relaying"
+                self._close_if_done(s, intent)
+            intent.updated_at = now
+
+    def _new_batch(
+        self, intent: Intent, planned: PlannedBatch, attempt: int, now: datetime
+    ) -> RelayBatch:
+        return RelayBatch(
+            chain_id=self.chain_id,
+            intent_id=intent.id,
+            status="planned",
+            vaults=planned.vaults,
+            attempt=attempt,
+            gas_limit=planned.gas_limit,
+            simulated_gas=planned.simulation.gas_used,
+            simulated_mirrored=planned.simulation.mirrored,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @staticmethod
+    def _set_outcome(s: Session, intent_id: int, vault: str, now: datetime, **columns) -> None:
+        row = s.get(RelayOutcome, (intent_id, vault.lower()))
+        if row is None:
+            row = RelayOutcome(intent_id=intent_id, vault=vault.lower())
+            s.add(row)
+        for name in ("status", "batch_id", "reason", "reason_selector", "tx_hash", "block_number"):
+            if name in columns:
+                setattr(row, name, columns[name])
+        row.amount_in = columns.get("amount_in")
+        row.amount_out = columns.get("amount_out")
+        row.updated_at = now
+
+    def _close_if_done(self, s: Session, intent: Intent) -> None:
+        if intent.plan_due:
+            return
+        flying = s.scalar(
+            select(RelayBatch.id)
+            .where(RelayBatch.intent_id == intent.id, RelayBatch.status.in_(IN_FLIGHT))
+            .limit(1)
+        )
+        if flying is None and intent.status == "relaying":
+            intent.status = "done"
+
+    # ------------------------------------------------------------------ 2. send
+
+    def send_next(self) -> bool:
+        """Sign, store and broadcast one planned batch; whether there was one."""
+        if not self._any_batch("planned"):
+            return False
+        fees = current_fees(self.client, cap=self.config.max_fee_per_gas)
+        signed = self._sign_next(fees)
+        if signed is None:
+            return False
+        if signed is not True:
+            self._broadcast(*signed)
+        return True
+
+    def _any_batch(self, status: str) -> bool:
+        with Session(self.engine) as s:
+            found = s.scalar(
+                select(RelayBatch.id)
+                .where(RelayBatch.chain_id == self.chain_id, RelayBatch.status == status)
+                .limit(1)
+            )
+        return found is not None
+
+    def _sign_next(self, fees: Fees) -> tuple[int, str] | bool | None:
+        """(transaction row id, raw) of the batch signed now; True when a batch expired instead."""
+        now = _utcnow()
+        with self._write() as s, s.begin():
+            batch = s.scalar(
+                select(RelayBatch)
+                .where(RelayBatch.chain_id == self.chain_id, RelayBatch.status == "planned")
+                .order_by(RelayBatch.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if batch is None:
+                return None
+            intent = s.get(Intent, batch.intent_id)
+            assert intent is not None
+            if intent.deadline < self.clock.now() + SEND_MARGIN:
+                self._expire(s, batch, intent, now)
+                return True
+            sender = s.scalar(
+                select(RelaySender)
+                .where(RelaySender.chain_id == self.chain_id, RelaySender.address == self.sender)
+                .with_for_update()
+            )
+            if sender is None:
+                raise CopyvaultError("the relayer's sender row is missing: reconcile_nonce first")
+            nonce = sender.next_nonce
+            sender.next_nonce, sender.updated_at = nonce + 1, now
+            row = self._signed_row(batch, intent, nonce, fees, now)
+            s.add(row)
+            batch.status, batch.sender, batch.tx_nonce, batch.updated_at = (
+                "signed",
+                self.sender,
+                nonce,
+                now,
+            )
+            s.flush()
+            self.stats.batches_sent += 1
+            return row.id, row.raw
+
+    def _signed_row(
+        self, batch: RelayBatch, intent: Intent, nonce: int, fees: Fees, now: datetime
+    ) -> RelayTransaction:
+        data = self.simulator.call_data(
+            intent_message(intent).values(), bytes.fromhex(intent.signature[2:]), batch.vaults
+        )
+        signed = self.signer.sign_transaction(
+            {
+                "type": 2,
+                "chainId": self.chain_id,
+                "nonce": nonce,
+                "to": self.deployment.router,
+                "value": 0,
+                "data": "0x" + data.hex(),
+                "gas": batch.gas_limit,
+                "maxFeePerGas": fees.max_fee_per_gas,
+                "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
+            }
+        )
+        return RelayTransaction(
+            batch_id=batch.id,
+            tx_hash=signed.hash,
+            sender=self.sender,
+            nonce=nonce,
+            max_fee_per_gas=fees.max_fee_per_gas,
+            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+            raw=signed.raw,
+            signed_at=now,
+        )
+
+    def _expire(self, s: Session, batch: RelayBatch, intent: Intent, now: datetime) -> None:
+        batch.status, batch.updated_at = "expired", now
+        batch.error = "the intent's deadline came before the batch could be sent"
+        for vault in batch.vaults:
+            self._set_outcome(s, intent.id, vault, now, **_skipped(f"IntentExpired: {batch.error}"))
+        self._close_if_done(s, intent)
+
+    def _broadcast(self, row_id: int, raw: str) -> None:
+        try:
+            self.client.request("eth_sendRawTransaction", [raw])
+        except RpcError as exc:
+            text = str(exc).lower()
+            # Known already, or a replacement the node holds a better-paying twin of: either way
+            # the node has a transaction with this nonce; tracking takes it from here.
+            if not any(
+                phrase in text for phrase in ("already known", "already imported", "underpriced")
+            ):
+                log.warning("broadcast of relay transaction %d failed: %s", row_id, exc)
+                if "nonce too low" in text:
+                    self.reconcile_nonce()
+                return
+        with self._write() as s, s.begin():
+            row = s.get(RelayTransaction, row_id)
+            if row is not None and row.broadcast_at is None:
+                row.broadcast_at = _utcnow()
+
+    # ------------------------------------------------------------------ 3. track
+
+    def track(self) -> bool:
+        """Follow every signed batch of this sender; whether any changed."""
+        with Session(self.engine) as s:
+            batches = s.scalars(
+                select(RelayBatch)
+                .where(
+                    RelayBatch.chain_id == self.chain_id,
+                    RelayBatch.status == "signed",
+                    RelayBatch.sender == self.sender,
+                )
+                .order_by(RelayBatch.tx_nonce)
+            ).all()
+            attempts = {
+                b.id: s.scalars(
+                    select(RelayTransaction)
+                    .where(RelayTransaction.batch_id == b.id)
+                    .order_by(RelayTransaction.id)
+                ).all()
+                for b in batches
+            }
+        if not batches:
+            return False
+        node_nonce = self._node_nonce("latest")  # before the receipts: see _track_batch
+        changed = False
+        for batch in batches:
+            changed |= self._track_batch(batch, attempts[batch.id], node_nonce)
+        return changed
+
+    def _track_batch(
+        self, batch: RelayBatch, attempts: Sequence[RelayTransaction], node_nonce: int
+    ) -> bool:
+        receipts = self.client.batch([("eth_getTransactionReceipt", [t.tx_hash]) for t in attempts])
+        mined = next((r for r in receipts if r), None)
+        if mined is not None:
+            self._close_batch(batch.id, mined)
+            return True
+        # The nonce count was read before the receipts: had one of ours been mined by then, its
+        # receipt would have been found. So a used nonce without a receipt is someone else's.
+        if batch.tx_nonce is not None and node_nonce > batch.tx_nonce:
+            self._fail_batch(batch.id, "dropped", f"nonce {batch.tx_nonce} was used by another tx")
+            return True
+        last = attempts[-1]
+        if last.broadcast_at is None or not self._node_knows(last.tx_hash):
+            self._broadcast(last.id, last.raw)
+            return False
+        age = (_utcnow() - _aware(last.signed_at)).total_seconds()
+        if age >= self.config.replace_after:
+            return self._replace(batch, last)
+        return False
+
+    def _node_knows(self, tx_hash: str) -> bool:
+        return self.client.request("eth_getTransactionByHash", [tx_hash]) is not None
+
+    def _close_batch(self, batch_id: int, receipt: dict[str, Any]) -> None:
+        now = _utcnow()
+        with self._write() as s, s.begin():
+            batch = s.get(RelayBatch, batch_id, with_for_update=True)
+            if batch is None or batch.status != "signed":
+                return
+            intent = s.get(Intent, batch.intent_id, with_for_update=True)
+            assert intent is not None
+            result = read_receipt(
+                receipt,
+                router=self.deployment.router,
+                digest=intent.digest,
+                vaults=batch.vaults,
+                decoder=self.decoder,
+            )
+            self._record_receipt(batch, result, now)
+            if result.succeeded:
+                self._record_outcomes(s, intent.id, batch, result, now)
+                self.stats.batches_mined += 1
+            else:
+                batch.status = "reverted"
+                batch.error = f"the transaction reverted on chain (block {result.block_number})"
+                intent.plan_due = True
+                self.stats.batches_failed += 1
+            self._close_if_done(s, intent)
+            intent.updated_at = now
+
+    @staticmethod
+    def _record_receipt(batch: RelayBatch, result: BatchReceipt, now: datetime) -> None:
+        batch.status = "mined"
+        batch.tx_hash, batch.block_number, batch.gas_used = (
+            result.tx_hash,
+            result.block_number,
+            result.gas_used,
+        )
+        batch.mirrored, batch.skipped = result.mirrored, result.skipped
+        batch.total_in, batch.total_out = result.total_in, result.total_out
+        batch.updated_at = now
+
+    def _record_outcomes(
+        self, s: Session, intent_id: int, batch: RelayBatch, result: BatchReceipt, now: datetime
+    ) -> None:
+        for vault in batch.vaults:
+            got = result.vaults.get(vault.lower())
+            common = {"batch_id": batch.id, "tx_hash": result.tx_hash}
+            if got is None:  # every vault gets an event; a missing one is reported, not guessed
+                columns = _skipped(
+                    "no Mirrored or MirrorSkipped event for this vault in the receipt"
+                )
+            elif got.status == "mirrored":
+                columns = {
+                    "status": "mirrored",
+                    "reason": None,
+                    "reason_selector": None,
+                    "amount_in": got.amount_in,
+                    "amount_out": got.amount_out,
+                }
+            else:
+                columns = _skipped(got.reason or "skipped", got.selector)
+            block = {"block_number": result.block_number}
+            self._set_outcome(s, intent_id, vault, now, **(columns | common | block))
+
+    def _fail_batch(self, batch_id: int, status: str, error: str) -> None:
+        now = _utcnow()
+        with self._write() as s, s.begin():
+            batch = s.get(RelayBatch, batch_id, with_for_update=True)
+            if batch is None or batch.status != "signed":
+                return
+            batch.status, batch.error, batch.updated_at = status, error, now
+            intent = s.get(Intent, batch.intent_id, with_for_update=True)
+            assert intent is not None
+            intent.plan_due, intent.updated_at = True, now
+            self.stats.batches_failed += 1
+
+    def _replace(self, batch: RelayBatch, last: RelayTransaction) -> bool:
+        now_fees = current_fees(self.client, cap=self.config.max_fee_per_gas)
+        previous = Fees(last.max_fee_per_gas, last.max_priority_fee_per_gas)
+        fees = bumped(
+            previous,
+            now_fees,
+            percent=self.config.fee_bump_percent,
+            cap=self.config.max_fee_per_gas,
+        )
+        if fees is None:
+            log.warning("batch %d: the max fee cap leaves no room to replace it", batch.id)
+            return False
+        signed = self._sign_replacement(batch.id, last.id, fees)
+        if signed is None:
+            return False
+        self._broadcast(*signed)
+        self.stats.replacements += 1
+        return True
+
+    def _sign_replacement(self, batch_id: int, last_id: int, fees: Fees) -> tuple[int, str] | None:
+        now = _utcnow()
+        with self._write() as s, s.begin():
+            batch = s.scalar(
+                select(RelayBatch)
+                .where(RelayBatch.id == batch_id, RelayBatch.status == "signed")
+                .with_for_update(skip_locked=True)
+            )
+            newest = s.scalar(
+                select(RelayTransaction.id)
+                .where(RelayTransaction.batch_id == batch_id)
+                .order_by(RelayTransaction.id.desc())
+                .limit(1)
+            )
+            if batch is None or newest != last_id or batch.tx_nonce is None:
+                return None  # closed meanwhile, or another worker replaced it first
+            intent = s.get(Intent, batch.intent_id)
+            assert intent is not None
+            row = self._signed_row(batch, intent, batch.tx_nonce, fees, now)
+            s.add(row)
+            s.flush()
+            return row.id, row.raw
+
+
+def _left_out(x: LeftOut) -> dict[str, Any]:
+    return _skipped(f"left out: the batch would revert with {x.reason}", x.selector)
+
+
+def run_in_thread(
+    worker: RelayerWorker, wakeup: threading.Event | None = None
+) -> tuple[threading.Thread, threading.Event]:
+    """Start `worker.run` in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=worker.run, args=(stop, wakeup), name=f"relayer-{worker.worker_id}", daemon=True
+    )
+    thread.start()
+    return thread, stop
