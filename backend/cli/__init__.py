@@ -25,6 +25,7 @@ COMMANDS = {
     "serve": "backend.cli.serve:serve",
     "index": "backend.cli.index:index",
     "relay": "backend.cli.relay:relay",
+    "relayer-key": "backend.cli.relayer_key:relayer_key",
     "db": "backend.cli.db:db",
 }
 
