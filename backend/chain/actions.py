@@ -92,6 +92,9 @@ class Actions:
         return UnlockedSender(self.client, who.address if isinstance(who, Key) else who)
 
     def token(self, symbol: str) -> str:
+        """A deployed token's address by symbol; an address passes through unchanged."""
+        if symbol.startswith("0x"):
+            return symbol
         return self.d.tokens[symbol].address
 
     @property

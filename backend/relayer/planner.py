@@ -57,8 +57,13 @@ def balanced_chunks(vaults: Sequence[str], max_batch: int) -> list[list[str]]:
     if not vaults:
         return []
     count = math.ceil(len(vaults) / max_batch)
-    size = math.ceil(len(vaults) / count)
-    return [list(vaults[i : i + size]) for i in range(0, len(vaults), size)]
+    base, extra = divmod(len(vaults), count)
+    chunks, start = [], 0
+    for i in range(count):
+        size = base + (1 if i < extra else 0)
+        chunks.append(list(vaults[start : start + size]))
+        start += size
+    return chunks
 
 
 def plan_batches(
@@ -68,7 +73,28 @@ def plan_batches(
     max_batch: int,
     budget: int,
 ) -> tuple[list[PlannedBatch], list[LeftOut]]:
-    """Batches in vault order, and the vaults left out with the error they would cause."""
+    """Batches in vault order, and the vaults left out with the error they would cause.
+
+    Halving leaves the survivors in small pieces; once the culprits are known, the survivors are
+    planned again as balanced chunks (so a bad vault costs no extra transactions). Every pass
+    leaves out at least one more vault or ends the loop."""
+    remaining, left_out = list(vaults), []
+    while True:
+        batches, dropped = _halving_pass(remaining, simulate, max_batch=max_batch, budget=budget)
+        left_out.extend(dropped)
+        if not dropped:
+            return batches, left_out
+        gone = {entry.vault for entry in dropped}
+        remaining = [vault for vault in remaining if vault not in gone]
+
+
+def _halving_pass(
+    vaults: Sequence[str],
+    simulate: Callable[[Sequence[str], int], Simulation],
+    *,
+    max_batch: int,
+    budget: int,
+) -> tuple[list[PlannedBatch], list[LeftOut]]:
     batches: list[PlannedBatch] = []
     left_out: list[LeftOut] = []
     queue = deque(balanced_chunks(vaults, max_batch))
