@@ -163,7 +163,8 @@ def _registry_refusal(error: str, message: eip712.TradeIntent) -> Exception:
         return NonceCancelledError(_cancelled_text(message))
     if error == "UnauthorizedSigner":
         return UnauthorizedSignerError(
-            f"the signature is valid but not by {message.leader} or one of its live delegates"
+            f"the signature is by neither {message.leader} (a contract: its EIP-1271 "
+            "isValidSignature does not approve this digest) nor one of its live delegates"
         )
     return InvalidSignatureError(
         f"leader {message.leader} is a contract and its isValidSignature does not approve this "
@@ -327,11 +328,19 @@ def submit_intent(
     _require_allowed_route(session, ctx, message)
     intent = _store(engine, ctx, message, digest, signer, body.signature)
     if intent is None:  # a concurrent request stored the same digest first
-        existing = _find(session, ctx.chain_id, digest)
-        assert existing is not None
-        return intent_status(session, existing), False
+        return _stored_by_another(engine, ctx.chain_id, digest), False
     ctx.on_accepted()
     return intent_status(session, intent), True
+
+
+def _stored_by_another(engine: Engine, chain_id: int, digest: str) -> IntentStatusOut:
+    """The intent a concurrent request stored. Read in a new session: the request's own may hold
+    a snapshot from before that commit (SQLite's WAL readers do)."""
+    with Session(engine) as fresh:
+        existing = _find(fresh, chain_id, digest)
+        if existing is None:  # the unique digest refused our row, so someone else's is there
+            raise RuntimeError(f"intent {digest} collided on insert but cannot be read back")
+        return intent_status(fresh, existing)
 
 
 def _same_approval(

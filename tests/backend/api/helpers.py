@@ -150,3 +150,23 @@ def config_body(
         "proposer": proposer.address,
         "signature": sign(proposer, chain, vault, message),
     }
+
+
+INTENT_FIELDS = (
+    "leader",
+    "venue",
+    "token_in",
+    "token_out",
+    "fraction_bps",
+    "min_price",
+    "nonce",
+    "deadline",
+)
+
+
+def intent_body(intent: tuple, signature: bytes) -> dict[str, Any]:
+    """The POST /v1/intents body of a signed intent (uint256 values as decimal strings)."""
+    body: dict[str, Any] = dict(zip(INTENT_FIELDS, intent, strict=True))
+    body["min_price"], body["nonce"] = str(body["min_price"]), str(body["nonce"])
+    body["signature"] = "0x" + signature.hex()
+    return body

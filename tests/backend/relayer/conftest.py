@@ -24,28 +24,10 @@ from backend.db.relay_models import Intent, RelayBatch, RelayOutcome, RelayTrans
 from backend.relayer.worker import RelayerConfig, RelayerWorker
 from backend.security.encryption import generate_secrets_key
 from backend.security.relayer_key import load_relayer_signer, write_encrypted_key
-from tests.backend.api.helpers import ApiEnv, open_env
+from tests.backend.api.helpers import ApiEnv, intent_body, open_env
 
 WETH = 10**18
 USDC = 10**6
-INTENT_FIELDS = (
-    "leader",
-    "venue",
-    "token_in",
-    "token_out",
-    "fraction_bps",
-    "min_price",
-    "nonce",
-    "deadline",
-)
-
-
-def intent_body(intent: tuple, signature: bytes) -> dict[str, Any]:
-    """The POST /v1/intents body of a signed intent (uint256 values as decimal strings)."""
-    body: dict[str, Any] = dict(zip(INTENT_FIELDS, intent, strict=True))
-    body["min_price"], body["nonce"] = str(body["min_price"]), str(body["nonce"])
-    body["signature"] = "0x" + signature.hex()
-    return body
 
 
 @dataclass

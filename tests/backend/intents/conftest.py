@@ -1,0 +1,97 @@
+"""Fixtures of the intake tests: the API over a fresh chain and store (both backends), and
+helpers that sign TradeIntents as a leader, a delegate, another key or a contract wallet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from backend.chain import eip712
+from backend.chain.abi import ContractAbi
+from backend.chain.actions import HOUR, Key
+from backend.chain.tx import created_address
+from backend.db.relay_models import Intent
+from tests.backend.api.helpers import ApiEnv, open_env
+
+
+@dataclass
+class IntakeEnv:
+    api: ApiEnv
+
+    @property
+    def chain(self):
+        return self.api.chain
+
+    def message(self, **overrides: Any) -> eip712.TradeIntent:
+        a = self.chain.actions
+        values = {
+            "leader": self.chain.leader.address,
+            "venue": a.venue,
+            "token_in": a.token("WETH"),
+            "token_out": a.token("USDC"),
+            "fraction_bps": 1_000,
+            "min_price": 0,
+            "nonce": 1,
+            "deadline": a.timestamp() + HOUR,
+        }
+        return eip712.TradeIntent(**(values | overrides))
+
+    def domain(self, **overrides: Any) -> eip712.Domain:
+        return replace(self.chain.actions.domain(self.chain.deployment.registry), **overrides)
+
+    def body(
+        self, message: eip712.TradeIntent, signer: Key | None = None, **domain: Any
+    ) -> dict[str, Any]:
+        """The POST body of `message` signed by `signer` (default: the leader)."""
+        key = signer or self.chain.leader
+        signature = eip712.sign(key.private_key, self.domain(**domain), message)
+        return body_of(message, "0x" + signature.hex())
+
+    def post(self, body: dict[str, Any]):
+        return self.api.post("/v1/intents", json=body)
+
+    def digest(self, message: eip712.TradeIntent) -> str:
+        return "0x" + eip712.digest(self.domain(), message).hex()
+
+    def stored(self) -> int:
+        return self.api.count(Intent)
+
+    def contract_leader(self, key: Key) -> str:
+        """A smart-contract account (EIP-1271) approving what `key` signs."""
+        a = self.chain.actions
+        wallet = ContractAbi(a.artifacts.get("MockERC1271Wallet"))
+        return created_address(
+            a.sender(self.chain.deployer).send(None, wallet.deploy_data(key.address))
+        )
+
+
+def body_of(message: eip712.TradeIntent, signature: str) -> dict[str, Any]:
+    return {
+        "leader": message.leader,
+        "venue": message.venue,
+        "token_in": message.token_in,
+        "token_out": message.token_out,
+        "fraction_bps": message.fraction_bps,
+        "min_price": str(message.min_price),
+        "nonce": str(message.nonce),
+        "deadline": message.deadline,
+        "signature": signature,
+    }
+
+
+def assert_error(response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code, body
+    message = body["error"]["message"]
+    assert len(message) > 20, message
+    return message
+
+
+@pytest.fixture
+def intake(anvil_chain, stores, tmp_path) -> Iterator[IntakeEnv]:
+    with open_env(anvil_chain, stores, tmp_path) as api:
+        yield IntakeEnv(api)
