@@ -21,6 +21,7 @@ from backend.api.routes import health
 from backend.api.setup import install_api
 from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
+from backend.chain.code_cache import CodePresence
 from backend.chain.deploy import Deployment
 from backend.config import Settings
 from backend.db.engine import create_store_engine, session_factory
@@ -63,6 +64,7 @@ def build_state(settings: Settings) -> AppState:
         client=client,
         quick_client=quick,
         clock=ChainClock(quick),
+        codes=CodePresence(quick),
         indexer=indexer,
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
+from backend.chain.code_cache import CodePresence
 from backend.chain.deploy import Deployment
 from backend.config import Settings
 from backend.indexer.indexer import Indexer
@@ -34,6 +35,8 @@ class AppState:
     quick_client: ChainClient
     # The chain's time for deadlines (from quick_client, refreshed about once a second).
     clock: ChainClock | None = None
+    # Which accounts have code (EIP-1271 leaders), remembered for about two seconds.
+    codes: CodePresence | None = None
     indexer: Indexer | None = None
     # Set when an intent is accepted, so an in-process relayer worker starts at once.
     relay_wakeup: threading.Event = field(default_factory=threading.Event)

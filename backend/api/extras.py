@@ -86,12 +86,13 @@ ProposalsDep = Annotated[ProposalContext, Depends(get_proposal_context)]
 
 
 def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContext:
-    assert state.clock is not None
+    assert state.clock is not None and state.codes is not None
     return IntakeContext(
         chain_id=state.deployment.chain_id,
         registry=state.deployment.registry,
         oracle=state.deployment.oracle,
         client=state.quick_client,
+        codes=state.codes,
         registry_abi=extras.registry_abi,
         clock=state.clock,
         deadline_margin=state.settings.intent_deadline_margin,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
 
 from eth_utils import is_checksum_address, to_checksum_address
@@ -160,7 +161,9 @@ Uint = Annotated[str, Field(pattern=UINT256_PATTERN, description="uint256, decim
 Int = Annotated[str, Field(pattern="^-?[0-9]{1,78}$", description="integer, decimal string")]
 
 
+@lru_cache(maxsize=4_096)
 def checksum(address: str) -> str:
+    """EIP-55 form (cached: responses name the same leaders, vaults and tokens over and over)."""
     return to_checksum_address(address)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any, ClassVar, Final, Self, TypeAlias
 
 from eth_abi import encode
@@ -110,9 +111,19 @@ def _check_address(value: Any, where: str) -> str:
         raise InvalidTypedDataError(
             f"{where}: expected a 0x-prefixed 20-byte address, got {value!r}"
         )
+    checksummed = _checksummed(value)
+    if checksummed is None:
+        raise InvalidTypedDataError(f"{where}: {value} has a wrong EIP-55 checksum (a typo?)")
+    return checksummed
+
+
+@lru_cache(maxsize=4_096)
+def _checksummed(value: str) -> str | None:
+    """The EIP-55 form of a well-formed address, None if its mixed case is a wrong checksum.
+    Cached: a keccak per call, and the same few addresses (leaders, venues, tokens) recur."""
     digits = value[2:]
     if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
-        raise InvalidTypedDataError(f"{where}: {value} has a wrong EIP-55 checksum (a typo?)")
+        return None
     return to_checksum_address(value)
 
 
@@ -307,6 +318,7 @@ def _encode_member(abi_type: str, value: Any) -> tuple[str, Any]:
     return ("bytes32", keccak(value)) if abi_type == "bytes" else (abi_type, value)
 
 
+@lru_cache(maxsize=256)
 def domain_separator(domain: Domain) -> bytes:
     """hashStruct(EIP712Domain): what the contract's EIP712 base caches per chain and address."""
     return keccak(

@@ -60,6 +60,7 @@ from backend.chain.abi import ContractAbi
 from backend.chain.artifacts import error_selector
 from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
+from backend.chain.code_cache import CodePresence
 from backend.db.models import LeaderDelegate, LeaderNonceWord, OracleFeed, PlatformVenue, Trade
 from backend.db.relay_models import Intent, RelayBatch, RelayOutcome
 from backend.exceptions import ChainUnavailableError, RpcError
@@ -76,6 +77,7 @@ class IntakeContext:
     registry: str
     oracle: str  # the deployment's PriceOracle: the platform's prices
     client: ChainClient  # EIP-1271 leaders only
+    codes: CodePresence
     registry_abi: ContractAbi
     clock: ChainClock
     deadline_margin: int
@@ -124,12 +126,11 @@ def _recover_ecdsa(ctx: IntakeContext, message: eip712.TradeIntent, signature: s
 
 def _is_contract(ctx: IntakeContext, account: str) -> bool:
     try:
-        code = ctx.client.request("eth_getCode", [checksum(account), "latest"])
+        return ctx.codes.has_code(checksum(account))
     except ChainUnavailableError as exc:
         raise DependencyUnavailableError(
             f"the node is needed to check a contract leader's signature and did not answer: {exc}"
         ) from None
-    return code not in ("0x", "0x0", None)
 
 
 def _verify_on_chain(ctx: IntakeContext, message: eip712.TradeIntent, signature: str) -> None:
@@ -326,6 +327,9 @@ def submit_intent(
     _require_time_left(ctx, message)
     _require_nonce_open(session, ctx, message, digest)
     _require_allowed_route(session, ctx, message)
+    # Give the read connection back before taking a write one: a request never holds two, so a
+    # full pool cannot deadlock (every request waiting for a second connection).
+    session.rollback()
     intent = _store(engine, ctx, message, digest, signer, body.signature)
     if intent is None:  # a concurrent request stored the same digest first
         return _stored_by_another(engine, ctx.chain_id, digest), False

@@ -374,14 +374,17 @@ def _propose(
         signer=proposer,
         signature=bytes.fromhex(signature[2:]),
     )
-    now = datetime.now(UTC)
+    now, vault_address = datetime.now(UTC), vault.address
+    # Give the read connection back before taking a write one: a request never holds two, so a
+    # full pool cannot deadlock (every request waiting for a second connection).
+    session.rollback()
     with _write_session(engine) as writer:
         try:
             with writer.begin():
                 proposal = Proposal(
                     chain_id=ctx.chain_id,
                     digest=digest,
-                    vault=vault.address,
+                    vault=vault_address,
                     proposer=proposer,
                     created_at=now,
                     **fields,
@@ -400,7 +403,7 @@ def _propose(
             created = True
         except IntegrityError:  # proposed concurrently by someone else: theirs stands
             created = False
-    session.rollback()  # end the read snapshot (SQLite WAL) to see the write
+    session.rollback()  # end any read snapshot (SQLite WAL) to see the write
     stored = _find(session, chain_id=ctx.chain_id, digest=digest)
     assert stored is not None
     return _out(session, ctx, stored), created
@@ -535,12 +538,14 @@ def add_signature(
         signer=body.signer,
         signature=bytes.fromhex(body.signature[2:]),
     )
+    proposal_id = p.id
+    session.rollback()  # the read connection back to the pool first (see propose)
     with _write_session(engine) as writer:
         try:
             with writer.begin():
                 writer.add(
                     ProposalSignature(
-                        proposal_id=p.id,
+                        proposal_id=proposal_id,
                         signer=body.signer,
                         signature=body.signature,
                         method=method,
@@ -550,7 +555,7 @@ def add_signature(
             added = True
         except IntegrityError:  # the same signer, concurrently
             added = False
-    session.rollback()  # end the read snapshot (SQLite WAL) to see the write
+    session.rollback()  # end any read snapshot (SQLite WAL) to see the write
     return _out(session, ctx, p), added
 
 

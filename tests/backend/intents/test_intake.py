@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 
+import httpx
 import pytest
 
 from backend.chain import eip712
@@ -314,3 +315,29 @@ def test_signer_rule__agrees_with_the_registrys_verify_intent(intake):
         accepted = intake.post(body).status_code == 202
         assert accepted == _registry_accepts(intake, body), case
     assert intake.stored() == 3
+
+
+def test_more_concurrent_intents_than_pooled_connections__all_accepted(intake_server):
+    """24 requests at once on a real uvicorn server, against a pool of 15 connections (5 + 10
+    overflow): a request that held its read connection while taking a write one left every
+    request waiting for a second connection until the pool timed out (found by bench/intake.py)."""
+    intake, url = intake_server
+    bodies = [intake.body(intake.message(nonce=1_000 + i)) for i in range(24)]
+    codes: list = []
+    start = threading.Barrier(len(bodies))
+
+    def submit(body):
+        with httpx.Client(base_url=url, timeout=60) as client:
+            start.wait()
+            try:
+                codes.append(client.post("/v1/intents", json=body).status_code)
+            except httpx.HTTPError as exc:
+                codes.append(repr(exc))
+
+    threads = [threading.Thread(target=submit, args=(b,)) for b in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert codes == [202] * 24, codes
+    assert intake.stored() == 24
