@@ -1,0 +1,321 @@
+"""Intent intake throughput and latency through the HTTP API (SPEC §4: at least 500 intents/s
+validated on 2 cores, p99 under 50 ms), beside GET /v1/health measured in the same run.
+
+    python -m bench.intake [--requests 2000] [--concurrency 16] [--backends sqlite,postgresql]
+                           [--json reports/bench-intake.json]
+
+What runs:
+
+- a private anvil with copyvault deployed by backend/chain/deploy.py and a registered leader;
+- for each store, the real server (`python -m backend.cli serve`: one uvicorn process, its indexer
+  thread, no relayer, so only intake is measured) on a fresh store, once its index has caught up;
+- before any timing, the bench signs every intent it will send (EIP-712, eth-account) and
+  serialises every body, so the client spends its time on HTTP only;
+- three phases, each `--requests` requests from `--concurrency` concurrent connections (httpx,
+  asyncio), each timed from send to full response:
+  ``health``: GET /v1/health (two store reads and one node call): the floor of the stack;
+  ``accepted``: distinct intents of the leader (one nonce each), each fully validated (digest,
+  ECDSA recovery, deadline against the chain clock, cancelled and used nonces, venue and feeds) and
+  stored: 202;
+  ``rejected``: distinct intents signed by a key that is neither the leader nor a delegate, so
+  every rule up to the signer runs, including the node call that asks whether the leader is a
+  contract (EIP-1271): 403 unauthorized_signer, nothing stored.
+  Every answer's status is checked; a wrong one is counted and reported.
+
+The load generator runs on the same machine (2 cores here), so it takes CPU from the server:
+the figures are a floor for the server alone. Prints a table and writes JSON. PostgreSQL: a
+temporary database on COPYVAULT_BENCH_POSTGRES_URL (default: the local server), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from backend.chain import eip712
+from backend.chain.actions import HOUR, Actions, Key
+from backend.chain.client import ChainClient
+from backend.chain.deploy import Deployment, deploy_system
+from backend.chain.node import start_anvil
+from backend.chain.tx import UnlockedSender
+from bench.indexer import STORES
+from bench.server import indexed_through, running_server, tail
+
+DEFAULT_JSON = "reports/bench-intake.json"
+DEFAULT_REQUESTS = 2_000
+DEFAULT_CONCURRENCY = 16
+TARGET_RATE = 500  # intents/s, SPEC §4
+TARGET_P99_MS = 50.0
+LEADER_ACCOUNT = 2
+STRANGER_ACCOUNT = 5
+PHASES = ("health", "accepted", "rejected")
+EXPECTED_STATUS = {"health": 200, "accepted": 202, "rejected": 403}
+
+
+@dataclass
+class Phase:
+    backend: str
+    phase: str
+    requests: int
+    concurrency: int
+    wrong_status: int
+    seconds: float
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def target(self) -> str:
+        if self.phase == "health":
+            return "baseline"
+        return f">= {TARGET_RATE}/s, p99 < {TARGET_P99_MS:g} ms"
+
+    @property
+    def met(self) -> bool | None:
+        if self.phase == "health":
+            return None
+        ok = self.per_second >= TARGET_RATE and self.p99_ms < TARGET_P99_MS
+        return ok and self.wrong_status == 0
+
+
+# ----------------------------------------------------------------------------- the requests
+
+
+def _body(message: eip712.TradeIntent, signature: bytes) -> bytes:
+    return json.dumps(
+        {
+            "leader": message.leader,
+            "venue": message.venue,
+            "token_in": message.token_in,
+            "token_out": message.token_out,
+            "fraction_bps": message.fraction_bps,
+            "min_price": str(message.min_price),
+            "nonce": str(message.nonce),
+            "deadline": message.deadline,
+            "signature": "0x" + signature.hex(),
+        }
+    ).encode()
+
+
+def signed_bodies(actions: Actions, signer: Key, leader: str, nonces: range) -> list[bytes]:
+    """Serialized POST bodies of distinct intents by `leader`, signed by `signer`."""
+    domain = actions.domain(actions.d.registry)
+    deadline = actions.timestamp() + 6 * HOUR
+    bodies = []
+    for nonce in nonces:
+        message = eip712.TradeIntent(
+            leader=leader,
+            venue=actions.venue,
+            token_in=actions.token("WETH"),
+            token_out=actions.token("USDC"),
+            fraction_bps=1_000,
+            min_price=0,
+            nonce=nonce,
+            deadline=deadline,
+        )
+        bodies.append(_body(message, eip712.sign(signer.private_key, domain, message)))
+    return bodies
+
+
+async def _fire(
+    url: str, requests: list[tuple[str, bytes | None]], concurrency: int, expected: int
+) -> tuple[list[float], int, float]:
+    """(latencies in seconds, answers with another status, wall seconds)."""
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+    wrong = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            nonlocal wrong
+            while queue:
+                path, body = queue.pop()
+                start = time.perf_counter()
+                if body is None:
+                    response = await client.get(path)
+                else:
+                    response = await client.post(path, content=body, headers=headers)
+                latencies.append(time.perf_counter() - start)
+                wrong += response.status_code != expected
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return latencies, wrong, time.perf_counter() - started
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run_phase(backend: str, phase: str, url: str, requests, concurrency: int) -> Phase:
+    latencies, wrong, seconds = asyncio.run(
+        _fire(url, requests, concurrency, EXPECTED_STATUS[phase])
+    )
+    ms = [x * 1_000 for x in latencies]
+    return Phase(
+        backend=backend,
+        phase=phase,
+        requests=len(requests),
+        concurrency=concurrency,
+        wrong_status=wrong,
+        seconds=round(seconds, 3),
+        per_second=round(len(requests) / seconds, 1),
+        p50_ms=round(statistics.median(ms), 2),
+        p99_ms=round(_percentile(ms, 0.99), 2),
+        max_ms=round(max(ms), 2),
+    )
+
+
+# ----------------------------------------------------------------------------- one store
+
+
+def measure_store(
+    backend: str, node_url: str, deployment: Deployment, bodies: dict[str, list], args, log
+) -> list[Phase]:
+    client = ChainClient(node_url)
+    with STORES[backend]() as url, tempfile.TemporaryDirectory(prefix="copyvault-intake-") as tmp:
+        with running_server(node_url, deployment, Path(tmp), url) as (api, server):
+            head = client.block_number()
+            end = time.monotonic() + 120
+            while not indexed_through(api, head):
+                if time.monotonic() > end:
+                    raise RuntimeError("the server's indexer did not catch up with the chain")
+                time.sleep(0.2)
+            log(f"  {backend}: server up and indexed through block {head}")
+            requests = {
+                "health": [("/v1/health", None)] * args.requests,
+                "accepted": [("/v1/intents", b) for b in bodies["accepted"]],
+                "rejected": [("/v1/intents", b) for b in bodies["rejected"]],
+            }
+            run_phase(backend, "health", server["url"], requests["health"][:50], 4)  # warm-up
+            phases = []
+            for phase in PHASES:
+                try:
+                    result = run_phase(
+                        backend, phase, server["url"], requests[phase], args.concurrency
+                    )
+                except httpx.HTTPError as exc:
+                    log_tail = tail(server["log"])
+                    raise RuntimeError(f"{phase}: {exc!r}; server log:\n{log_tail}") from None
+                phases.append(result)
+                log(f"  {backend} {phase}: {result.per_second}/s p99 {result.p99_ms} ms")
+            return phases
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def format_table(phases: list[Phase]) -> str:
+    head = ("Store", "Phase", "Requests", "Wrong status", "Per second", "p50 ms", "p99 ms",
+            "Target", "Result")  # fmt: skip
+    rows = [head]
+    for p in phases:
+        met = {True: "met", False: "NOT MET", None: ""}[p.met]
+        rows.append(
+            (
+                p.backend,
+                p.phase,
+                f"{p.requests:,}",
+                str(p.wrong_status),
+                f"{p.per_second:,.0f}",
+                f"{p.p50_ms:.1f}",
+                f"{p.p99_ms:.1f}",
+                p.target,
+                met,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(
+        f"{phases[0].concurrency if phases else 0} concurrent connections; latency from send to "
+        "full response at the client, on the same 2-core machine as the server (one uvicorn "
+        "process). Target (SPEC §4): 500 intents/s validated, p99 under 50 ms."
+    )
+    return "\n".join(lines)
+
+
+def _backends(text: str, parser: argparse.ArgumentParser) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [n for n in names if n not in STORES]
+    if not names or unknown:
+        parser.error(f"--backends takes {', '.join(STORES)}; got {text!r}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="per phase")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--json", default=DEFAULT_JSON, help="where to write the JSON report")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.concurrency < 1:
+        parser.error("--requests and --concurrency must be positive")
+    backends = _backends(args.backends, parser)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    node = start_anvil()
+    phases: list[Phase] = []
+    try:
+        client = ChainClient(node.url)
+        deployment = deploy_system(client, UnlockedSender(client, Key.anvil(0).address))
+        actions = Actions(client, deployment)
+        leader = Key.anvil(LEADER_ACCOUNT)
+        actions.register(leader, "ipfs://bench-leader")
+        started = time.perf_counter()
+        n = args.requests
+        bodies = {
+            "accepted": signed_bodies(actions, leader, leader.address, range(1, n + 1)),
+            "rejected": signed_bodies(
+                actions, Key.anvil(STRANGER_ACCOUNT), leader.address, range(n + 1, 2 * n + 1)
+            ),
+        }
+        log(f"signed {2 * n:,} intents in {time.perf_counter() - started:.1f}s")
+        for backend in backends:
+            phases += measure_store(backend, node.url, deployment, bodies, args, log)
+    finally:
+        node.stop()
+
+    print(format_table(phases))
+    report = {
+        "meta": {
+            "requests_per_phase": args.requests,
+            "concurrency": args.concurrency,
+            "how": "real server subprocess (uvicorn, indexer on, relayer off); httpx asyncio "
+            "client on the same machine; bodies signed before timing",
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "results": [asdict(p) | {"target": p.target, "met": p.met} for p in phases],
+        "targets": {"per_second": TARGET_RATE, "p99_ms": TARGET_P99_MS},
+    }
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        log(f"JSON written to {args.json}")
+    return 1 if any(p.wrong_status for p in phases) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
