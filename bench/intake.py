@@ -50,7 +50,7 @@ from backend.chain.deploy import Deployment, deploy_system
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
 from bench.indexer import STORES
-from bench.server import indexed_through, running_server, tail
+from scripts.server_process import indexed_through, running_server, tail
 
 DEFAULT_JSON = "reports/bench-intake.json"
 DEFAULT_REQUESTS = 2_000

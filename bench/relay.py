@@ -55,7 +55,7 @@ from backend.chain.client import ChainClient
 from backend.chain.deploy import DEFAULT_POLICY, Deployment, deploy_system, npm_abi
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender, created_address, wait_for_receipt
-from bench.server import running_server
+from scripts.server_process import running_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = "reports/bench-relay.json"

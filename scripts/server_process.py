@@ -1,6 +1,6 @@
-"""The real server for the benchmarks: `python -m backend.cli serve` as its own process, exactly as
-an operator runs it, on a given node, deployment and store; optionally with the in-process relayer
-signing with an AES-256-GCM key file (a dev account the rest of the bench does not use)."""
+"""The real server for the demo and the benchmarks: `python -m backend.cli serve` as its own
+process, as an operator runs it, on a given node, deployment and store; optionally with the
+in-process relayer signing with an AES-256-GCM key file written for the run."""
 
 from __future__ import annotations
 
