@@ -66,6 +66,7 @@ def running_server(
     database_url: str,
     *,
     relayer: Key | None = None,
+    serve_args: tuple[str, ...] = (),
     timeout: float = 30,
 ) -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
     """(a client on the healthy server, facts about it); stopped with SIGINT at the end."""
@@ -73,7 +74,7 @@ def running_server(
     log = folder / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve"],
+            [sys.executable, "-m", "backend.cli", "serve", *serve_args],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,

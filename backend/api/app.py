@@ -93,6 +93,13 @@ def _artifacts(settings: Settings):
     return load(settings.artifacts_file)
 
 
+def create_app_from_environment() -> FastAPI:
+    """The app for COPYVAULT_* settings: what each process of `copyvault serve --workers N` runs."""
+    from backend.config import load_settings
+
+    return create_app(load_settings())
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     "SQLite store under <data_dir>/local: no other set-up needed.",
 )
 @click.option("--no-indexer", is_flag=True, help="Serve without the in-process indexer.")
-def serve(host: str | None, port: int | None, local: bool, no_indexer: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="API processes. Above 1, the indexer and the relayer (when enabled) run as processes "
+    "of their own beside them (`copyvault index`, `copyvault relay`).",
+)
+def serve(host: str | None, port: int | None, local: bool, no_indexer: bool, workers: int) -> None:
     """Serve the API (and the indexer) for the deployment in COPYVAULT_DEPLOYMENT_FILE."""
     import uvicorn
 
@@ -40,6 +48,11 @@ def serve(host: str | None, port: int | None, local: bool, no_indexer: bool) -> 
     if no_indexer:
         overrides["indexer_enabled"] = False
     settings = load_settings(**overrides)
+    if workers > 1:
+        if local:
+            raise click.UsageError("--local serves one process; leave out --workers")
+        serve_processes(settings, workers)
+        return
     if not local:
         from backend.chain.deploy import Deployment
 
@@ -108,3 +121,49 @@ def start_local(settings: Settings, overrides: dict[str, Any]) -> tuple[AnvilNod
         node.stop()
         raise
     return node, local_settings
+
+
+def serve_processes(settings: Settings, workers: int) -> None:
+    """`workers` uvicorn processes for the API, and the indexer and relayer as processes of their
+    own: each API process would otherwise run its own indexer and relayer threads. The store is
+    migrated once, here, before any process opens it."""
+    import os
+    import subprocess
+    import sys
+
+    import uvicorn
+
+    from backend.chain.deploy import Deployment
+    from backend.db.migrate import upgrade
+
+    Deployment.load(settings.deployment_file)
+    if settings.auto_migrate:
+        upgrade(settings.sqlalchemy_url)
+    helpers = []
+    if settings.indexer_enabled:
+        helpers.append(subprocess.Popen([sys.executable, "-m", "backend.cli", "index"]))
+    if settings.relayer_enabled:
+        helpers.append(subprocess.Popen([sys.executable, "-m", "backend.cli", "relay"]))
+    # The API processes read their settings from the environment: only the API runs in them.
+    os.environ |= {
+        "COPYVAULT_INDEXER_ENABLED": "false",
+        "COPYVAULT_RELAYER_ENABLED": "false",
+        "COPYVAULT_AUTO_MIGRATE": "false",
+    }
+    try:
+        uvicorn.run(
+            "backend.api.app:create_app_from_environment",
+            factory=True,
+            workers=workers,
+            host=settings.api_host,
+            port=settings.api_port,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+    finally:
+        for helper in helpers:
+            helper.terminate()
+        for helper in helpers:
+            try:
+                helper.wait(30)
+            except subprocess.TimeoutExpired:
+                helper.kill()

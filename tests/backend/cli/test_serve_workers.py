@@ -1,0 +1,76 @@
+"""`copyvault serve --workers 2`: two API processes, the indexer and the relayer as processes of
+their own; an intent posted to either API process is relayed, and stopping the server stops all."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from backend.chain.actions import Key
+from scripts.server_process import indexed_through, running_server
+from tests.backend.api.helpers import intent_body
+
+
+def _wait(predicate, seconds: float = 60.0):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        answer = predicate()
+        if answer:
+            return answer
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _children(pid: int) -> dict[int, str]:
+    """pid -> command line of each child of `pid`."""
+    out = subprocess.run(
+        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True
+    )
+    rows = [line.strip().split(maxsplit=1) for line in out.stdout.splitlines() if line.strip()]
+    return {int(pid): args for pid, args in rows}
+
+
+def _alive(pid: int) -> bool:
+    """Running: a zombie (exited, not yet reaped by whoever adopted it) does not count."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_serve_workers__api_processes_share_one_indexer_and_one_relayer(anvil_chain, tmp_path):
+    chain, a = anvil_chain, anvil_chain.actions
+    owner = chain.owners[0]
+    vault = a.create_vault([owner], leader=chain.leader.address, salt=1)
+    a.deposit(vault, a.token("WETH"), 10**18, owner)
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    relayer = Key.anvil(3)
+    with running_server(
+        chain.node.url,
+        chain.deployment,
+        tmp_path,
+        store,
+        relayer=relayer,
+        serve_args=("--workers", "2"),
+    ) as (api, server):
+        children = _children(server["pid"])
+        commands = list(children.values())
+        assert sum("backend.cli index" in c for c in commands) == 1, commands
+        assert sum("backend.cli relay" in c for c in commands) == 1, commands
+        head = chain.head()
+        _wait(lambda: indexed_through(api, head))
+        health = api.get("/v1/health").json()
+        assert health["indexer"]["enabled"] is False  # not in the API processes
+
+        intent, signature = a.intent(chain.leader, nonce=1)
+        response = api.post("/v1/intents", json=intent_body(intent, signature))
+        assert response.status_code == 202, response.text
+        digest = response.json()["digest"]
+        status = _wait(
+            lambda: (s := api.get(f"/v1/intents/{digest}").json())["status"] == "done" and s
+        )
+        assert [o["status"] for o in status["vaults"]] == ["mirrored"]
+    alive = {pid: children[pid] for pid in children if _alive(pid)}
+    assert not alive, f"processes outlived the server: {alive}"
