@@ -43,6 +43,7 @@ from pathlib import Path
 
 import httpx
 
+from backend.api.schemas import intent_submission_body
 from backend.chain import eip712
 from backend.chain.actions import HOUR, Actions, Key
 from backend.chain.client import ChainClient
@@ -95,22 +96,6 @@ class Phase:
 # ----------------------------------------------------------------------------- the requests
 
 
-def _body(message: eip712.TradeIntent, signature: bytes) -> bytes:
-    return json.dumps(
-        {
-            "leader": message.leader,
-            "venue": message.venue,
-            "token_in": message.token_in,
-            "token_out": message.token_out,
-            "fraction_bps": message.fraction_bps,
-            "min_price": str(message.min_price),
-            "nonce": str(message.nonce),
-            "deadline": message.deadline,
-            "signature": "0x" + signature.hex(),
-        }
-    ).encode()
-
-
 def signed_bodies(actions: Actions, signer: Key, leader: str, nonces: range) -> list[bytes]:
     """Serialized POST bodies of distinct intents by `leader`, signed by `signer`."""
     domain = actions.domain(actions.d.registry)
@@ -127,7 +112,8 @@ def signed_bodies(actions: Actions, signer: Key, leader: str, nonces: range) -> 
             nonce=nonce,
             deadline=deadline,
         )
-        bodies.append(_body(message, eip712.sign(signer.private_key, domain, message)))
+        signature = eip712.sign(signer.private_key, domain, message)
+        bodies.append(json.dumps(intent_submission_body(message, signature)).encode())
     return bodies
 
 

@@ -50,6 +50,8 @@ from typing import Any
 
 import httpx
 
+from backend.api.schemas import intent_submission_body
+from backend.chain import eip712
 from backend.chain.actions import Actions, Key
 from backend.chain.client import ChainClient
 from backend.chain.deploy import DEFAULT_POLICY, Deployment, deploy_system, npm_abi
@@ -289,18 +291,7 @@ def _relay_once(
     result: Result,
 ) -> None:
     intent, signature = actions.intent(leader, nonce=1, fraction_bps=FRACTION_BPS)
-    _, venue, token_in, token_out, fraction_bps, min_price, nonce, deadline = intent
-    body = {
-        "leader": leader.address,
-        "venue": venue,
-        "token_in": token_in,
-        "token_out": token_out,
-        "fraction_bps": fraction_bps,
-        "min_price": str(min_price),
-        "nonce": str(nonce),
-        "deadline": deadline,
-        "signature": "0x" + signature.hex(),
-    }
+    body = intent_submission_body(eip712.TradeIntent(*intent), signature)
     relayer = Key.anvil(RELAYER_ACCOUNT).address
     executed = "0x" + actions.vault_abi.fn("isIntentExecuted").encode(leader.address, 1).hex()
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from backend.api.schemas import intent_submission_body
 from backend.chain import eip712
 from backend.chain.actions import HOUR, Actions, Key
 from backend.chain.client import ChainClient
@@ -98,20 +99,6 @@ def create_followers(a: Actions, leader: str) -> list[Follower]:
     return followers
 
 
-def intent_body(message: eip712.TradeIntent, signature: bytes) -> dict[str, Any]:
-    return {
-        "leader": message.leader,
-        "venue": message.venue,
-        "token_in": message.token_in,
-        "token_out": message.token_out,
-        "fraction_bps": message.fraction_bps,
-        "min_price": str(message.min_price),
-        "nonce": str(message.nonce),
-        "deadline": message.deadline,
-        "signature": "0x" + signature.hex(),
-    }
-
-
 def post_intents(api: httpx.Client, a: Actions, leader: Key) -> str:
     """The leader's intent (signed in JavaScript), and two that must be refused; its digest."""
     message = eip712.TradeIntent(
@@ -126,7 +113,7 @@ def post_intents(api: httpx.Client, a: Actions, leader: Key) -> str:
     )
     domain = a.domain(a.d.registry)
     signature = sign_typed_data_v4_js(leader.private_key, eip712.typed_data(domain, message))
-    accepted = api.post("/v1/intents", json=intent_body(message, signature))
+    accepted = api.post("/v1/intents", json=intent_submission_body(message, signature))
     if accepted.status_code != 202:
         fail(f"the leader's intent was refused: {accepted.text}")
     digest = accepted.json()["digest"]
@@ -135,10 +122,15 @@ def post_intents(api: httpx.Client, a: Actions, leader: Key) -> str:
     forged = eip712.sign(Key.anvil(STRANGER).private_key, domain, message)
     expired = replace(message, nonce=2, deadline=a.timestamp() - 1)
     refusals = [
-        ("a stranger's signature", intent_body(message, forged), 403, "unauthorized_signer"),
+        (
+            "a stranger's signature",
+            intent_submission_body(message, forged),
+            403,
+            "unauthorized_signer",
+        ),
         (
             "an expired intent",
-            intent_body(expired, eip712.sign(leader.private_key, domain, expired)),
+            intent_submission_body(expired, eip712.sign(leader.private_key, domain, expired)),
             400,
             "intent_expired",
         ),
@@ -149,7 +141,7 @@ def post_intents(api: httpx.Client, a: Actions, leader: Key) -> str:
         if response.status_code != status or got.get("code") != code:
             fail(f"{what}: expected {status} {code}, got {response.status_code} {response.text}")
         say(f"  {status} {code:<20} {what}: {got['message'][:70]}…")
-    again = api.post("/v1/intents", json=intent_body(message, signature))
+    again = api.post("/v1/intents", json=intent_submission_body(message, signature))
     if again.status_code != 200 or again.json()["digest"] != digest:
         fail(f"posting the same intent again: {again.status_code} {again.text}")
     say("  200 (the same intent again: the stored one, not a second relay)")

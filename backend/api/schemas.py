@@ -19,6 +19,8 @@ from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from backend.chain import eip712
+
 ADDRESS_PATTERN: Final = "^0x[0-9a-fA-F]{40}$"
 HASH_PATTERN: Final = "^0x[0-9a-fA-F]{64}$"
 UINT256_PATTERN: Final = "^[0-9]{1,78}$"
@@ -508,3 +510,18 @@ class IntentStatusOut(Model):
     vaults_skipped: int
     vaults: list[VaultOutcomeOut] = Field(description="Every vault following the leader.")
     batches: list[IntentBatchOut]
+
+
+def intent_submission_body(message: eip712.TradeIntent, signature: bytes) -> dict[str, Any]:
+    """The JSON body of POST /v1/intents for a signed intent (what clients send)."""
+    return {
+        "leader": message.leader,
+        "venue": message.venue,
+        "token_in": message.token_in,
+        "token_out": message.token_out,
+        "fraction_bps": message.fraction_bps,
+        "min_price": str(message.min_price),
+        "nonce": str(message.nonce),
+        "deadline": message.deadline,
+        "signature": "0x" + bytes(signature).hex(),
+    }

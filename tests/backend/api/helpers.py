@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from backend.api.app import create_app
+from backend.api.schemas import intent_submission_body
 from backend.chain import eip712
 from backend.chain.actions import Key
 from backend.config import Settings, load_settings
@@ -152,21 +153,6 @@ def config_body(
     }
 
 
-INTENT_FIELDS = (
-    "leader",
-    "venue",
-    "token_in",
-    "token_out",
-    "fraction_bps",
-    "min_price",
-    "nonce",
-    "deadline",
-)
-
-
 def intent_body(intent: tuple, signature: bytes) -> dict[str, Any]:
-    """The POST /v1/intents body of a signed intent (uint256 values as decimal strings)."""
-    body: dict[str, Any] = dict(zip(INTENT_FIELDS, intent, strict=True))
-    body["min_price"], body["nonce"] = str(body["min_price"]), str(body["nonce"])
-    body["signature"] = "0x" + signature.hex()
-    return body
+    """The POST /v1/intents body of a signed intent given as its ABI tuple."""
+    return intent_submission_body(eip712.TradeIntent(*intent), signature)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from backend.api.schemas import intent_submission_body
 from backend.chain import eip712
 from backend.chain.abi import ContractAbi
 from backend.chain.actions import HOUR, Key
@@ -73,17 +74,7 @@ class IntakeEnv:
 
 
 def body_of(message: eip712.TradeIntent, signature: str) -> dict[str, Any]:
-    return {
-        "leader": message.leader,
-        "venue": message.venue,
-        "token_in": message.token_in,
-        "token_out": message.token_out,
-        "fraction_bps": message.fraction_bps,
-        "min_price": str(message.min_price),
-        "nonce": str(message.nonce),
-        "deadline": message.deadline,
-        "signature": signature,
-    }
+    return intent_submission_body(message, bytes.fromhex(signature.removeprefix("0x")))
 
 
 def assert_error(response, status: int, code: str) -> str:

@@ -36,6 +36,7 @@ from backend.db.engine import create_store_engine
 from backend.indexer.decoder import LogDecoder
 from backend.security.encryption import generate_secrets_key
 from backend.security.relayer_key import write_encrypted_key
+from tests.backend.api.helpers import intent_body
 from tests.backend.conftest import Chain, deploy_chain
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -310,21 +311,6 @@ def _all(api: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
             return items
 
 
-def _body(intent: tuple, signature: bytes) -> dict[str, Any]:
-    leader, venue, token_in, token_out, fraction_bps, min_price, nonce, deadline = intent
-    return {
-        "leader": leader,
-        "venue": venue,
-        "token_in": token_in,
-        "token_out": token_out,
-        "fraction_bps": fraction_bps,
-        "min_price": str(min_price),
-        "nonce": str(nonce),
-        "deadline": deadline,
-        "signature": "0x" + signature.hex(),
-    }
-
-
 def _store_url(request: pytest.FixtureRequest, folder: Path) -> str:
     """A new, empty store of the parametrised backend (a schema of its own on PostgreSQL)."""
     if request.param == "sqlite":
@@ -373,7 +359,7 @@ def relayed(request, tmp_path_factory) -> Iterator[Relayed]:
                 token_out=terms.token_out,
                 fraction_bps=terms.fraction_bps,
             )
-            response = api.post("/v1/intents", json=_body(intent, signature))
+            response = api.post("/v1/intents", json=intent_body(intent, signature))
             assert response.status_code == 202, response.text
             digests.append(response.json()["digest"])
 
