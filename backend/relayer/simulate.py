@@ -2,8 +2,10 @@
 
 One simulation answers what the relayer needs to decide a batch: whether the call would revert (and
 with which error), the gas it uses, and its logs (which vaults the router would skip, and why).
-eth_call alone gives no gas figure and no logs. The node must implement eth_simulateV1 (geth
-1.14.9+, reth, Nethermind, Erigon, anvil 1.x); the relayer says so when it does not.
+eth_call alone gives no gas figure and no logs. On a node without eth_simulateV1 (older geth,
+some hosted endpoints) the relayer falls back to `eth_call` (whether it reverts, and with which
+error, and the batch's totals) plus `eth_estimateGas` (the gas: an estimate is the smallest limit
+that succeeds, so at least the peak, and the planner's margin comes on top of it).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from backend.chain.abi import ContractAbi
 from backend.chain.client import ChainClient
-from backend.exceptions import ChainError, RpcError
+from backend.exceptions import RpcError
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,6 @@ class Simulation:
     @property
     def selector(self) -> str:
         return "0x" + self.revert_data[:4].hex() if len(self.revert_data) >= 4 else "0x00000000"
-
-
-class NodeCannotSimulateError(ChainError):
-    """The node does not implement eth_simulateV1."""
 
 
 class MirrorSimulator:
@@ -54,6 +52,8 @@ class MirrorSimulator:
         self.sender = sender
         self._mirror = router_abi.fn("mirrorAggregated")
         self._error_names = error_names
+        # False once the node said it has no eth_simulateV1: eth_call + eth_estimateGas from then.
+        self.can_simulate = True
 
     def call_data(self, intent: tuple, signature: bytes, vaults: Sequence[str]) -> bytes:
         return self._mirror.encode(intent, signature, list(vaults))
@@ -74,17 +74,29 @@ class MirrorSimulator:
             "data": "0x" + self.call_data(intent, signature, vaults).hex(),
             "gas": hex(gas),
         }
-        payload = {"blockStateCalls": [{"calls": [call]}], "validation": False}
+        if self.can_simulate:
+            payload = {"blockStateCalls": [{"calls": [call]}], "validation": False}
+            try:
+                blocks = self.client.request("eth_simulateV1", [payload, "latest"])
+            except RpcError as exc:
+                if not _unsupported(exc):
+                    raise
+                self.can_simulate = False  # remembered: the node will not learn it meanwhile
+            else:
+                return self._result(blocks[0]["calls"][0])
+        return self._call_and_estimate(call)
+
+    def _call_and_estimate(self, call: dict[str, Any]) -> Simulation:
         try:
-            blocks = self.client.request("eth_simulateV1", [payload, "latest"])
+            returned = self.client.request("eth_call", [call, "latest"])
         except RpcError as exc:
-            if exc.code == -32601 or "not supported" in str(exc).lower():
-                raise NodeCannotSimulateError(
-                    "the node does not implement eth_simulateV1, which the relayer needs to "
-                    "simulate batches: use geth 1.14.9+, reth, Nethermind, Erigon or anvil 1.x"
-                ) from None
-            raise
-        return self._result(blocks[0]["calls"][0])
+            if exc.revert_data is None and exc.code != 3:
+                raise
+            revert = exc.revert_data or b""
+            return Simulation(False, 0, revert_data=revert, reason=self.reason_of(revert))
+        gas_used = int(self.client.request("eth_estimateGas", [call, "latest"]), 16)
+        mirrored, total_in, total_out = self._mirror.decode(bytes.fromhex(returned[2:]))
+        return Simulation(True, gas_used, mirrored, total_in, total_out)
 
     def _result(self, result: dict[str, Any]) -> Simulation:
         gas_used = int(result.get("gasUsed", "0x0"), 16)
@@ -95,6 +107,12 @@ class MirrorSimulator:
             return Simulation(True, gas_used, mirrored, total_in, total_out)
         revert = _revert_data(result)
         return Simulation(False, gas_used, revert_data=revert, reason=self.reason_of(revert))
+
+
+def _unsupported(exc: RpcError) -> bool:
+    """Whether the node refused eth_simulateV1 as a method it does not have."""
+    text = str(exc).lower()
+    return exc.code == -32601 or "not supported" in text or "does not exist" in text
 
 
 def _revert_data(result: dict[str, Any]) -> bytes:

@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 # What the plan can answer for a request: None forwards it unchanged.
-FAULTS = ("http500", "http503", "http429", "drop", "slow", "too_large", "garbage")
+FAULTS = ("http500", "http503", "http429", "drop", "slow", "too_large", "garbage", "unsupported")
 
 
 @dataclass
@@ -67,15 +67,14 @@ class FaultProxy:
                 if fault == "garbage":
                     self._send(200, b'{"jsonrpc": "2.0", "id": 1, "resu')
                     return
-                if fault == "too_large":
-                    answer = {
-                        "jsonrpc": "2.0",
-                        "id": first.get("id"),
-                        "error": {
-                            "code": -32005,
-                            "message": "query returned more than 10000 results",
-                        },
-                    }
+                if fault in ("too_large", "unsupported"):
+                    error = (
+                        {"code": -32005, "message": "query returned more than 10000 results"}
+                        if fault == "too_large"
+                        else {"code": -32601, "message": f"the method {first['method']} "
+                              "does not exist/is not available"}
+                    )  # fmt: skip
+                    answer = {"jsonrpc": "2.0", "id": first.get("id"), "error": error}
                     self._send(200, json.dumps(answer).encode())
                     return
                 upstream = requests.post(

@@ -44,10 +44,10 @@ class RelayEnv:
     def actions(self):
         return self.api.chain.actions
 
-    def worker(self, worker_id: str = "w1", **config: Any) -> RelayerWorker:
+    def worker(self, worker_id: str = "w1", *, client=None, **config: Any) -> RelayerWorker:
         return RelayerWorker(
             self.api.engine,
-            self.chain.client,
+            client or self.chain.client,
             self.chain.deployment,
             self.signer,
             config=RelayerConfig(**config),

@@ -4,15 +4,46 @@ that would revert a batch is left out, and an intent the registry refuses by the
 
 from __future__ import annotations
 
+import pytest
+
+from backend.chain.client import ChainClient
 from backend.chain.deploy import FEED_DECIMALS, _add_liquidity, _Deployer
 from backend.chain.tx import UnlockedSender
+from tests.backend.faults import FaultProxy
 from tests.backend.relayer.conftest import WETH
 
 LOOSE = (5_000, 500, 3_600, 10, 0)  # accepts 5 % under the oracle
 ONE_TRADE_A_DAY = (5_000, 100, 3_600, 1, 0)
 
 
-def test_relayer__followers_of_the_leader__eligible_mirrored_at_one_price_others_skipped(relay):
+@pytest.fixture(params=["eth_simulateV1", "eth_call"])
+def node(request, relay):
+    """The worker's node: as it is, or behind a proxy that refuses eth_simulateV1 as a node
+    without it does, so the worker simulates with eth_call and eth_estimateGas instead."""
+    if request.param == "eth_simulateV1":
+        yield relay.chain.client, None
+        return
+    proxy = FaultProxy(
+        relay.chain.node.url,
+        plan=lambda r: "unsupported" if r.method == "eth_simulateV1" else None,
+    ).start()
+    try:
+        yield ChainClient(proxy.url, retries=0), proxy
+    finally:
+        proxy.stop()
+
+
+def _check_simulated_as(proxy) -> None:
+    if proxy is not None:
+        methods = [request.method for request, _ in proxy.log]
+        assert proxy.faults() == ["unsupported"]  # asked once, then remembered
+        assert "eth_estimateGas" in methods and "eth_call" in methods
+
+
+def test_relayer__followers_of_the_leader__eligible_mirrored_at_one_price_others_skipped(
+    relay, node
+):
+    client, proxy = node
     owners = relay.chain.owners
     eligible = relay.followers(3, weth=2 * WETH)
     paused = relay.follower(owners[0], salt=50)
@@ -22,8 +53,9 @@ def test_relayer__followers_of_the_leader__eligible_mirrored_at_one_price_others
     other_leader = relay.follower(owners[0], salt=53, leader=relay.chain.delegate.address)
     digest = relay.submit(nonce=1, fraction_bps=1_000)
 
-    relay.worker().run_until_idle()
+    relay.worker(client=client).run_until_idle()
 
+    _check_simulated_as(proxy)
     status = relay.status(digest)
     assert status["status"] == "done"
     outcomes = relay.outcomes(digest)
@@ -111,10 +143,11 @@ def _fee_on_transfer_token(relay) -> str:
     return token
 
 
-def test_relayer__vault_whose_bound_breaks_after_the_fee__left_out_others_mirrored(relay):
+def test_relayer__vault_whose_bound_breaks_after_the_fee__left_out_others_mirrored(relay, node):
     """A fee-on-transfer output token makes the tight vault's settle revert the whole call
     (InsufficientOutput): the simulation finds it, leaves it out with that reason, and the loose
     vaults are mirrored without it."""
+    client, proxy = node
     fot = _fee_on_transfer_token(relay)
     assets = [relay.actions.token("WETH"), fot]
     owners = relay.chain.owners
@@ -125,7 +158,9 @@ def test_relayer__vault_whose_bound_breaks_after_the_fee__left_out_others_mirror
     tight = relay.follower(owners[0], salt=80, weth=5 * WETH, assets=assets)  # 1 % slippage
     digest = relay.submit(nonce=7, token_out=fot, fraction_bps=1_000)
 
-    relay.worker().run_until_idle()
+    relay.worker(client=client).run_until_idle()
+
+    _check_simulated_as(proxy)
 
     outcomes = relay.outcomes(digest)
     assert outcomes[tight]["status"] == "skipped"
