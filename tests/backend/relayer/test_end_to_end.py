@@ -12,9 +12,6 @@ The chain starts at a UTC midnight, so the daily trade cap cannot roll over duri
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,13 +26,12 @@ from sqlalchemy import text
 from backend.chain.abi import ContractAbi
 from backend.chain.actions import Key
 from backend.chain.deploy import DEFAULT_POLICY
-from backend.chain.node import free_port, start_anvil
+from backend.chain.node import start_anvil
 from backend.chain.reader import token_balances
 from backend.chain.tx import created_address
 from backend.db.engine import create_store_engine
 from backend.indexer.decoder import LogDecoder
-from backend.security.encryption import generate_secrets_key
-from backend.security.relayer_key import write_encrypted_key
+from scripts.server_process import indexed_through, running_server, tail
 from tests.backend.api.helpers import intent_body
 from tests.backend.conftest import Chain, deploy_chain
 
@@ -227,74 +223,19 @@ def _outsider(chain: Chain) -> str:
     return vault
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen
-    url: str
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4_000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
-def _start_server(chain: Chain, folder: Path, store_url: str) -> Server:
-    deployment_file = folder / "deployment.json"
-    chain.deployment.save(deployment_file)
-    secrets_key = generate_secrets_key()
-    key_file = folder / "relayer-key.json"
-    relayer = Key.anvil(RELAYER_ACCOUNT)
-    assert write_encrypted_key(
-        key_file, relayer.private_key, bytes.fromhex(secrets_key)
-    ).lower() == (relayer.address.lower())
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPYVAULT_")} | {
-        "COPYVAULT_RPC_URL": chain.node.url,
-        "COPYVAULT_DEPLOYMENT_FILE": str(deployment_file),
-        "COPYVAULT_DATABASE_URL": store_url,
-        "COPYVAULT_DATA_DIR": str(folder / "data"),
-        "COPYVAULT_CONFIRMATIONS": "0",
-        "COPYVAULT_POLL_INTERVAL": "0.2",
-        "COPYVAULT_RELAYER_ENABLED": "true",
-        "COPYVAULT_RELAYER_KEY_FILE": str(key_file),
-        "COPYVAULT_SECRETS_KEY": secrets_key,
-        "COPYVAULT_API_PORT": str(port),
-    }
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Server(process, f"http://127.0.0.1:{port}", log)
-
-
-def _wait_for(what: str, predicate, server: Server, timeout: float, every: float = 0.2):
+def _wait_for(what: str, predicate, log: Path, timeout: float, every: float = 0.2):
     end = time.monotonic() + timeout
     last = None
     while time.monotonic() < end:
-        assert server.process.poll() is None, f"the server exited:\n{server.output()}"
         try:
             last = predicate()
-        except httpx.HTTPError as exc:
+        except httpx.HTTPError as exc:  # the server went away: its log says why
             last = exc
         else:
             if last:
                 return last
         time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{server.output()}")
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{tail(log)}")
 
 
 def _all(api: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -331,61 +272,60 @@ def relayed(request, tmp_path_factory) -> Iterator[Relayed]:
     """The whole run, once per store: the server uses it as its embedded or production store."""
     folder = tmp_path_factory.mktemp("relay-e2e")
     node = start_anvil(accounts=ANVIL_ACCOUNTS, extra=["--timestamp", str(DAY_START)])
-    server = None
     try:
         chain = deploy_chain(node)
         chain.actions.register(chain.leader, "ipfs://leader-profile")
         vaults = _followers(chain)
         outsider = _outsider(chain)
         store_url = _store_url(request, folder)
-        server = _start_server(chain, folder, store_url)
-        api = httpx.Client(base_url=server.url, timeout=10)
-
-        def healthy() -> bool:
-            return api.get("/v1/health").status_code == 200
-
-        def indexed() -> bool:
-            return len(_all(api, "/v1/vaults", leader=chain.leader.address)) == len(vaults)
-
-        _wait_for("/v1/health", healthy, server, SERVER_START_SECONDS)
-        _wait_for("the index to hold every follower", indexed, server, SERVER_START_SECONDS)
-
-        digests = []
-        for terms in INTENTS:
-            intent, signature = chain.actions.intent(
-                chain.leader,
-                nonce=terms.nonce,
-                token_in=terms.token_in,
-                token_out=terms.token_out,
-                fraction_bps=terms.fraction_bps,
-            )
-            response = api.post("/v1/intents", json=intent_body(intent, signature))
-            assert response.status_code == 202, response.text
-            digests.append(response.json()["digest"])
-
-        def finished(digest: str):
-            body = api.get(f"/v1/intents/{digest}").json()
-            assert body["status"] != "rejected", body
-            return body if body["status"] == "done" else None
-
-        statuses = [
-            _wait_for(f"intent {d} to be done", lambda d=d: finished(d), server, RELAY_SECONDS)
-            for d in digests
-        ]
-        yield Relayed(
-            chain,
+        relayer = Key.anvil(RELAYER_ACCOUNT)
+        with running_server(node.url, chain.deployment, folder, store_url, relayer=relayer) as (
             api,
-            store_url,
-            vaults,
-            outsider,
-            statuses,
-            LogDecoder(chain.actions.artifacts),
-        )
-        api.close()
+            server,
+        ):
+            statuses = _relay_three_intents(chain, api, server["log"], len(vaults))
+            yield Relayed(
+                chain,
+                api,
+                store_url,
+                vaults,
+                outsider,
+                statuses,
+                LogDecoder(chain.actions.artifacts),
+            )
     finally:
-        if server is not None:
-            server.stop()
         node.stop()
+
+
+def _relay_three_intents(chain: Chain, api: httpx.Client, log: Path, followers: int) -> list:
+    """Post INTENTS once the index holds every follower; each final status, once done."""
+
+    def indexed() -> bool:
+        return len(_all(api, "/v1/vaults", leader=chain.leader.address)) == followers
+
+    _wait_for("the index to hold every follower", indexed, log, SERVER_START_SECONDS)
+    digests = []
+    for terms in INTENTS:
+        intent, signature = chain.actions.intent(
+            chain.leader,
+            nonce=terms.nonce,
+            token_in=terms.token_in,
+            token_out=terms.token_out,
+            fraction_bps=terms.fraction_bps,
+        )
+        response = api.post("/v1/intents", json=intent_body(intent, signature))
+        assert response.status_code == 202, response.text
+        digests.append(response.json()["digest"])
+
+    def finished(digest: str):
+        body = api.get(f"/v1/intents/{digest}").json()
+        assert body["status"] != "rejected", body
+        return body if body["status"] == "done" else None
+
+    return [
+        _wait_for(f"intent {d} to be done", lambda d=d: finished(d), log, RELAY_SECONDS)
+        for d in digests
+    ]
 
 
 # ----------------------------------------------------------------------------- the API's answer
@@ -509,15 +449,10 @@ def test_relay__balances_moved_by_exactly_the_reported_amounts(relayed):
 # ----------------------------------------------------------------------------- against the index
 
 
-def _indexed_through(relayed: Relayed, block: int) -> bool:
-    health = relayed.api.get("/v1/health").json()
-    return (health["indexer"]["cursor"] or 0) >= block
-
-
 def test_relay__index_holds_the_same_trades_and_skip_reasons(relayed):
     last = max(s["batches"][0]["block_number"] for s in relayed.statuses)
     end = time.monotonic() + 30
-    while not _indexed_through(relayed, last):
+    while not indexed_through(relayed.api, last):
         assert time.monotonic() < end, "the indexer did not reach the relay blocks"
         time.sleep(0.2)
 
