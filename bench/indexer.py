@@ -27,9 +27,7 @@ afterwards.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import secrets
 import sys
 import tempfile
@@ -46,6 +44,7 @@ from backend.chain.client import ChainClient
 from backend.chain.deploy import Deployment, deploy_system, npm_abi
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender, created_address, wait_for_receipt
+from bench.report import machine, packed_call, text_table, write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = "reports/bench-indexer.json"
@@ -88,11 +87,6 @@ class Result:
 # ----------------------------------------------------------------------------- generating events
 
 
-def _packed(to: str, data: bytes) -> bytes:
-    """One MultiSend entry: operation 0 (call), to, value 0, data length, data."""
-    return b"\x00" + bytes.fromhex(to[2:]) + b"\x00" * 32 + len(data).to_bytes(32, "big") + data
-
-
 class Generator:
     def __init__(self, client: ChainClient, deployment: Deployment, log):
         self.client = client
@@ -133,7 +127,7 @@ class Generator:
         create = factory.fn("createVault")
         policy = (5_000, 100, 3_600, 10, 0)
         calls = [
-            _packed(
+            packed_call(
                 self.d.factory,
                 create.encode(
                     [self.multisend],
@@ -159,8 +153,10 @@ class Generator:
 
         # Tokens for the deposits, and one approval per vault.
         amount = 10**15
-        setup = [_packed(weth, token_abi.call_data("mint", self.multisend, amount * n_deposits))]
-        setup += [_packed(weth, token_abi.call_data("approve", v, 2**256 - 1)) for v in vaults]
+        setup = [
+            packed_call(weth, token_abi.call_data("mint", self.multisend, amount * n_deposits))
+        ]
+        setup += [packed_call(weth, token_abi.call_data("approve", v, 2**256 - 1)) for v in vaults]
         self._send_batches(
             [
                 (b"".join(setup[i : i + CALLS_PER_TX]), CALLS_PER_TX * 60_000)
@@ -170,10 +166,10 @@ class Generator:
 
         deposit = vault_abi.fn("deposit")
         deposits = [
-            _packed(vaults[i % len(vaults)], deposit.encode(weth, amount))
+            packed_call(vaults[i % len(vaults)], deposit.encode(weth, amount))
             for i in range(n_deposits)
         ]
-        stops = [_packed(v, vault_abi.call_data("stopCopying")) for v in vaults[:n_stops]]
+        stops = [packed_call(v, vault_abi.call_data("stopCopying")) for v in vaults[:n_stops]]
         calls = deposits + stops
         self._send_batches(
             [
@@ -283,11 +279,7 @@ def format_table(generated: Generated, results: list[Result]) -> str:
                 met,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = [
-        " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines = text_table(rows)
     lines.append("")
     lines.append("Where the time goes (seconds):")
     keys = ["rpc_logs", "rpc_headers", "decode", "db_events", "db_derived", "db_commit", "other"]
@@ -357,9 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                 "copying_stopped": generated.stops,
                 "how": "real vault and factory calls batched through Safe's MultiSendCallOnly",
             },
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
+            **machine(),
             "indexer_settings": "defaults (block_range_initial 2000, logs_per_request 10000), "
             "confirmations 0",
         },
@@ -378,12 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     if args.json:
-        path = Path(args.json)
-        if not path.is_absolute():
-            path = Path.cwd() / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"JSON written to {args.json}")
+        write_json(args.json, report, log)
     return 1 if any(r.error for r in results) else 0
 
 

@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from backend.chain.deploy import Deployment, deploy_system
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
 from bench.indexer import STORES
+from bench.report import machine, text_table, write_json
 from scripts.server_process import indexed_through, running_server, tail
 
 DEFAULT_JSON = "reports/bench-intake.json"
@@ -235,9 +235,7 @@ def format_table(phases: list[Phase], workers: int = 1) -> str:
                 met,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines = text_table(rows)
     lines.append("")
     lines.append(
         f"{phases[0].concurrency if phases else 0} concurrent connections; latency from send to "
@@ -303,18 +301,13 @@ def main(argv: list[str] | None = None) -> int:
             "api_processes": args.workers,
             "how": "real server subprocess (uvicorn, indexer on, relayer off); httpx asyncio "
             "client on the same machine; bodies signed before timing",
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
+            **machine(),
         },
         "results": [asdict(p) | {"target": p.target, "met": p.met} for p in phases],
         "targets": {"per_second": TARGET_RATE, "p99_ms": TARGET_P99_MS},
     }
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"JSON written to {args.json}")
+        write_json(args.json, report, log)
     return 1 if any(p.wrong_status for p in phases) else 0
 
 

@@ -37,9 +37,6 @@ many batches share a block.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -57,6 +54,7 @@ from backend.chain.client import ChainClient
 from backend.chain.deploy import DEFAULT_POLICY, Deployment, deploy_system, npm_abi
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender, created_address, wait_for_receipt
+from bench.report import machine, packed_call, text_table, write_json
 from scripts.server_process import running_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -137,11 +135,6 @@ class Result:
 # ----------------------------------------------------------------------------- set-up
 
 
-def _packed(to: str, data: bytes) -> bytes:
-    """One MultiSend entry: operation 0 (call), to, value 0, data length, data."""
-    return b"\x00" + bytes.fromhex(to[2:]) + b"\x00" * 32 + len(data).to_bytes(32, "big") + data
-
-
 class Setup:
     """Followers for the leader, created and funded in few transactions (automine)."""
 
@@ -183,7 +176,7 @@ class Setup:
             threshold = 1 if len(shape) == 1 else 2
             args = (shape, threshold, leader, DEFAULT_POLICY, [weth, a.token("USDC")], [a.venue])
             salt = (i + 1).to_bytes(32, "big")
-            calls.append(_packed(self.d.factory, create.encode(*args, True, salt)))
+            calls.append(packed_call(self.d.factory, create.encode(*args, True, salt)))
         vaults = []
         for receipt in self._send(calls, CREATIONS_PER_TX, GAS_PER_CREATION):
             vaults += a.created_vaults(receipt)
@@ -197,9 +190,11 @@ class Setup:
         amounts = [WETH // 100 + i * 10**13 + i for i in range(count)]
         token = a.token_abi
         deposit = a.vault_abi.fn("deposit")
-        calls = [_packed(weth, token.call_data("mint", self.multisend, sum(amounts)))]
-        calls += [_packed(weth, token.call_data("approve", v, 2**256 - 1)) for v in vaults]
-        calls += [_packed(v, deposit.encode(weth, x)) for v, x in zip(vaults, amounts, strict=True)]
+        calls = [packed_call(weth, token.call_data("mint", self.multisend, sum(amounts)))]
+        calls += [packed_call(weth, token.call_data("approve", v, 2**256 - 1)) for v in vaults]
+        calls += [
+            packed_call(v, deposit.encode(weth, x)) for v, x in zip(vaults, amounts, strict=True)
+        ]
         self._send(calls, DEPOSITS_PER_TX, GAS_PER_DEPOSIT)
         return vaults
 
@@ -404,11 +399,7 @@ def format_table(results: list[Result]) -> str:
                 met + (f" (ERROR: {r.error})" if r.error else ""),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = [
-        " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines = text_table(rows)
     lines.append("")
     lines.append("Timeline (seconds after the POST; the POST follows block H at once):")
     for r in results:
@@ -484,9 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             "gas_limit_labels": {str(k): v for k, v in GAS_LIMIT_LABELS.items()},
             "how": "real server subprocess (indexer + in-process relayer, SQLite); vaults made "
             "through Safe's MultiSendCallOnly with automine, then 1-second interval mining",
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
+            **machine(),
         },
         "results": [asdict(r) | {"target": r.target, "met": r.met} for r in results],
         "targets": {
@@ -496,12 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     if args.json:
-        path = Path(args.json)
-        if not path.is_absolute():
-            path = Path.cwd() / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"JSON written to {args.json}")
+        write_json(args.json, report, log)
     return 1 if any(r.error for r in results) else 0
 
 

@@ -114,14 +114,6 @@ def is_keystore(content: dict[str, Any]) -> bool:
     return content.get("version") == 3 and ("crypto" in content or "Crypto" in content)
 
 
-def key_file_address(content: dict[str, Any]) -> str:
-    """The address a key file belongs to, without decrypting it."""
-    address = content.get("address")
-    if not isinstance(address, str):
-        raise ConfigError("the key file names no address")
-    return _checksum(address)
-
-
 def _checksum(address: str) -> str:
     try:
         return to_checksum_address(address if address.startswith("0x") else "0x" + address)
