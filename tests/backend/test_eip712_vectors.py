@@ -1,6 +1,7 @@
 """The Python EIP-712 encoding reproduces every shared vector (SPEC §1.2) and round-trips.
 
-The vectors live beside the repository, in ``../shared/vectors/eip712.json``; the contracts'
+The vectors are ``tests/vectors/eip712.json`` (the specification's ``shared/vectors/eip712.json``,
+copied; ``tests/test_vectors_copy.py`` keeps them equal); the contracts'
 digest views are held to the same file, so passing here means the backend and the chain
 agree on every byte a leader or an owner signs.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +28,8 @@ from backend.chain.eip712 import (
     Withdrawal,
 )
 from tests.backend.strategies import domains, messages, private_keys
+from tests.utils.vectors import load_vectors
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VECTORS_FILE = REPO_ROOT.parent / "shared" / "vectors" / "eip712.json"
 SPEC_TYPE_STRINGS = {
     "TradeIntent": "TradeIntent(address leader,address venue,address tokenIn,address tokenOut,"
     "uint16 fractionBps,uint256 minPrice,uint256 nonce,uint256 deadline)",
@@ -41,11 +40,7 @@ SPEC_TYPE_STRINGS = {
 
 
 def _load_vectors() -> list[dict[str, Any]]:
-    if not VECTORS_FILE.is_file():
-        raise FileNotFoundError(
-            f"{VECTORS_FILE} is missing: clone or copy shared/ beside the repository"
-        )
-    return json.loads(VECTORS_FILE.read_text())["vectors"]
+    return load_vectors()
 
 
 VECTORS = _load_vectors()

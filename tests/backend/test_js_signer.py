@@ -7,9 +7,7 @@ signs in a wallet is what the backend and the contracts verify.
 
 from __future__ import annotations
 
-import json
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +18,9 @@ from backend.chain import eip712
 from backend.chain.eip712 import Domain, Message
 from backend.chain.js_signer import JS_SIGNER, JsSignerError, sign_typed_data_v4_js
 from tests.backend.strategies import domains, messages, private_keys
+from tests.utils.vectors import load_vectors
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VECTORS = json.loads((REPO_ROOT.parent / "shared" / "vectors" / "eip712.json").read_text())[
-    "vectors"
-]
+VECTORS = load_vectors()
 VECTOR_IDS = [
     f"{i}-{v['primaryType']}-chain{v['domain']['chainId']}" for i, v in enumerate(VECTORS)
 ]

@@ -1,6 +1,6 @@
 """The contracts' digest views reproduce every shared EIP-712 vector (SPEC §1.2).
 
-The vectors (``../shared/vectors/eip712.json`` beside the repository) name fixed verifying
+The vectors (``tests/vectors/eip712.json``, the specification's, copied) name fixed verifying
 contracts (0xaAaA… a registry, 0xbBbB… a vault) and chain ids 31337, 1 and 8453. The deployed
 code is placed at those addresses with ``anvil_setCode`` (the registry's runtime code; for the
 vault, the EIP-1167 clone proxy copied from a real clone, so it runs the real implementation with
@@ -11,9 +11,7 @@ tests/backend/test_eip712_vectors.py.
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +20,8 @@ from eth_utils import keccak
 from backend.chain import eip712
 from tests.utils.reverts import reverts
 from tests.utils.signing import intent_tuple
+from tests.utils.vectors import load_vectors
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VECTORS_FILE = REPO_ROOT.parent / "shared" / "vectors" / "eip712.json"
 REGISTRY_AT = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
 VAULT_AT = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"
 PUSH32 = b"\x7f"
@@ -33,9 +30,7 @@ EIP1167_SUFFIX = bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
 
 
 def _load_vectors() -> list[dict[str, Any]]:
-    if not VECTORS_FILE.is_file():
-        raise FileNotFoundError(f"{VECTORS_FILE} is missing: put shared/ beside the repository")
-    return json.loads(VECTORS_FILE.read_text())["vectors"]
+    return load_vectors()
 
 
 VECTORS = _load_vectors()
