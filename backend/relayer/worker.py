@@ -36,6 +36,9 @@ from typing import Any, Final
 
 from eth_utils import to_checksum_address
 from sqlalchemy import Engine, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from backend.chain.abi import ContractAbi
@@ -174,9 +177,16 @@ class RelayerWorker:
                     self.reconcile_nonce()
                     reconciled = True
                 busy = self.step()
-            except CopyvaultError as exc:
+            except (CopyvaultError, OperationalError) as exc:  # the node or the store, for now
                 self.stats.last_error = str(exc)
                 log.warning("relayer %s: %s; retrying", self.worker_id, exc)
+                stop.wait(ERROR_BACKOFF)
+                continue
+            except Exception as exc:
+                # A bug must not leave a process that looks alive and relays nothing: log it whole,
+                # keep it in the stats, and go on with the next round.
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("relayer %s: unexpected error; retrying", self.worker_id)
                 stop.wait(ERROR_BACKOFF)
                 continue
             if not busy:
@@ -227,20 +237,14 @@ class RelayerWorker:
         ours, which `track` broadcasts again from the store."""
         pending = self._node_nonce("pending")
         with self._write() as s, s.begin():
+            self._insert_sender_if_missing(s, pending)
             row = s.scalar(
                 select(RelaySender)
                 .where(RelaySender.chain_id == self.chain_id, RelaySender.address == self.sender)
                 .with_for_update()
             )
-            if row is None:
-                row = RelaySender(
-                    chain_id=self.chain_id,
-                    address=self.sender,
-                    next_nonce=pending,
-                    updated_at=_utcnow(),
-                )
-                s.add(row)
-            elif pending > row.next_nonce:
+            assert row is not None
+            if pending > row.next_nonce:
                 log.warning(
                     "sender %s: the node's nonce %d is past the stored %d (the key sent other "
                     "transactions); continuing from the node's",
@@ -250,6 +254,21 @@ class RelayerWorker:
                 )
                 row.next_nonce, row.updated_at = pending, _utcnow()
             return row.next_nonce
+
+    def _insert_sender_if_missing(self, s: Session, next_nonce: int) -> None:
+        """Two workers starting together both find no row; ON CONFLICT DO NOTHING lets the second
+        wait for the first's row instead of failing on the primary key."""
+        insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        s.execute(
+            insert(RelaySender)
+            .values(
+                chain_id=self.chain_id,
+                address=self.sender,
+                next_nonce=next_nonce,
+                updated_at=_utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
 
     # ------------------------------------------------------------------ 1. plan
 

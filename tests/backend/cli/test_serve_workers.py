@@ -11,6 +11,8 @@ from backend.chain.actions import Key
 from scripts.server_process import indexed_through, running_server
 from tests.backend.api.helpers import intent_body
 
+OUTLIVE_GRACE_SECONDS = 10.0
+
 
 def _wait(predicate, seconds: float = 60.0):
     end = time.monotonic() + seconds
@@ -72,5 +74,9 @@ def test_serve_workers__api_processes_share_one_indexer_and_one_relayer(anvil_ch
             lambda: (s := api.get(f"/v1/intents/{digest}").json())["status"] == "done" and s
         )
         assert [o["status"] for o in status["vaults"]] == ["mirrored"]
-    alive = {pid: children[pid] for pid in children if _alive(pid)}
-    assert not alive, f"processes outlived the server: {alive}"
+    # multiprocessing's resource tracker (uvicorn's workers start one) leaves when it reads the
+    # end of its parent's pipe, a moment after the server: allow the moment, not a survivor.
+    end = time.monotonic() + OUTLIVE_GRACE_SECONDS
+    while (alive := {p: children[p] for p in children if _alive(p)}) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not alive, f"processes outlived the server by {OUTLIVE_GRACE_SECONDS}s: {alive}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from backend.relayer.fees import current_fees
+from backend.relayer.worker import run_in_thread
 from backend.services.intents import intent_message
 
 
@@ -157,3 +158,31 @@ def test_reconcile__key_used_outside_the_relayer__next_nonce_follows_the_node(re
         relay.actions.token("WETH"), relay.chain.deployer.address, 0, relay.chain.relayer
     )
     assert worker.reconcile_nonce() == start + 1
+
+
+def test_run__an_unexpected_error_in_a_round__recorded_and_the_worker_goes_on(relay, monkeypatch):
+    """A bug in one round must not end the worker's thread: the process would look alive and relay
+    nothing (CI once lost a thread to an unhandled database error)."""
+    vaults = relay.followers(2)
+    digest = relay.submit(nonce=9)
+    worker = relay.worker("w1", poll_interval=0.05)
+    real_step, rounds = worker.step, []
+
+    def step_failing_once() -> bool:
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise RuntimeError("a bug in the first round")
+        return real_step()
+
+    monkeypatch.setattr(worker, "step", step_failing_once)
+    thread, stop = run_in_thread(worker)
+    try:
+        end = time.monotonic() + 30
+        while relay.status(digest)["status"] != "done" and time.monotonic() < end:
+            time.sleep(0.1)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(30)
+    assert worker.stats.last_error == "RuntimeError: a bug in the first round"
+    _mirrored_once(relay, digest, vaults, 9)

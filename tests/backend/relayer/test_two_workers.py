@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 
 from backend.chain.artifacts import event_topic
+from backend.db.relay_models import RelaySender
 from backend.relayer.worker import run_in_thread
 
 
@@ -53,3 +54,30 @@ def test_two_workers__many_intents_and_batches__each_batch_sent_once_each_vault_
     assert traded == Counter({(v.lower(), d): 1 for v in vaults for d in digests})
     assert sum(w.stats.batches_sent for w in workers) == len(batches)
     assert all(w.stats.batches_sent > 0 for w in workers)  # both took a share
+
+
+def test_two_workers__start_together_on_an_empty_store__one_sender_row_both_run(relay):
+    """Both workers find no sender row and insert one at once; the second must wait for the first's
+    row, not fail on the primary key (CI once lost a worker thread to exactly that)."""
+    workers = [relay.worker(f"w{i}") for i in (1, 2)]
+    start = threading.Barrier(len(workers))
+    nonces, errors = [], []
+
+    def reconcile(worker) -> None:
+        start.wait()
+        try:
+            nonces.append(worker.reconcile_nonce())
+        except Exception as exc:  # the test reports whatever a worker raised
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reconcile, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    pending = int(relay.rpc("eth_getTransactionCount", workers[0].signer.address, "pending"), 16)
+    assert nonces == [pending, pending]
+    assert [(s.address, s.next_nonce) for s in relay.rows(RelaySender)] == [
+        (workers[0].sender, pending)
+    ]
