@@ -54,14 +54,14 @@ def create_extras(app: FastAPI, settings: Settings) -> ApiExtras:
     return extras
 
 
-def get_extras(request: Request) -> ApiExtras:
+async def get_extras(request: Request) -> ApiExtras:
     return request.app.state.api
 
 
 ExtrasDep = Annotated[ApiExtras, Depends(get_extras)]
 
 
-def get_valuer(state: StateDep, extras: ExtrasDep) -> Valuer:
+async def get_valuer(state: StateDep, extras: ExtrasDep) -> Valuer:
     return Valuer(
         client=state.quick_client,
         book=extras.prices,
@@ -73,7 +73,7 @@ def get_valuer(state: StateDep, extras: ExtrasDep) -> Valuer:
 ValuerDep = Annotated[Valuer, Depends(get_valuer)]
 
 
-def get_proposal_context(state: StateDep, extras: ExtrasDep) -> ProposalContext:
+async def get_proposal_context(state: StateDep, extras: ExtrasDep) -> ProposalContext:
     return ProposalContext(
         chain_id=state.deployment.chain_id,
         client=state.quick_client,
@@ -85,7 +85,7 @@ def get_proposal_context(state: StateDep, extras: ExtrasDep) -> ProposalContext:
 ProposalsDep = Annotated[ProposalContext, Depends(get_proposal_context)]
 
 
-def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContext:
+async def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContext:
     assert state.clock is not None and state.codes is not None
     return IntakeContext(
         chain_id=state.deployment.chain_id,
@@ -103,7 +103,7 @@ def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContext:
 IntakeDep = Annotated[IntakeContext, Depends(get_intake_context)]
 
 
-def get_tokens(state: StateDep) -> dict[str, tuple[str | None, int | None]]:
+async def get_tokens(state: StateDep) -> dict[str, tuple[str | None, int | None]]:
     """Symbol and decimals of the tokens the deployment file names (lowercase address)."""
     return {t.address.lower(): (t.symbol, t.decimals) for t in state.deployment.tokens.values()}
 
@@ -111,7 +111,7 @@ def get_tokens(state: StateDep) -> dict[str, tuple[str | None, int | None]]:
 TokensDep = Annotated[dict[str, tuple[str | None, int | None]], Depends(get_tokens)]
 
 
-def get_chain_id(state: StateDep) -> int:
+async def get_chain_id(state: StateDep) -> int:
     return state.deployment.chain_id
 
 

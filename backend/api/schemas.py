@@ -46,6 +46,10 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# The same few addresses (venues, tokens, leaders) arrive again and again; the checksum is a keccak.
+_has_valid_checksum = lru_cache(maxsize=8192)(is_checksum_address)
+
+
 def parse_address(value: Any) -> str:
     """A 0x-hex address, lowercased; a mixed-case one must carry a valid EIP-55 checksum."""
     if not isinstance(value, str) or not _ADDRESS_RE.fullmatch(value):
@@ -55,7 +59,7 @@ def parse_address(value: Any) -> str:
             {"value": _shown(value)},
         )
     digits = value[2:]
-    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
+    if digits != digits.lower() and digits != digits.upper() and not _has_valid_checksum(value):
         raise PydanticCustomError(
             "invalid_checksum",
             "{value} has a wrong EIP-55 checksum (a typo?): check it, or send it in lowercase",
