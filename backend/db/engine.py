@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -40,10 +41,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class _SqliteWriterQueue:
     """Writers of one engine wait for the write lock in a queue of this process, not in SQLite's
     busy handler, which sleeps up to 100 ms between tries: under 16 concurrent intents that sleep
-    was most of the p99 (bench/intake.py). Other processes still meet at SQLite's lock."""
+    was most of the p99 (bench/intake.py). Other processes still meet at SQLite's lock.
+
+    The lock is handed on when the holder's transaction ends (the engine's commit and rollback
+    events), and also when its DBAPI connection goes back to the pool or is invalidated without
+    either: a leaked lock would stop every writer of the process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._guard = threading.Lock()  # makes "is it the holder? then clear" one step
+        # The holder is only weakly referenced: a strong one would keep an abandoned connection
+        # from the garbage collector, whose return of it to the pool hands the lock on.
+        self._holder: weakref.ref[Connection] | None = None
+        self._holder_dbapi: Any = None
+
+    def listen(self, engine: Engine) -> None:
+        event.listen(engine, "begin", self.begin)
+        event.listen(engine, "commit", self.end)
+        event.listen(engine, "rollback", self.end)
+        event.listen(engine.pool, "checkin", self.dbapi_released)
+        event.listen(engine.pool, "invalidate", self.dbapi_released)
 
     def begin(self, conn: Connection) -> None:
         if not conn.get_execution_options().get("sqlite_immediate", False):
@@ -58,18 +75,28 @@ class _SqliteWriterQueue:
             )
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi = conn.connection.dbapi_connection
         except BaseException:
             self._lock.release()
             raise
-        conn.info[_HOLDS_WRITER_LOCK] = True
+        with self._guard:
+            self._holder, self._holder_dbapi = weakref.ref(conn), dbapi
 
     def end(self, conn: Connection) -> None:
         """The transaction ends (the event fires just before COMMIT or ROLLBACK is sent)."""
-        if conn.info.pop(_HOLDS_WRITER_LOCK, False):
-            self._lock.release()
+        self._release_if(lambda: self._holder is not None and self._holder() is conn)
 
+    def dbapi_released(self, dbapi_connection: Any, *_: Any) -> None:
+        self._release_if(
+            lambda: dbapi_connection is not None and self._holder_dbapi is dbapi_connection
+        )
 
-_HOLDS_WRITER_LOCK: Final = "copyvault_holds_writer_lock"
+    def _release_if(self, is_holder: Any) -> None:
+        with self._guard:
+            if self._holder_dbapi is None or not is_holder():
+                return
+            self._holder = self._holder_dbapi = None
+        self._lock.release()
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -100,10 +127,7 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
             "connect",
             lambda dbapi_conn, _rec: setattr(dbapi_conn, "isolation_level", None),
         )
-        writers = _SqliteWriterQueue()
-        event.listen(engine, "begin", writers.begin)
-        event.listen(engine, "commit", writers.end)
-        event.listen(engine, "rollback", writers.end)
+        _SqliteWriterQueue().listen(engine)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":

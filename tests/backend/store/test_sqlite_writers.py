@@ -4,9 +4,11 @@ the lock is handed on at every commit and rollback, a writer that waits too long
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 import time
+import warnings
 
 import pytest
 from sqlalchemy import text
@@ -106,4 +108,45 @@ def test_writers__sqlite_refuses_the_begin__the_queue_is_not_kept(tmp_path, shor
         other_process.close()
     with write_transaction(engine) as conn:
         conn.execute(text("INSERT INTO t VALUES (2)"))
+    assert _count(engine) == 1
+
+
+def test_writers__connection_invalidated_mid_transaction__the_queue_is_not_kept(
+    tmp_path, short_timeout
+):
+    """A connection dropped while it holds the lock (what SQLAlchemy does on a disconnect error)
+    never sends COMMIT or ROLLBACK: the lock must still be handed on."""
+    engine = _engine(tmp_path)
+    with engine.connect() as conn:
+        conn = conn.execution_options(sqlite_immediate=True)
+        conn.begin()
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        conn.invalidate()
+    started = time.monotonic()
+    with write_transaction(engine) as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    assert time.monotonic() - started < 0.25
+    assert _count(engine) == 1  # the dropped transaction's row is gone
+
+
+def test_writers__connection_dropped_without_closing__the_queue_is_not_kept(
+    tmp_path, short_timeout
+):
+    """A connection left to the garbage collector mid-transaction: the pool takes it back (and
+    rolls it back), and the lock goes with it."""
+    engine = _engine(tmp_path)
+
+    def abandon() -> None:
+        conn = engine.connect().execution_options(sqlite_immediate=True)
+        conn.begin()
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy warns about the abandoned connection
+        abandon()
+        gc.collect()
+    started = time.monotonic()
+    with write_transaction(engine) as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    assert time.monotonic() - started < 0.25
     assert _count(engine) == 1
