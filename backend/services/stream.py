@@ -44,9 +44,19 @@ class StreamPosition:
     reorg_id: int
 
 
+def _snapshot(engine: Engine) -> Session:
+    """A session whose statements all read one snapshot. PostgreSQL's default (READ COMMITTED)
+    reads each statement afresh: a reorg committed between the reorg query and the events query
+    let the new fork's events out before their reorg notice (seen in CI). A read-only REPEATABLE
+    READ transaction never fails on a conflict. SQLite's transaction is one snapshot already."""
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    return Session(engine)
+
+
 def start_position(engine: Engine, *, chain_id: int, after: int | None) -> StreamPosition:
     """Where a new stream starts: after event `after` if given, else at the current end."""
-    with Session(engine) as session:
+    with _snapshot(engine) as session:
         last_event = session.scalar(select(func.max(Event.id)).where(Event.chain_id == chain_id))
         last_reorg = session.scalar(select(func.max(Reorg.id)).where(Reorg.chain_id == chain_id))
     return StreamPosition(
@@ -58,7 +68,7 @@ def poll(
     engine: Engine, flt: StreamFilter, position: StreamPosition
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """New reorg notices and new matching events since `position` (which is advanced)."""
-    with Session(engine) as session:
+    with _snapshot(engine) as session:
         reorgs = list(
             session.scalars(
                 select(Reorg)
@@ -76,8 +86,7 @@ def poll(
                 )
             )
             position.event_id = min(position.event_id, kept or 0)
-        # The newest id before the rows: rows committed after it are left for the next poll, so
-        # none is skipped by advancing past it unseen (PostgreSQL reads each statement afresh).
+        # The newest id of the snapshot: the position advances to it and no further.
         newest = session.scalar(select(func.max(Event.id)).where(Event.chain_id == flt.chain_id))
         events: list[Event] = []
         if newest is not None and newest > position.event_id:
