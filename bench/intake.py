@@ -51,7 +51,7 @@ from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
 from bench.indexer import STORES
 from bench.report import machine, text_table, write_json
-from scripts.server_process import indexed_through, running_server, tail
+from scripts.server_process import indexed_through, poll_until, running_server, tail
 
 DEFAULT_JSON = "reports/bench-intake.json"
 DEFAULT_REQUESTS = 2_000
@@ -190,11 +190,8 @@ def measure_store(
             server,
         ):
             head = client.block_number()
-            end = time.monotonic() + 120
-            while not indexed_through(api, head):
-                if time.monotonic() > end:
-                    raise RuntimeError("the server's indexer did not catch up with the chain")
-                time.sleep(0.2)
+            if not poll_until(lambda: indexed_through(api, head), 120):
+                raise RuntimeError("the server's indexer did not catch up with the chain")
             log(f"  {backend}: server up and indexed through block {head}")
             requests = {
                 "health": [("/v1/health", None)] * args.requests,

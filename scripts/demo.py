@@ -37,7 +37,7 @@ from backend.chain.deploy import DEFAULT_POLICY, deploy_system
 from backend.chain.js_signer import sign_typed_data_v4_js
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
-from scripts.server_process import indexed_through, running_server
+from scripts.server_process import indexed_through, poll_until, running_server
 
 WETH = 10**18
 USDC = 10**6
@@ -56,13 +56,10 @@ def fail(text: str) -> None:
 
 
 def wait_for(what: str, check: Callable[[], Any], seconds: float = WAIT_SECONDS) -> Any:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    fail(f"timed out waiting for {what}")
+    result = poll_until(check, seconds)
+    if not result:
+        fail(f"timed out waiting for {what}")
+    return result
 
 
 @dataclass

@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -89,6 +89,22 @@ def running_server(
     finally:
         api.close()
         _stop(process)
+
+
+T = TypeVar("T")
+
+
+def poll_until(check: Callable[[], T], seconds: float, every: float = 0.2) -> T | None:
+    """The first truthy answer of `check`, asked every `every` seconds for up to `seconds`; None
+    when the time runs out (the caller says what did not happen)."""
+    end = time.monotonic() + seconds
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() >= end:
+            return None
+        time.sleep(every)
 
 
 def _wait_healthy(api: httpx.Client, process: subprocess.Popen, log: Path) -> None:

@@ -4,7 +4,6 @@ missing or the node is down (a null value with the reason, never an error respon
 from __future__ import annotations
 
 import re
-import time
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from backend.api.app import create_app
 from backend.chain.abi import ContractAbi
 from backend.db.models import Event
+from scripts.server_process import poll_until
 from tests.backend.api.helpers import api_settings, open_env
 
 
@@ -31,13 +31,10 @@ def _metric(text: str, name: str, **labels: str) -> float | None:
 
 
 def _wait_for(predicate, timeout: float = 60.0, describe=lambda: ""):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out; {describe()}")
+    value = poll_until(predicate, timeout, every=0.05)
+    if not value:
+        raise AssertionError(f"timed out; {describe()}")
+    return value
 
 
 def test_metrics__requests_by_route_template_and_status(api):

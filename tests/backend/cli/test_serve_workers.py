@@ -4,24 +4,19 @@ their own; an intent posted to either API process is relayed, and stopping the s
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 from backend.chain.actions import Key
-from scripts.server_process import indexed_through, running_server
+from scripts.server_process import indexed_through, poll_until, running_server
 from tests.backend.api.helpers import intent_body
 
 OUTLIVE_GRACE_SECONDS = 10.0
 
 
 def _wait(predicate, seconds: float = 60.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        answer = predicate()
-        if answer:
-            return answer
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+    answer = poll_until(predicate, seconds)
+    assert answer, "timed out"
+    return answer
 
 
 def _children(pid: int) -> dict[int, str]:
@@ -74,9 +69,12 @@ def test_serve_workers__api_processes_share_one_indexer_and_one_relayer(anvil_ch
             lambda: (s := api.get(f"/v1/intents/{digest}").json())["status"] == "done" and s
         )
         assert [o["status"] for o in status["vaults"]] == ["mirrored"]
+
     # multiprocessing's resource tracker (uvicorn's workers start one) leaves when it reads the
     # end of its parent's pipe, a moment after the server: allow the moment, not a survivor.
-    end = time.monotonic() + OUTLIVE_GRACE_SECONDS
-    while (alive := {p: children[p] for p in children if _alive(p)}) and time.monotonic() < end:
-        time.sleep(0.1)
+    def survivors() -> dict[int, str]:
+        return {p: children[p] for p in children if _alive(p)}
+
+    poll_until(lambda: not survivors(), OUTLIVE_GRACE_SECONDS, every=0.1)
+    alive = survivors()
     assert not alive, f"processes outlived the server by {OUTLIVE_GRACE_SECONDS}s: {alive}"

@@ -12,6 +12,7 @@ import time
 from backend.relayer.fees import current_fees
 from backend.relayer.worker import run_in_thread
 from backend.services.intents import intent_message
+from scripts.server_process import poll_until
 
 
 def _mirrored_once(relay, digest: str, vaults: list[str], nonce: int) -> None:
@@ -177,9 +178,7 @@ def test_run__an_unexpected_error_in_a_round__recorded_and_the_worker_goes_on(re
     monkeypatch.setattr(worker, "step", step_failing_once)
     thread, stop = run_in_thread(worker)
     try:
-        end = time.monotonic() + 30
-        while relay.status(digest)["status"] != "done" and time.monotonic() < end:
-            time.sleep(0.1)
+        poll_until(lambda: relay.status(digest)["status"] == "done", 30, every=0.1)
         assert thread.is_alive()
     finally:
         stop.set()

@@ -31,7 +31,7 @@ from backend.chain.reader import token_balances
 from backend.chain.tx import created_address
 from backend.db.engine import create_store_engine
 from backend.indexer.decoder import LogDecoder
-from scripts.server_process import indexed_through, running_server, tail
+from scripts.server_process import indexed_through, poll_until, running_server, tail
 from tests.backend.api.helpers import intent_body
 from tests.backend.conftest import Chain, deploy_chain
 
@@ -451,10 +451,8 @@ def test_relay__balances_moved_by_exactly_the_reported_amounts(relayed):
 
 def test_relay__index_holds_the_same_trades_and_skip_reasons(relayed):
     last = max(s["batches"][0]["block_number"] for s in relayed.statuses)
-    end = time.monotonic() + 30
-    while not indexed_through(relayed.api, last):
-        assert time.monotonic() < end, "the indexer did not reach the relay blocks"
-        time.sleep(0.2)
+    reached = poll_until(lambda: indexed_through(relayed.api, last), 30)
+    assert reached, "the indexer did not reach the relay blocks"
 
     trades = {
         (t["vault"], t["digest"]): (int(t["amount_in"]), int(t["amount_out"]), t["tx_hash"])
