@@ -175,3 +175,9 @@ class RelaySender(Base):
     address: Mapped[str] = mapped_column(Address, primary_key=True)
     next_nonce: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Set while the relayer cannot make progress on its own (for example the fee cap leaves no
+    # room to replace a stuck transaction); readiness and /metrics read it. Cleared on recovery.
+    degraded_reason: Mapped[str | None] = mapped_column(Text)
+    degraded_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Nonce gaps found between the store and the node, filled or abandoned (a counter).
+    nonce_gaps: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
