@@ -4,6 +4,7 @@
 #   make test     compile the contracts and run the whole suite (tests/) with ape on anvil
 #   make slither  Slither gate: fails on untriaged High/Medium findings (reports/ for details)
 #   make lint     ruff check and format check
+#   make gas-check  measure gas (bench/gas.py) and fail on a rise above bench/gas-snapshot.json
 #   make demo     the end-to-end demo on a local chain (scripts/demo.py)
 
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # ape-config.yaml makes foundry (anvil) the local provider; say so here too, explicitly.
 APE_NETWORK ?= ethereum:local:foundry
 
-.PHONY: help setup test slither lint demo
+.PHONY: help setup test slither lint demo gas-check
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -33,6 +34,11 @@ slither: setup
 lint: setup
 	ruff check .
 	ruff format --check .
+
+gas-check: setup
+	ape compile
+	python -m bench.gas --no-breakdown
+	python -m bench.gas_snapshot check
 
 demo: setup
 	ape compile
