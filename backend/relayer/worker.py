@@ -350,13 +350,14 @@ class RelayerWorker:
             _ranges(missing),
             len(filled),
         )
-        for nonce in filled:
-            self._send_filler(nonce)
+        refused = [n for n in filled if not self._send_filler(n)]
         row.next_nonce, row.updated_at = highest + 1, _utcnow()
-        row.nonce_gaps += 1
-        self.stats.nonce_gaps += 1
+        if not refused:  # a gap the node refused to fill is found again next round: counted then
+            row.nonce_gaps += 1
+            self.stats.nonce_gaps += 1
 
-    def _send_filler(self, nonce: int) -> None:
+    def _send_filler(self, nonce: int) -> bool:
+        """Whether the node took a 0-value self-transfer with this nonce (or already has one)."""
         fees = current_fees(self.client, cap=self.config.max_fee_per_gas)
         signed = self.signer.sign_transaction(
             {
@@ -373,8 +374,13 @@ class RelayerWorker:
         )
         try:
             self.client.request("eth_sendRawTransaction", [signed.raw])
-        except RpcError as exc:  # e.g. the nonce was used meanwhile: the gap is closed either way
+        except RpcError as exc:
+            text = str(exc).lower()
+            if any(phrase in text for phrase in ("already known", "nonce too low")):
+                return True  # the nonce is taken meanwhile: the gap is closed either way
             log.warning("sender %s: filler for nonce %d refused: %s", self.sender, nonce, exc)
+            return False
+        return True
 
     def _insert_sender_if_missing(self, s: Session, next_nonce: int) -> None:
         """Two workers starting together both find no row; ON CONFLICT DO NOTHING lets the second

@@ -125,6 +125,55 @@ def test_reorg__some_vaults_executed_on_the_new_fork__only_the_others_sent_again
     assert all(relay.executed(v, 3) for v in vaults)
 
 
+def test_reorg__batch_reincluded_in_another_block__recorded_with_the_new_block_sent_once(relay):
+    vaults = relay.followers(2)
+    digest = relay.submit(nonce=8)
+    worker = relay.worker(confirmations=3)
+    relay.chain.mine(1)
+    worker.step()
+    (tx,) = relay.transactions()
+    (included,) = relay.batches()
+
+    # A new fork of the last two blocks, with the batch's transaction in its second block.
+    relay.rpc("anvil_reorg", 2, [[tx.raw, 1]])
+    worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
+
+    (batch,) = relay.batches()
+    assert batch.status == "mined" and batch.block_hash != included.block_hash
+    canonical = relay.rpc("eth_getBlockByNumber", hex(batch.block_number), False)
+    assert canonical["hash"] == batch.block_hash
+    assert [t.tx_hash for t in relay.transactions()] == [tx.tx_hash]  # nothing sent again
+    outcomes = relay.outcomes(digest)
+    assert {(outcomes[v]["tx_hash"], outcomes[v]["block_number"]) for v in vaults} == {
+        (tx.tx_hash, batch.block_number)
+    }
+    _mirrored_once(relay, digest, vaults, 8)
+
+
+def test_reorg__undone_transaction_back_in_the_pool__followed_again_not_planned_again(relay):
+    """Nodes put a reorg's transactions back in their pool (geth does): the batch is in flight
+    again, not planned again."""
+    vaults = relay.followers(2)
+    digest = relay.submit(nonce=9)
+    worker = relay.worker(confirmations=2)
+    before = relay.rpc("evm_snapshot")
+    worker.step()
+    (tx,) = relay.transactions()
+    relay.rpc("evm_revert", before)
+    with relay.mining_paused():
+        relay.rpc("eth_sendRawTransaction", tx.raw)
+        worker.step()
+        assert _statuses(relay) == ["signed"]
+        relay.rpc("evm_mine")
+
+    worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
+
+    assert _statuses(relay) == ["mined"]
+    assert [t.tx_hash for t in relay.transactions()] == [tx.tx_hash]
+    assert _sender(relay).nonce_gaps == 0
+    _mirrored_once(relay, digest, vaults, 9)
+
+
 def test_nonce__store_ahead_of_node__gap_filled_and_new_intent_relayed(relay):
     """The auditor's wedge: the stored next nonce is one past the node's (a transaction undone by a
     reorg), so a new batch is signed with a nonce the node cannot mine yet. The relayer must fill
