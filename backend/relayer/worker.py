@@ -24,8 +24,8 @@ several workers (threads or processes, on one PostgreSQL store) can share one qu
 
 The sender's nonce lives in `relay_senders` and is reconciled with the node every round: a node
 ahead (the key sent elsewhere) moves it up; a node behind (transactions forgotten or undone) is a
-gap, filled or given back (`_fill_gap`). A stuck transaction the fee cap keeps from being replaced
-marks the sender degraded until it clears. The signer never leaves `RelayerSigner`.
+gap, filled or handed out again (`_close_gap`). A stuck transaction the fee cap keeps from being
+replaced marks the sender degraded until it clears. The signer never leaves `RelayerSigner`.
 """
 
 from __future__ import annotations
@@ -756,7 +756,6 @@ class RelayerWorker:
                     .order_by(RelayTransaction.id)
                 ).all()
                 for b in batches
-                if b.status == "signed"
             }
         changed, capped = False, []
         if batches:
@@ -764,7 +763,7 @@ class RelayerWorker:
             head = self.client.block_number()
             for batch in batches:
                 if batch.status == "included":
-                    changed |= self._follow_included(batch, head)
+                    changed |= self._follow_included(batch, attempts[batch.id], head)
                     continue
                 result = self._track_batch(batch, attempts[batch.id], node_nonce, head)
                 changed |= result == "changed"
@@ -780,7 +779,8 @@ class RelayerWorker:
         node_nonce: int,
         head: int,
     ) -> str:
-        """ "changed", "waiting", or "capped" (not mined, and the fee cap forbids a replacement)."""
+        """What happened: "changed", "waiting", or "capped" (not mined, and the fee cap leaves no
+        room for a replacement)."""
         receipts = self.client.batch([("eth_getTransactionReceipt", [t.tx_hash]) for t in attempts])
         mined = next((r for r in receipts if r), None)
         if mined is not None:
@@ -807,13 +807,17 @@ class RelayerWorker:
         """Whether a block has the configured confirmations (itself counted, as wallets do)."""
         return head - block_number + 1 >= self.config.confirmations
 
-    def _follow_included(self, batch: RelayBatch, head: int) -> bool:
+    def _follow_included(
+        self, batch: RelayBatch, attempts: Sequence[RelayTransaction], head: int
+    ) -> bool:
         """Check an included batch against the canonical chain; whether it changed (final now,
-        moved to another block, or undone by a reorg)."""
-        assert batch.tx_hash is not None
-        receipt = self.client.request("eth_getTransactionReceipt", [batch.tx_hash])
+        moved to another block, or undone by a reorg). Every attempt is asked: a new fork may
+        hold another of the batch's transactions (same nonce) than the one first mined."""
+        hashes = [t.tx_hash for t in attempts]
+        receipts = self.client.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        receipt = next((r for r in receipts if r), None)
         if receipt is None:
-            return self._undo(batch.id, pooled=self._node_knows(batch.tx_hash))
+            return self._undo(batch.id, pooled=any(self._node_knows(h) for h in hashes))
         canonical = self.client.request("eth_getBlockByNumber", [receipt["blockNumber"], False])
         block_hash = receipt["blockHash"].lower()
         if canonical is None or canonical["hash"].lower() != block_hash:

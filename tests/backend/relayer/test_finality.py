@@ -150,6 +150,34 @@ def test_reorg__batch_reincluded_in_another_block__recorded_with_the_new_block_s
     _mirrored_once(relay, digest, vaults, 8)
 
 
+def test_reorg__new_fork_holds_the_replaced_transaction__recorded_as_mined_not_planned_again(
+    relay,
+):
+    """A batch replaced with a higher fee: the replacement is mined, then a reorg's new fork holds
+    the first transaction instead (same nonce). The batch is mined by that one."""
+    vaults = relay.followers(2)
+    digest = relay.submit(nonce=10)
+    worker = relay.worker(confirmations=3, replace_after=0.2)
+    relay.chain.mine(1)
+    with relay.mining_paused():
+        worker.step()
+        time.sleep(0.3)
+        worker.step()  # replaced
+        first, second = sorted(relay.transactions(), key=lambda t: t.id)
+        relay.rpc("evm_mine")
+    worker.step()
+    (included,) = relay.batches()
+    assert (included.status, included.tx_hash) == ("included", second.tx_hash)
+
+    relay.rpc("anvil_reorg", 2, [[first.raw, 1]])
+    worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
+
+    (batch,) = relay.batches()
+    assert (batch.status, batch.tx_hash) == ("mined", first.tx_hash)
+    assert {relay.outcomes(digest)[v]["tx_hash"] for v in vaults} == {first.tx_hash}
+    _mirrored_once(relay, digest, vaults, 10)
+
+
 def test_reorg__undone_transaction_back_in_the_pool__followed_again_not_planned_again(relay):
     """Nodes put a reorg's transactions back in their pool (geth does): the batch is in flight
     again, not planned again."""
