@@ -44,6 +44,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from backend.chain.abi import ContractAbi
@@ -134,7 +135,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _unreachable(error: Exception) -> str:
+def _unavailable(error: Exception) -> str:
     return "the node" if isinstance(error, ChainError) else "the store"
 
 
@@ -157,7 +158,7 @@ class _Outage:
             return
         self.what, self.since = what, time.monotonic()
         log.warning(
-            "relayer %s: %s is unreachable (%s); retrying every %.0fs",
+            "relayer %s: %s is unavailable (%s); retrying every %.0fs",
             self.worker_id,
             what,
             error,
@@ -232,9 +233,11 @@ class RelayerWorker:
             try:
                 busy = self.step()
                 outage.over()
-            except (DBAPIError, CopyvaultError) as exc:  # one line per outage, not per retry
+            except (DBAPIError, PoolTimeoutError, CopyvaultError) as exc:
+                # The store or the node down (or the pool exhausted): one line per outage, not
+                # one per try, and no traceback for a condition the operator already understands.
                 self.stats.last_error = _first_line(getattr(exc, "orig", None) or exc)
-                outage.began(_unreachable(exc), self.stats.last_error)
+                outage.began(_unavailable(exc), self.stats.last_error)
                 stop.wait(ERROR_BACKOFF)
                 continue
             except Exception as exc:

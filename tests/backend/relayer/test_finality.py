@@ -335,7 +335,7 @@ def test_store_outage__one_warning_line_no_traceback__one_line_when_it_answers_a
             thread.join(30)
 
     records = [r for r in caplog.records if r.name == WORKER_LOG]
-    outage = [r for r in records if "the store is unreachable" in r.getMessage()]
+    outage = [r for r in records if "the store is unavailable" in r.getMessage()]
     assert len(outage) == 1, [r.getMessage() for r in records]
     assert all(r.exc_info is None and "unexpected" not in r.getMessage() for r in records)
     assert len([r for r in records if "the store answers again" in r.getMessage()]) == 1
