@@ -330,7 +330,9 @@ class RelayerWorker:
         gap. (A batch in flight whose transaction the node forgot is broadcast again by `track`,
         the very bytes signed.) Missing nonces above every batch in flight are handed out again;
         those below one are filled with a 0-value transfer to the sender itself, so the
-        transactions after them can be mined."""
+        transactions after them can be mined. A missing nonce's own stored transaction is not
+        sent again: its batch is closed (reorged, say) and its vaults are being planned anew, so
+        sending it could trade them in a transaction the relayer no longer follows."""
         in_flight = set(
             s.scalars(
                 select(RelayBatch.tx_nonce).where(

@@ -19,9 +19,10 @@ from sqlalchemy import Engine, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from backend.config import load_settings
 from backend.db.relay_models import RelaySender
 from backend.relayer.fees import current_fees
-from backend.relayer.worker import run_in_thread
+from backend.relayer.worker import RelayerConfig, run_in_thread
 from backend.services.intents import intent_message
 from scripts.server_process import poll_until
 from tests.backend.conftest import PG_ADMIN_URL
@@ -69,6 +70,13 @@ def test_finality__outcomes_pending_until_the_block_has_the_confirmations__then_
     worker.step()
     assert _statuses(relay) == ["mined"]
     _mirrored_once(relay, digest, vaults, 1)
+
+
+def test_confirmations__setting_reaches_the_worker__twelve_by_default(monkeypatch):
+    monkeypatch.delenv("COPYVAULT_RELAYER_CONFIRMATIONS", raising=False)
+    assert RelayerConfig.from_settings(load_settings()).confirmations == 12
+    monkeypatch.setenv("COPYVAULT_RELAYER_CONFIRMATIONS", "0")
+    assert RelayerConfig.from_settings(load_settings()).confirmations == 0
 
 
 def test_reorg__mined_batch_undone__intent_back_to_relaying_and_vaults_mirrored_once(relay):
