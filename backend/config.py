@@ -229,6 +229,15 @@ class Settings(BaseSettings):
     relayer_max_fee_gwei: float = Field(
         500.0, gt=0, description="The relayer never offers more than this max fee per gas."
     )
+    relayer_confirmations: int = Field(
+        12,
+        ge=0,
+        description=(
+            "Blocks a relay transaction's block must have (itself included) before its outcomes "
+            "are final and its intent done; until then every round checks it is still on the "
+            "canonical chain and re-plans what a reorg undid. 0 trusts inclusion (local chains)."
+        ),
+    )
     relayer_claim_seconds: float = Field(
         60.0,
         gt=0,

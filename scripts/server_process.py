@@ -39,6 +39,7 @@ def server_env(
         "COPYVAULT_DATABASE_URL": database_url,
         "COPYVAULT_DATA_DIR": str(folder / "data"),
         "COPYVAULT_CONFIRMATIONS": "0",
+        "COPYVAULT_RELAYER_CONFIRMATIONS": "0",
         "COPYVAULT_POLL_INTERVAL": "0.2",
         "COPYVAULT_API_PORT": str(free_port()),
     }

@@ -444,7 +444,9 @@ class ProposalPage(Model):
 
 IntentStatus = Literal["accepted", "planning", "relaying", "done", "rejected"]
 OutcomeStatus = Literal["pending", "mirrored", "skipped"]
-BatchStatus = Literal["planned", "signed", "mined", "reverted", "dropped", "expired"]
+BatchStatus = Literal[
+    "planned", "signed", "included", "mined", "reverted", "dropped", "reorged", "expired"
+]
 
 
 class IntentSubmission(Model):

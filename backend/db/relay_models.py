@@ -6,19 +6,26 @@ never delete an accepted intent or the record of a transaction the relayer signe
 
 - `intents`: one row per EIP-712 digest (the same intent submitted twice is one row). `status`:
   `accepted` (waiting for a worker) -> `planning` (a worker holds it until `claim_expires_at`)
-  -> `relaying` (batches planned) -> `done` (every vault has an outcome), or `rejected` when the
-  chain refused it by the time it was relayed (cancelled, delegate revoked; `error` says why).
+  -> `relaying` (batches planned) -> `done` (every vault has a final outcome), or `rejected` when
+  the chain refused it by the time it was relayed (cancelled, delegate revoked; `error` says why).
   `plan_due` marks an intent with vaults waiting for a plan (a worker claims it by the lease).
 - `relay_batches`: one mirrorAggregated call for a group of the intent's vaults. `status`:
-  `planned` -> `signed` (a transaction is stored, maybe not yet broadcast) -> `mined` (a receipt
-  with status 1), or `reverted` / `dropped` (its vaults were planned again in a new batch after
-  checking `isIntentExecuted` on chain) / `expired` (the deadline passed before it was sent).
+  `planned` -> `signed` (a transaction is stored, maybe not yet broadcast) -> `included` (a
+  receipt with status 1 in block `block_number` / `block_hash`, not yet
+  `COPYVAULT_RELAYER_CONFIRMATIONS` deep; re-checked against the canonical chain every round)
+  -> `mined` (final), or `reverted` / `dropped` / `reorged` (undone by a reorg: its vaults were
+  planned again in a new batch after checking `isIntentExecuted` on chain) / `expired` (the
+  deadline passed before it was sent).
 - `relay_transactions`: every signed transaction of a batch (a replacement with a higher fee is a
   new row with the same nonce, so at most one of them is ever mined). The raw signed transaction is
   kept so that a restart rebroadcasts exactly what was signed instead of signing anew.
-- `relay_outcomes`: per intent and vault: `pending`, `mirrored` (transaction, amounts) or `skipped`
-  (the reason: the vault's error from the router's MirrorSkipped, or why the relayer left it out).
-- `relay_senders`: the sender's next nonce, locked (SELECT ... FOR UPDATE) while a nonce is taken.
+- `relay_outcomes`: per intent and vault: `pending` (no final answer yet: planned, in flight, or
+  in a block not yet final), `mirrored` (transaction, amounts) or `skipped` (the reason: the vault's
+  error from the router's MirrorSkipped, or why the relayer left it out). `mirrored` and `skipped`
+  are final.
+- `relay_senders`: the sender's next nonce, locked (SELECT ... FOR UPDATE) while a nonce is taken;
+  `degraded_reason` is non-NULL exactly while the sender is degraded (since `degraded_since`);
+  `nonce_gaps` counts the gaps found between the stored next nonce and the node's.
 """
 
 from __future__ import annotations
@@ -42,7 +49,16 @@ from backend.db.models import Base
 from backend.db.types import Address, BigId, BigInt, Hash32, JsonDoc
 
 INTENT_STATUSES = ("accepted", "planning", "relaying", "done", "rejected")
-BATCH_STATUSES = ("planned", "signed", "mined", "reverted", "dropped", "expired")
+BATCH_STATUSES = (
+    "planned",
+    "signed",
+    "included",
+    "mined",
+    "reverted",
+    "dropped",
+    "reorged",
+    "expired",
+)
 OUTCOME_STATUSES = ("pending", "mirrored", "skipped")
 
 
@@ -109,6 +125,9 @@ class RelayBatch(Base):
     # Filled from the receipt once mined (or reverted).
     tx_hash: Mapped[str | None] = mapped_column(Hash32)
     block_number: Mapped[int | None] = mapped_column(BigInteger)
+    # The receipt's block: an `included` batch whose block is no longer the node's block at
+    # `block_number` (or whose receipt is gone) was undone by a reorg.
+    block_hash: Mapped[str | None] = mapped_column(Hash32)
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
     mirrored: Mapped[int | None] = mapped_column(Integer)
     skipped: Mapped[int | None] = mapped_column(Integer)

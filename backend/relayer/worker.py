@@ -13,14 +13,19 @@ several workers (threads or processes, on one PostgreSQL store) can share one qu
    row is locked to take the next nonce, the transaction is signed and stored, and the batch becomes
    `signed`. Only then is it broadcast. A batch is signed once; a crash after the commit leaves a
    stored transaction that the next round broadcasts (the same bytes, the same nonce).
-3. **Track** signed batches: a receipt closes the batch (per-vault outcomes from its logs); a
-   transaction not mined after `replace_after` seconds is replaced by one with the same nonce and
-   higher fees, so at most one of them is mined; a nonce used by a transaction that is none of the
-   batch's means the batch was dropped. A reverted or dropped batch puts its vaults back to
-   planning, where each is first checked with `isIntentExecuted` on chain: nothing is sent twice.
+3. **Track** signed batches: a receipt makes the batch `included`, and once its block has
+   `confirmations` blocks it is `mined` (final: per-vault outcomes from its logs); until then
+   every round checks the receipt against the canonical chain, and a batch a reorg undid goes
+   back to planning. A transaction not mined after `replace_after` seconds is replaced by one with
+   the same nonce and higher fees, so at most one of them is mined; a nonce used by a transaction
+   that is none of the batch's means the batch was dropped. A reverted, dropped or reorged batch
+   puts its vaults back to planning, where each is first checked with `isIntentExecuted` on chain:
+   nothing is sent twice.
 
-The sender's nonce lives in `relay_senders` and is reconciled with the node when a worker starts
-and whenever the node says a nonce is too low. The signer never leaves `RelayerSigner`.
+The sender's nonce lives in `relay_senders` and is reconciled with the node every round: a node
+ahead (the key sent elsewhere) moves it up; a node behind (transactions forgotten or undone) is a
+gap, filled or handed out again (`_close_gap`). A stuck transaction the fee cap keeps from being
+replaced marks the sender degraded until it clears. The signer never leaves `RelayerSigner`.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from eth_utils import to_checksum_address
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from backend.chain.abi import ContractAbi
@@ -49,7 +55,7 @@ from backend.chain.clock import ChainClock
 from backend.chain.deploy import Deployment
 from backend.db.models import Trade, Vault
 from backend.db.relay_models import Intent, RelayBatch, RelayOutcome, RelaySender, RelayTransaction
-from backend.exceptions import CopyvaultError, RpcError
+from backend.exceptions import ChainError, CopyvaultError, RpcError
 from backend.indexer.decoder import LogDecoder
 from backend.relayer.fees import GWEI, Fees, bumped, current_fees
 from backend.relayer.planner import LeftOut, PlannedBatch, plan_batches
@@ -59,7 +65,11 @@ from backend.services.intents import intent_message
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT: Final = ("planned", "signed")
+# A batch not settled yet: the intent is not done while one of its batches is in these.
+IN_FLIGHT: Final = ("planned", "signed", "included")
+# A batch whose vaults wait for a new plan (after asking the chain which of them executed).
+UNDONE: Final = ("reverted", "dropped", "reorged")
+SELF_TRANSFER_GAS: Final = 21_000
 # Seconds of deadline a batch must still have when it is signed (time to be mined).
 SEND_MARGIN: Final = 5
 ERROR_BACKOFF: Final = 1.0
@@ -75,6 +85,9 @@ class RelayerConfig:
     max_fee_per_gas: int = 500 * GWEI
     claim_seconds: float = 60.0
     max_attempts: int = 3
+    # Blocks (the receipt's own included) before a batch is final. Servers take it from
+    # COPYVAULT_RELAYER_CONFIRMATIONS (12 by default); 0 here for tests on a private anvil.
+    confirmations: int = 0
 
     @classmethod
     def from_settings(cls, settings: Any) -> RelayerConfig:
@@ -87,6 +100,7 @@ class RelayerConfig:
             max_fee_per_gas=int(settings.relayer_max_fee_gwei * GWEI),
             claim_seconds=settings.relayer_claim_seconds,
             max_attempts=settings.relayer_max_attempts,
+            confirmations=settings.relayer_confirmations,
         )
 
 
@@ -97,6 +111,8 @@ class RelayerStats:
     replacements: int = 0
     batches_mined: int = 0
     batches_failed: int = 0
+    batches_reorged: int = 0
+    nonce_gaps: int = 0
     last_error: str | None = None
 
 
@@ -117,6 +133,48 @@ def _utcnow() -> datetime:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _unavailable(error: Exception) -> str:
+    return "the node" if isinstance(error, ChainError) else "the store"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class _Outage:
+    """Logs an outage of the store or the node once when it begins and once when it ends: a
+    retry every second must not fill the log (nor print a traceback for a known condition)."""
+
+    def __init__(self, worker_id: str):
+        self.worker_id = worker_id
+        self.what: str | None = None
+        self.since = 0.0
+
+    def began(self, what: str, error: str) -> None:
+        if self.what == what:
+            return
+        self.what, self.since = what, time.monotonic()
+        log.warning(
+            "relayer %s: %s is unavailable (%s); retrying every %.0fs",
+            self.worker_id,
+            what,
+            error,
+            ERROR_BACKOFF,
+        )
+
+    def over(self) -> None:
+        if self.what is None:
+            return
+        log.info(
+            "relayer %s: %s answers again after %.0fs",
+            self.worker_id,
+            self.what,
+            time.monotonic() - self.since,
+        )
+        self.what = None
 
 
 def _skipped(reason: str, selector: str | None = None) -> dict[str, Any]:
@@ -170,16 +228,16 @@ class RelayerWorker:
     def run(self, stop: threading.Event, wakeup: threading.Event | None = None) -> None:
         """Work until `stop` is set; sleep `poll_interval` (or until `wakeup`) when idle."""
         wakeup = wakeup or threading.Event()
-        reconciled = False
+        outage = _Outage(self.worker_id)
         while not stop.is_set():
             try:
-                if not reconciled:
-                    self.reconcile_nonce()
-                    reconciled = True
                 busy = self.step()
-            except (CopyvaultError, OperationalError) as exc:  # the node or the store, for now
-                self.stats.last_error = str(exc)
-                log.warning("relayer %s: %s; retrying", self.worker_id, exc)
+                outage.over()
+            except (DBAPIError, PoolTimeoutError, CopyvaultError) as exc:
+                # The store or the node down (or the pool exhausted): one line per outage, not
+                # one per try, and no traceback for a condition the operator already understands.
+                self.stats.last_error = _first_line(getattr(exc, "orig", None) or exc)
+                outage.began(_unavailable(exc), self.stats.last_error)
                 stop.wait(ERROR_BACKOFF)
                 continue
             except Exception as exc:
@@ -195,6 +253,7 @@ class RelayerWorker:
 
     def step(self) -> bool:
         """One round of each kind of work; whether anything was done."""
+        self.reconcile_nonce()
         busy = self.plan_next()
         while self.send_next():
             busy = True
@@ -232,18 +291,22 @@ class RelayerWorker:
         return int(self.client.request("eth_getTransactionCount", [self.signer.address, tag]), 16)
 
     def reconcile_nonce(self) -> int:
-        """Make the stored next nonce at least the node's pending count (a transaction the key sent
-        outside the relayer used some). Never lower it: a gap means the node forgot transactions of
-        ours, which `track` broadcasts again from the store."""
-        pending = self._node_nonce("pending")
+        """Bring the stored next nonce in line with the node's pending count (every round).
+
+        The node ahead: the key sent transactions outside the relayer; continue from the node's.
+        The node behind: a gap, nonces handed out whose transactions the node no longer has
+        (undone by a reorg, dropped from its pool). Left alone, every later transaction waits
+        behind the gap forever, however high its fee (`_close_gap`)."""
+        with Session(self.engine) as s:
+            stored = s.scalar(self._sender_query())
+        if stored is not None and stored == self._node_nonce("pending"):
+            return stored  # the usual round: no write lock taken
         with self._write() as s, s.begin():
-            self._insert_sender_if_missing(s, pending)
-            row = s.scalar(
-                select(RelaySender)
-                .where(RelaySender.chain_id == self.chain_id, RelaySender.address == self.sender)
-                .with_for_update()
-            )
+            self._insert_sender_if_missing(s, self._node_nonce("pending"))
+            row = s.scalar(self._sender_query(RelaySender).with_for_update())
             assert row is not None
+            # Read again under the lock: no worker hands out a nonce meanwhile.
+            pending = self._node_nonce("pending")
             if pending > row.next_nonce:
                 log.warning(
                     "sender %s: the node's nonce %d is past the stored %d (the key sent other "
@@ -253,7 +316,76 @@ class RelayerWorker:
                     row.next_nonce,
                 )
                 row.next_nonce, row.updated_at = pending, _utcnow()
+            elif pending < row.next_nonce:
+                self._close_gap(s, row, pending)
             return row.next_nonce
+
+    def _sender_query(self, what: Any = RelaySender.next_nonce) -> Any:
+        return select(what).where(
+            RelaySender.chain_id == self.chain_id, RelaySender.address == self.sender
+        )
+
+    def _close_gap(self, s: Session, row: RelaySender, pending: int) -> None:
+        """Nonces from `pending` up to the stored next one that no batch in flight holds are a
+        gap. (A batch in flight whose transaction the node forgot is broadcast again by `track`,
+        the very bytes signed.) Missing nonces above every batch in flight are handed out again;
+        those below one are filled with a 0-value transfer to the sender itself, so the
+        transactions after them can be mined. A missing nonce's own stored transaction is not
+        sent again: its batch is closed (reorged, say) and its vaults are being planned anew, so
+        sending it could trade them in a transaction the relayer no longer follows."""
+        in_flight = set(
+            s.scalars(
+                select(RelayBatch.tx_nonce).where(
+                    RelayBatch.chain_id == self.chain_id,
+                    RelayBatch.sender == self.sender,
+                    RelayBatch.status == "signed",
+                    RelayBatch.tx_nonce >= pending,
+                )
+            )
+        )
+        missing = [n for n in range(pending, row.next_nonce) if n not in in_flight]
+        if not missing:
+            return
+        highest = max(in_flight, default=pending - 1)
+        filled = [n for n in missing if n < highest]
+        log.warning(
+            "sender %s: the node has no transaction for nonces %s (undone by a reorg or dropped); "
+            "%d filled with a 0-value self-transfer, the rest handed out again",
+            self.signer.address,
+            _ranges(missing),
+            len(filled),
+        )
+        refused = [n for n in filled if not self._send_filler(n)]
+        row.next_nonce, row.updated_at = highest + 1, _utcnow()
+        if not refused:  # a gap the node refused to fill is found again next round: counted then
+            row.nonce_gaps += 1
+            self.stats.nonce_gaps += 1
+
+    def _send_filler(self, nonce: int) -> bool:
+        """Whether the node took a 0-value self-transfer with this nonce (or already has one)."""
+        fees = current_fees(self.client, cap=self.config.max_fee_per_gas)
+        signed = self.signer.sign_transaction(
+            {
+                "type": 2,
+                "chainId": self.chain_id,
+                "nonce": nonce,
+                "to": self.signer.address,
+                "value": 0,
+                "data": "0x",
+                "gas": SELF_TRANSFER_GAS,
+                "maxFeePerGas": fees.max_fee_per_gas,
+                "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
+            }
+        )
+        try:
+            self.client.request("eth_sendRawTransaction", [signed.raw])
+        except RpcError as exc:
+            text = str(exc).lower()
+            if any(phrase in text for phrase in ("already known", "nonce too low")):
+                return True  # the nonce is taken meanwhile: the gap is closed either way
+            log.warning("sender %s: filler for nonce %d refused: %s", self.sender, nonce, exc)
+            return False
+        return True
 
     def _insert_sender_if_missing(self, s: Session, next_nonce: int) -> None:
         """Two workers starting together both find no row; ON CONFLICT DO NOTHING lets the second
@@ -354,7 +486,7 @@ class RelayerWorker:
                 for b in s.scalars(
                     select(RelayBatch).where(
                         RelayBatch.intent_id == intent_id,
-                        RelayBatch.status.in_(("reverted", "dropped")),
+                        RelayBatch.status.in_(UNDONE),
                     )
                 )
             }
@@ -611,13 +743,13 @@ class RelayerWorker:
     # ------------------------------------------------------------------ 3. track
 
     def track(self) -> bool:
-        """Follow every signed batch of this sender; whether any changed."""
+        """Follow every signed or included batch of this sender; whether any changed."""
         with Session(self.engine) as s:
             batches = s.scalars(
                 select(RelayBatch)
                 .where(
                     RelayBatch.chain_id == self.chain_id,
-                    RelayBatch.status == "signed",
+                    RelayBatch.status.in_(("signed", "included")),
                     RelayBatch.sender == self.sender,
                 )
                 .order_by(RelayBatch.tx_nonce)
@@ -630,44 +762,110 @@ class RelayerWorker:
                 ).all()
                 for b in batches
             }
-        if not batches:
-            return False
-        node_nonce = self._node_nonce("latest")  # before the receipts: see _track_batch
-        changed = False
-        for batch in batches:
-            changed |= self._track_batch(batch, attempts[batch.id], node_nonce)
+        changed, capped = False, []
+        if batches:
+            node_nonce = self._node_nonce("latest")  # before the receipts: see _track_batch
+            head = self.client.block_number()
+            for batch in batches:
+                if batch.status == "included":
+                    changed |= self._follow_included(batch, attempts[batch.id], head)
+                    continue
+                result = self._track_batch(batch, attempts[batch.id], node_nonce, head)
+                changed |= result == "changed"
+                if result == "capped":
+                    capped.append(batch)
+        self._update_degraded(capped)
         return changed
 
     def _track_batch(
-        self, batch: RelayBatch, attempts: Sequence[RelayTransaction], node_nonce: int
-    ) -> bool:
+        self,
+        batch: RelayBatch,
+        attempts: Sequence[RelayTransaction],
+        node_nonce: int,
+        head: int,
+    ) -> str:
+        """What happened: "changed", "waiting", or "capped" (not mined, and the fee cap leaves no
+        room for a replacement)."""
         receipts = self.client.batch([("eth_getTransactionReceipt", [t.tx_hash]) for t in attempts])
         mined = next((r for r in receipts if r), None)
         if mined is not None:
-            self._close_batch(batch.id, mined)
-            return True
+            self._on_receipt(batch.id, mined, head)
+            return "changed"
         # The nonce count was read before the receipts: had one of ours been mined by then, its
         # receipt would have been found. So a used nonce without a receipt is someone else's.
         if batch.tx_nonce is not None and node_nonce > batch.tx_nonce:
             self._fail_batch(batch.id, "dropped", f"nonce {batch.tx_nonce} was used by another tx")
-            return True
+            return "changed"
         last = attempts[-1]
         if last.broadcast_at is None or not self._node_knows(last.tx_hash):
             self._broadcast(last.id, last.raw)
-            return False
+            return "waiting"
         age = (_utcnow() - _aware(last.signed_at)).total_seconds()
         if age >= self.config.replace_after:
             return self._replace(batch, last)
-        return False
+        return "waiting"
 
     def _node_knows(self, tx_hash: str) -> bool:
         return self.client.request("eth_getTransactionByHash", [tx_hash]) is not None
 
-    def _close_batch(self, batch_id: int, receipt: dict[str, Any]) -> None:
+    def _is_final(self, block_number: int, head: int) -> bool:
+        """Whether a block has the configured confirmations (itself counted, as wallets do)."""
+        return head - block_number + 1 >= self.config.confirmations
+
+    def _follow_included(
+        self, batch: RelayBatch, attempts: Sequence[RelayTransaction], head: int
+    ) -> bool:
+        """Check an included batch against the canonical chain; whether it changed (final now,
+        moved to another block, or undone by a reorg). Every attempt is asked: a new fork may
+        hold another of the batch's transactions (same nonce) than the one first mined."""
+        hashes = [t.tx_hash for t in attempts]
+        receipts = self.client.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        receipt = next((r for r in receipts if r), None)
+        if receipt is None:
+            return self._undo(batch.id, pooled=any(self._node_knows(h) for h in hashes))
+        canonical = self.client.request("eth_getBlockByNumber", [receipt["blockNumber"], False])
+        block_hash = receipt["blockHash"].lower()
+        if canonical is None or canonical["hash"].lower() != block_hash:
+            return False  # the node answered from two forks (a reorg under way): ask next round
+        if block_hash == batch.block_hash and not self._is_final(batch.block_number or 0, head):
+            return False
+        # Final now, or re-included in another block of a new fork (its outcomes read anew).
+        self._on_receipt(batch.id, receipt, head)
+        return True
+
+    def _undo(self, batch_id: int, *, pooled: bool) -> bool:
+        """A reorg took the batch's transaction out of the chain. Still in the node's pool: the
+        batch is in flight again (mined anew later). Gone: its vaults go back to planning, where
+        `isIntentExecuted` decides which of them to send again."""
         now = _utcnow()
         with self._write() as s, s.begin():
             batch = s.get(RelayBatch, batch_id, with_for_update=True)
-            if batch is None or batch.status != "signed":
+            if batch is None or batch.status != "included":
+                return False
+            was = f"block {batch.block_number} ({batch.block_hash})"
+            intent = s.get(Intent, batch.intent_id, with_for_update=True)
+            assert intent is not None
+            if pooled:
+                batch.status, batch.block_number, batch.block_hash = "signed", None, None
+                log.warning(
+                    "batch %d: %s was undone by a reorg; its tx is pooled again", batch_id, was
+                )
+            else:
+                batch.status = "reorged"
+                batch.error = f"undone by a reorg: {was} is no longer on the chain"
+                intent.plan_due = True
+                self.stats.batches_reorged += 1
+                log.warning("batch %d: %s; its vaults are planned again", batch_id, batch.error)
+            batch.updated_at = intent.updated_at = now
+        return True
+
+    def _on_receipt(self, batch_id: int, receipt: dict[str, Any], head: int) -> None:
+        """Record a receipt of a signed or included batch: reverted (its vaults re-planned),
+        included (outcomes stay pending until the block is final), or mined (final outcomes)."""
+        now = _utcnow()
+        with self._write() as s, s.begin():
+            batch = s.get(RelayBatch, batch_id, with_for_update=True)
+            if batch is None or batch.status not in ("signed", "included"):
                 return
             intent = s.get(Intent, batch.intent_id, with_for_update=True)
             assert intent is not None
@@ -678,24 +876,28 @@ class RelayerWorker:
                 vaults=batch.vaults,
                 decoder=self.decoder,
             )
-            self._record_receipt(batch, result, now)
-            if result.succeeded:
-                self._record_outcomes(s, intent.id, batch, result, now)
-                self.stats.batches_mined += 1
-            else:
+            self._record_receipt(batch, result, receipt["blockHash"], now)
+            if not result.succeeded:
                 batch.status = "reverted"
                 batch.error = f"the transaction reverted on chain (block {result.block_number})"
                 intent.plan_due = True
                 self.stats.batches_failed += 1
+            elif self._is_final(result.block_number, head):
+                batch.status = "mined"
+                self._record_outcomes(s, intent.id, batch, result, now)
+                self.stats.batches_mined += 1
             self._close_if_done(s, intent)
             intent.updated_at = now
 
     @staticmethod
-    def _record_receipt(batch: RelayBatch, result: BatchReceipt, now: datetime) -> None:
-        batch.status = "mined"
-        batch.tx_hash, batch.block_number, batch.gas_used = (
+    def _record_receipt(
+        batch: RelayBatch, result: BatchReceipt, block_hash: str, now: datetime
+    ) -> None:
+        batch.status = "included"
+        batch.tx_hash, batch.block_number, batch.block_hash, batch.gas_used = (
             result.tx_hash,
             result.block_number,
+            block_hash.lower(),
             result.gas_used,
         )
         batch.mirrored, batch.skipped = result.mirrored, result.skipped
@@ -737,7 +939,7 @@ class RelayerWorker:
             intent.plan_due, intent.updated_at = True, now
             self.stats.batches_failed += 1
 
-    def _replace(self, batch: RelayBatch, last: RelayTransaction) -> bool:
+    def _replace(self, batch: RelayBatch, last: RelayTransaction) -> str:
         now_fees = current_fees(self.client, cap=self.config.max_fee_per_gas)
         previous = Fees(last.max_fee_per_gas, last.max_priority_fee_per_gas)
         fees = bumped(
@@ -747,14 +949,44 @@ class RelayerWorker:
             cap=self.config.max_fee_per_gas,
         )
         if fees is None:
-            log.warning("batch %d: the max fee cap leaves no room to replace it", batch.id)
-            return False
+            return "capped"  # logged once per incident by _update_degraded
         signed = self._sign_replacement(batch.id, last.id, fees)
         if signed is None:
-            return False
+            return "waiting"
         self._broadcast(*signed)
         self.stats.replacements += 1
-        return True
+        return "changed"
+
+    # ------------------------------------------------------------------ degraded
+
+    def _update_degraded(self, capped: Sequence[RelayBatch]) -> None:
+        """Degraded while a transaction is stuck below the fee cap's reach: the relayer cannot
+        get it (and every later nonce) mined on its own. One line when it starts, one when it
+        clears; the state lives in `relay_senders` for readiness and /metrics."""
+        with Session(self.engine) as s:
+            degraded = s.scalar(self._sender_query(RelaySender.degraded_reason)) is not None
+        if capped and not degraded:
+            stuck = capped[0]
+            gwei = self.config.max_fee_per_gas / GWEI
+            self._set_degraded(
+                f"fee_cap: the max fee cap ({gwei:g} gwei) leaves no room to replace the "
+                f"transaction of batch {stuck.id} (nonce {stuck.tx_nonce}), not mined after "
+                f"{self.config.replace_after:g}s"
+            )
+        elif degraded and not capped:
+            self._set_degraded(None)
+
+    def _set_degraded(self, reason: str | None) -> None:
+        with self._write() as s, s.begin():
+            row = s.scalar(self._sender_query(RelaySender).with_for_update())
+            if row is None or (row.degraded_reason is None) == (reason is None):
+                return  # another worker got there first
+            if reason is None:
+                log.warning("sender %s: no longer degraded (%s)", self.sender, row.degraded_reason)
+            else:
+                log.warning("sender %s: degraded: %s", self.sender, reason)
+            row.degraded_reason = reason
+            row.degraded_since = None if reason is None else _utcnow()
 
     def _sign_replacement(self, batch_id: int, last_id: int, fees: Fees) -> tuple[int, str] | None:
         now = _utcnow()
@@ -778,6 +1010,16 @@ class RelayerWorker:
             s.add(row)
             s.flush()
             return row.id, row.raw
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """[2, 3, 4, 7] -> "2-4, 7" (a gap after a long outage can span many nonces)."""
+    parts, first = [], numbers[0]
+    for previous, current in zip(numbers, [*numbers[1:], None], strict=True):
+        if current != previous + 1:
+            parts.append(str(first) if first == previous else f"{first}-{previous}")
+            first = current
+    return ", ".join(parts)
 
 
 def _left_out(x: LeftOut) -> dict[str, Any]:

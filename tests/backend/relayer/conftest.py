@@ -9,6 +9,7 @@ between any two steps, as a crash would.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,15 @@ class RelayEnv:
 
     def rpc(self, method: str, *params: Any) -> Any:
         return self.chain.client.request(method, list(params))
+
+    @contextmanager
+    def mining_paused(self) -> Iterator[None]:
+        """Transactions wait in the node's pool until `evm_mine` (automine off meanwhile)."""
+        self.rpc("evm_setAutomine", False)
+        try:
+            yield
+        finally:
+            self.rpc("evm_setAutomine", True)
 
 
 def _key_settings(chain, folder: Path) -> dict[str, Any]:

@@ -127,8 +127,7 @@ def test_replacement__not_mined_in_time__same_nonce_higher_fees_mined_once(relay
     digest = relay.submit(nonce=6)
     worker = relay.worker(replace_after=0.3, fee_bump_percent=25)
     worker.reconcile_nonce()
-    relay.rpc("evm_setAutomine", False)
-    try:
+    with relay.mining_paused():
         worker.plan_next()
         assert worker.send_next()
         time.sleep(0.4)
@@ -141,8 +140,6 @@ def test_replacement__not_mined_in_time__same_nonce_higher_fees_mined_once(relay
         (queued,) = pool[relay.chain.relayer.address.lower()].values()
         assert queued["hash"].lower() == second.tx_hash  # the node keeps the replacement only
         relay.rpc("evm_mine")
-    finally:
-        relay.rpc("evm_setAutomine", True)
 
     worker.run_until_idle()
 

@@ -1,4 +1,5 @@
-"""Relays followed to finality: the sender's degraded state and nonce-gap counter.
+"""Relays followed to finality: the sender's degraded state and nonce-gap counter, and the block
+hash of a batch's receipt (checked against the canonical chain until the block is final).
 
 Revision ID: 0004
 Revises: 0003
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import backend.db.types
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -21,9 +24,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("degraded_reason", sa.Text(), nullable=True))
         batch.add_column(sa.Column("degraded_since", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("nonce_gaps", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("relay_batches") as batch:
+        batch.add_column(sa.Column("block_hash", backend.db.types.Hash32(length=66), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("relay_batches") as batch:
+        batch.drop_column("block_hash")
     with op.batch_alter_table("relay_senders") as batch:
         batch.drop_column("nonce_gaps")
         batch.drop_column("degraded_since")
