@@ -428,3 +428,6 @@ STATE_TABLES = (
     OracleFeed,
     Platform,
 )
+# The whole index of a chain: what the chain can rebuild (`copyvault reindex` drops and rebuilds
+# exactly these), children first. Every other table holds off-chain records.
+INDEX_TABLES = (*PER_EVENT_TABLES, *STATE_TABLES, Event, Block, Reorg, IndexerCursor)

@@ -211,7 +211,8 @@ class Indexer:
                     f"the store indexes chain {self.chain_id} for the factory {row['factory']} "
                     f"(from block {row['start_block']}), not this deployment's factory "
                     f"{self.factory} (from block {self.start_block}): use another database "
-                    "(COPYVAULT_DATABASE_URL) or reset this one with `copyvault db reset`"
+                    "(COPYVAULT_DATABASE_URL) or rebuild this one's index for this deployment "
+                    "with `copyvault reindex` (off-chain records are kept)"
                 )
             self._reload_vaults(conn)
             self.stats.cursor = self._cursor(conn)[0]
