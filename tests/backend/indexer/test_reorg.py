@@ -4,12 +4,15 @@ store must then equal an index of the new chain built from scratch."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from backend.db.models import Event, Reorg, Vault
 from backend.exceptions import ChainUnavailableError, ReorgDuringFetchError
 from backend.indexer import indexer as indexer_module
 from tests.backend.helpers import assert_matches_chain, assert_same_store, dump_store, run_scenario
+from tests.backend.indexer.conftest import index_up_to
 
 
 def _fork_a(anvil_chain, existing: str | None = None) -> str:
@@ -265,3 +268,57 @@ def test_reorg__chain_changes_again_during_the_reindex__one_rollback_to_the_newe
         reorg_row = conn.execute(select(Reorg.__table__)).mappings().one()
     assert reorg_row["old_block_number"] == old_cursor[0]
     assert reorg_row["ancestor_block"] <= fork_point
+
+
+@settings(
+    deadline=None,
+    max_examples=5,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    before_fork=st.integers(0, 2),
+    depth=st.integers(1, 4),
+    range_size=st.integers(2, 7),
+    ranges_before_reorg=st.integers(1, 4),
+)
+def test_reorg__any_depth_at_any_moment_of_a_catch_up__store_equals_a_fresh_index(
+    anvil_chain, stores, make_indexer, before_fork, depth, range_size, ranges_before_reorg
+):
+    """Deposits, a fork `depth` deposits (3 blocks each) deep, and the reorg landing after the
+    n-th range of a catch-up in ranges of `range_size` blocks: rolled back whenever it replaced
+    indexed blocks, and the store ends equal to a fresh index of the final chain."""
+    a, weth = anvil_chain.actions, anvil_chain.actions.token("WETH")
+    if not hasattr(anvil_chain, "fuzz_base"):
+        vault = a.create_vault(anvil_chain.owners[:1], leader=anvil_chain.leader.address, salt=77)
+        anvil_chain.fuzz_base = (vault, anvil_chain.head(), anvil_chain.rpc("evm_snapshot"))
+    vault, base_head, base = anvil_chain.fuzz_base
+    assert anvil_chain.rpc("evm_revert", base)
+    anvil_chain.fuzz_base = (vault, base_head, anvil_chain.rpc("evm_snapshot"))
+
+    for i in range(before_fork):
+        a.deposit(vault, weth, 10 + i, anvil_chain.depositor)
+    fork = anvil_chain.rpc("evm_snapshot")
+    fork_point = anvil_chain.head()
+    for i in range(depth):
+        a.deposit(vault, weth, 100 + i, anvil_chain.depositor)
+    engine = stores.engine()
+    index_up_to(make_indexer, engine, anvil_chain, base_head)
+    indexer = make_indexer(engine, block_range_initial=range_size, block_range_max=range_size)
+    cursor_at_reorg = []
+
+    def reorg() -> None:
+        cursor_at_reorg.append(indexer.stats.cursor)
+        assert anvil_chain.rpc("evm_revert", fork)
+        for i in range(depth + 1):
+            a.deposit(vault, weth, 1_000 + i, anvil_chain.depositor)
+
+    seen = _reorg_once_after(indexer, "_index_one_range", ranges_before_reorg, reorg)
+    assert indexer.sync_once()
+    if not seen["reorged"]:  # the catch-up took fewer ranges: the chain changes after it
+        seen["reorged"] = True
+        reorg()
+    assert indexer.sync_once()
+    assert indexer.sync_once()
+    replaced_indexed_blocks = cursor_at_reorg[0] > fork_point
+    assert indexer.stats.reorgs == int(replaced_indexed_blocks)
+    assert_same_store(engine, _index_fresh(stores, make_indexer))
