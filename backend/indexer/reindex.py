@@ -8,9 +8,9 @@ chain and `reindex` never touches them (see `backend.db.offchain`)."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy import Engine, delete, select
 
@@ -21,9 +21,13 @@ from backend.chain.deploy import Deployment
 from backend.chain.reader import token_balances
 from backend.db.engine import write_transaction
 from backend.db.models import INDEX_TABLES, IndexerCursor, Vault, VaultBalance
+from backend.exceptions import IndexerError, ReorgDuringFetchError
 from backend.indexer.indexer import Indexer, IndexerConfig
 
 log = logging.getLogger(__name__)
+
+# Syncs tried when the chain moves under a range being fetched (each resumes where it stopped).
+FETCH_ATTEMPTS: Final = 5
 
 
 def clear_index(engine: Engine, chain_id: int) -> None:
@@ -35,19 +39,19 @@ def clear_index(engine: Engine, chain_id: int) -> None:
 
 
 def reindex(
-    engine: Engine,
-    client: ChainClient,
-    deployment: Deployment,
-    config: IndexerConfig,
-    stop: threading.Event | None = None,
+    engine: Engine, client: ChainClient, deployment: Deployment, config: IndexerConfig
 ) -> Indexer:
-    """Drop the deployment's index and index its chain again from the start block to the head."""
+    """Drop the deployment's index and index its chain again from the start block to the head.
+    Not one transaction (a chain's whole index may not fit one): if interrupted, run it again."""
     clear_index(engine, deployment.chain_id)
     indexer = Indexer(engine, client, deployment, config=config)
-    while not indexer.sync_once(stop):
-        if stop is not None and stop.is_set():
-            break
-    return indexer
+    for _ in range(FETCH_ATTEMPTS):
+        try:
+            indexer.sync_once()
+            return indexer
+        except ReorgDuringFetchError as exc:  # the chain moved under a range: fetch it again
+            log.info("%s", exc)
+    raise IndexerError(f"the chain kept changing during {FETCH_ATTEMPTS} fetches; run it again")
 
 
 @dataclass(frozen=True)
