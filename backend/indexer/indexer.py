@@ -517,9 +517,14 @@ class Indexer:
         conn.execute(
             insert(Block.__table__),
             [
-                {"chain_id": self.chain_id, "number": n, "hash": h, "timestamp": t}
-                | {"parent_hash": parent}
-                for n, (h, t, parent) in sorted(blocks.items())
+                {
+                    "chain_id": self.chain_id,
+                    "number": number,
+                    "hash": block_hash,
+                    "timestamp": timestamp,
+                    "parent_hash": parent_hash,
+                }
+                for number, (block_hash, timestamp, parent_hash) in sorted(blocks.items())
             ],
         )
         if decoded:

@@ -270,6 +270,15 @@ def test_reorg__chain_changes_again_during_the_reindex__one_rollback_to_the_newe
     assert reorg_row["ancestor_block"] <= fork_point
 
 
+@pytest.fixture
+def fuzz_base(anvil_chain) -> dict:
+    """A vault to deposit into, and a snapshot of the chain each example starts from."""
+    vault = anvil_chain.actions.create_vault(
+        anvil_chain.owners[:1], leader=anvil_chain.leader.address, salt=77
+    )
+    return {"vault": vault, "head": anvil_chain.head(), "snapshot": anvil_chain.rpc("evm_snapshot")}
+
+
 @settings(
     deadline=None,
     max_examples=5,
@@ -282,18 +291,22 @@ def test_reorg__chain_changes_again_during_the_reindex__one_rollback_to_the_newe
     ranges_before_reorg=st.integers(1, 4),
 )
 def test_reorg__any_depth_at_any_moment_of_a_catch_up__store_equals_a_fresh_index(
-    anvil_chain, stores, make_indexer, before_fork, depth, range_size, ranges_before_reorg
+    anvil_chain,
+    stores,
+    make_indexer,
+    fuzz_base,
+    before_fork,
+    depth,
+    range_size,
+    ranges_before_reorg,
 ):
     """Deposits, a fork `depth` deposits (3 blocks each) deep, and the reorg landing after the
     n-th range of a catch-up in ranges of `range_size` blocks: rolled back whenever it replaced
     indexed blocks, and the store ends equal to a fresh index of the final chain."""
     a, weth = anvil_chain.actions, anvil_chain.actions.token("WETH")
-    if not hasattr(anvil_chain, "fuzz_base"):
-        vault = a.create_vault(anvil_chain.owners[:1], leader=anvil_chain.leader.address, salt=77)
-        anvil_chain.fuzz_base = (vault, anvil_chain.head(), anvil_chain.rpc("evm_snapshot"))
-    vault, base_head, base = anvil_chain.fuzz_base
-    assert anvil_chain.rpc("evm_revert", base)
-    anvil_chain.fuzz_base = (vault, base_head, anvil_chain.rpc("evm_snapshot"))
+    vault, base_head = fuzz_base["vault"], fuzz_base["head"]
+    assert anvil_chain.rpc("evm_revert", fuzz_base["snapshot"])  # reverting uses the snapshot up
+    fuzz_base["snapshot"] = anvil_chain.rpc("evm_snapshot")
 
     for i in range(before_fork):
         a.deposit(vault, weth, 10 + i, anvil_chain.depositor)
