@@ -71,6 +71,11 @@ class ReorgDuringFetchError(ChainError):
     """The chain reorganised while a block range was being fetched; the range is fetched again."""
 
 
+class ChainLinkBrokenError(ChainError):
+    """A range's first block does not descend from the last indexed block (its parent hash is
+    not the cursor's hash): the indexed blocks were replaced, a reorg to roll back."""
+
+
 # ----------------------------------------------------------------------------- store and indexer
 
 

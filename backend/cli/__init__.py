@@ -5,8 +5,10 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault deploy --rpc URL --out F  deploy the contracts and write a deployment file
     copyvault serve [--local]           the API with the indexer in-process
     copyvault index                     the indexer alone
+    copyvault reindex                   rebuild the index from the chain and check it
     copyvault relay [--workers N]       relayer workers alone (intents -> mirrorAggregated)
-    copyvault db upgrade|reset          the store's migrations
+    copyvault db upgrade                the store's migrations
+    copyvault db purge-offchain         delete off-chain records (after a backup)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ COMMANDS = {
     "deploy": "backend.cli.deploy:deploy",
     "serve": "backend.cli.serve:serve",
     "index": "backend.cli.index:index",
+    "reindex": "backend.cli.reindex:reindex",
     "relay": "backend.cli.relay:relay",
     "relayer-key": "backend.cli.relayer_key:relayer_key",
     "db": "backend.cli.db:db",

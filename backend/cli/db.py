@@ -1,6 +1,11 @@
-"""`copyvault db`: the store's migrations."""
+"""`copyvault db`: the store's migrations, and the explicit removal of off-chain records.
+
+There is no "reset": the index is rebuilt with `copyvault reindex`, which keeps proposals,
+signatures, intents and relay history; removing those needs `db purge-offchain` and a backup."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -22,16 +27,27 @@ def upgrade() -> None:
     click.echo(f"store at migration {head_revision()}")
 
 
-@db.command()
-@click.option("--yes", is_flag=True, help="Confirm: every indexed row is deleted.")
-def reset(yes: bool) -> None:
-    """Drop every table and migrate again from empty (the index is rebuilt from the chain)."""
+@db.command("purge-offchain")
+@click.option(
+    "--backup",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="New JSON file that receives every row before anything is deleted.",
+)
+@click.option("--yes", is_flag=True, help="Confirm: the off-chain records are deleted.")
+def purge_offchain(backup: Path, yes: bool) -> None:
+    """Delete proposals, owner signatures, intents and relay history (none of it is on chain,
+    no re-index brings it back) after writing all of it to --backup. The index is kept."""
     from backend.config import load_settings
-    from backend.db.migrate import downgrade, upgrade
+    from backend.db.migrate import create_migrated_engine
+    from backend.db.offchain import purge_offchain as run_purge
 
     if not yes:
-        raise click.UsageError("this deletes the whole index: pass --yes to confirm")
-    settings = load_settings()
-    downgrade(settings.sqlalchemy_url, "base")
-    upgrade(settings.sqlalchemy_url)
-    click.echo("store reset to an empty, migrated schema")
+        raise click.UsageError("this deletes records that are not on chain: pass --yes to confirm")
+    engine = create_migrated_engine(load_settings().sqlalchemy_url)
+    try:
+        removed = run_purge(engine, backup)
+    finally:
+        engine.dispose()
+    rows = ", ".join(f"{count} {table}" for table, count in removed.items())
+    click.echo(f"backup written to {backup}; deleted {rows}")

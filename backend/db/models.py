@@ -4,7 +4,8 @@ Three layers, all keyed by `chain_id`:
 
 - **index bookkeeping**: `indexer_cursors` (one row per chain: the last indexed block and its hash,
   written in the same transaction as the rows of that block), `blocks` (hashes of the blocks that
-  hold indexed events and of every committed range end: what reorg detection compares), `reorgs`.
+  hold indexed events and of every committed range's first and last block, with parent hashes:
+  what links each range to the one before and what reorg detection compares), `reorgs`.
 - **events**: every log of the followed contracts, decoded (`name`, `args` as JSON), unique on
   (chain_id, tx_hash, log_index). This table is the source of truth.
 - **derived state**, a pure function of the events table (`backend.indexer.projector` folds events
@@ -87,12 +88,17 @@ class IndexerCursor(Base):
 
 
 class Block(Base):
+    """A block of the indexed chain: each range's first and last block (with its parent hash, so
+    every range links to the one before) and every block that holds events."""
+
     __tablename__ = "blocks"
 
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[str] = mapped_column(Hash32, nullable=False)
     timestamp: Mapped[int | None] = mapped_column(BigInteger)
+    # Known for the blocks whose header was read (range boundaries); logs do not carry it.
+    parent_hash: Mapped[str | None] = mapped_column(Hash32)
 
 
 class Reorg(Base):
@@ -422,3 +428,6 @@ STATE_TABLES = (
     OracleFeed,
     Platform,
 )
+# The whole index of a chain: what the chain can rebuild (`copyvault reindex` drops and rebuilds
+# exactly these), children first. Every other table holds off-chain records.
+INDEX_TABLES = (*PER_EVENT_TABLES, *STATE_TABLES, Event, Block, Reorg, IndexerCursor)

@@ -10,17 +10,23 @@ Guarantees (see docs/backend.md for the reasoning):
   VaultCreated log in the same transaction).
 - **Consistent ranges.** The range's last block header is read before and after the logs; if its
   hash changed (or logs of one block disagree on its hash) the chain moved underneath and the range
-  is fetched again.
+  is fetched again. The range's first block header is read in between.
+- **Linked ranges.** A range is written only if its first block's parent hash is the stored hash of
+  the block before it (the cursor), so the index is one chain of blocks: a break, whenever it is
+  seen (at the start of a sync, between two ranges of a catch-up, or inside a reorg's own
+  re-index), is a reorg and is rolled back as below. Each range's first and last blocks are stored
+  with their parent hashes.
 - **Atomic progress.** The range's events, its derived rows and the cursor (last block and its hash)
   are written in one transaction. The cursor update is conditional on the cursor not having moved,
   so two indexers on one store cannot interleave. A crash leaves the store at the last committed
   range: the restart resumes there, with no gap and no duplicate (unique on chain id, transaction
   hash and log index).
-- **Reorgs.** Before each sync the stored hash of the cursor block is compared with the node's.
-  On a mismatch the newest stored block whose hash the node still has is the common ancestor; in
-  one transaction the events past it are deleted (per-event rows with them), the vaults, leaders
-  and platform settings they touched are recomputed from the remaining events, and the blocks up
-  to the old cursor height are indexed again from the new chain.
+- **Reorgs.** Before each sync the stored hash of the cursor block is compared with the node's,
+  and every range is linked to the cursor as above. On a mismatch or a broken link the newest
+  stored block whose hash the node still has is the common ancestor; in one transaction the events
+  past it are deleted (per-event rows with them), the vaults, leaders and platform settings they
+  touched are recomputed from the remaining events, and the blocks up to the old cursor height are
+  indexed again from the new chain.
 - **Adaptive ranges.** A range the node refuses as too large is halved; successful ranges grow
   toward about `logs_per_request` logs per answer, up to `block_range_max` blocks.
 - **Unavailable node.** Requests are retried with backoff (`ChainClient`); when the node stays
@@ -38,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from backend.chain.artifacts import Artifacts
 from backend.chain.artifacts import load as load_artifacts
@@ -53,6 +60,7 @@ from backend.db.models import (
     Vault,
 )
 from backend.exceptions import (
+    ChainLinkBrokenError,
     CopyvaultError,
     IndexerError,
     RangeTooLargeError,
@@ -69,6 +77,8 @@ ANCESTOR_WINDOW: Final = 64
 MAX_ERROR_BACKOFF: Final = 30.0
 # Ranges after a refusal during which the range does not grow back to the refused size.
 RANGE_CEILING_RANGES: Final = 50
+# Times one reorg is handled from the start when the chain changes again during its re-index.
+REORG_ATTEMPTS: Final = 5
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,7 @@ class IndexerStats:
 class _Fetched:
     start: int
     end: int
+    start_header: BlockHeader
     end_header: BlockHeader
     logs: list[dict[str, Any]]
     new_vaults: list[str]
@@ -200,7 +211,8 @@ class Indexer:
                     f"the store indexes chain {self.chain_id} for the factory {row['factory']} "
                     f"(from block {row['start_block']}), not this deployment's factory "
                     f"{self.factory} (from block {self.start_block}): use another database "
-                    "(COPYVAULT_DATABASE_URL) or reset this one with `copyvault db reset`"
+                    "(COPYVAULT_DATABASE_URL) or rebuild this one's index for this deployment "
+                    "with `copyvault reindex` (off-chain records are kept)"
                 )
             self._reload_vaults(conn)
             self.stats.cursor = self._cursor(conn)[0]
@@ -245,7 +257,12 @@ class Indexer:
                 return False
             if max_ranges is not None and ranges >= max_ranges:
                 return False
-            cursor = self._index_one_range(cursor, target)
+            try:
+                cursor = self._index_one_range(cursor, target)
+            except ChainLinkBrokenError as exc:
+                # Blocks indexed by an earlier range (of this sync or before) were replaced.
+                log.warning("reorg between ranges: %s", exc)
+                cursor = self._handle_reorg(*self.cursor(), target)
             ranges += 1
         self.stats.last_sync_at = time.time()
         return True
@@ -254,12 +271,19 @@ class Indexer:
         """Follow the chain until `stop` is set, surviving node and store outages."""
         self.stats.running = True
         failures = 0
+        store_down_since: float | None = None
         try:
             while not stop.is_set():
                 try:
                     caught_up = self.sync_once(stop)
                     failures = 0
                     self.stats.last_error = None
+                    if store_down_since is not None:
+                        log.info(
+                            "indexer: store reachable again after %.1f s",
+                            time.monotonic() - store_down_since,
+                        )
+                        store_down_since = None
                 except ReorgDuringFetchError as exc:
                     self.stats.refetches += 1
                     log.info("%s", exc)
@@ -268,7 +292,15 @@ class Indexer:
                     failures += 1
                     self.stats.errors += 1
                     self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                    if isinstance(exc, CopyvaultError):
+                    if is_store_outage(exc):
+                        # One line per outage: every retry of a down store says nothing new.
+                        if store_down_since is None:
+                            store_down_since = time.monotonic()
+                            log.warning(
+                                "indexer: store unreachable (%s); retrying until it is back",
+                                outage_reason(exc),
+                            )
+                    elif isinstance(exc, CopyvaultError):
                         log.warning("indexer: %s", exc)
                     else:
                         log.exception("indexer: unexpected error")
@@ -298,6 +330,7 @@ class Indexer:
     def _index_range_in(self, conn: Connection, start: int, target: int) -> int:
         """Fetch [start, end ≤ target] and write it in `conn`'s transaction; returns `end`."""
         fetched = self._fetch(start, target)
+        self._check_linked(conn, fetched.start_header)
         self._write(conn, fetched)
         self.vaults.update(fetched.new_vaults)
         self.stats.ranges += 1
@@ -317,6 +350,22 @@ class Indexer:
                 self.stats.add_time("rpc_logs", started)
         return logs
 
+    def _check_linked(self, conn: Connection, first: BlockHeader) -> None:
+        """ChainLinkBrokenError unless `first` is the child of the cursor block (as stored)."""
+        cursor, cursor_hash = self._cursor(conn)
+        if cursor_hash is None:  # nothing indexed before `first`: nothing to link to
+            return
+        if cursor != first.number - 1:
+            raise IndexerError(
+                f"the cursor of chain {self.chain_id} is at block {cursor}, not "
+                f"{first.number - 1}: another indexer is writing to this store; run only one"
+            )
+        if first.parent_hash != cursor_hash:
+            raise ChainLinkBrokenError(
+                f"block {first.number}'s parent is {first.parent_hash}, not the indexed block "
+                f"{cursor} ({cursor_hash})"
+            )
+
     def _header(self, number: int) -> BlockHeader:
         started = time.perf_counter()
         try:
@@ -334,6 +383,8 @@ class Indexer:
             end = min(target, start + self.range_size - 1)
             try:
                 before = self._header(end)
+                # Read between the two reads of `end`: if those agree, it is `end`'s ancestor.
+                first_header = before if start == end else self._header(start)
                 logs = self._get_logs(start, end, self._addresses())
                 new_vaults = self._discover(logs)
                 if new_vaults:
@@ -366,9 +417,9 @@ class Indexer:
                 )
             self._adapt_range(len(logs), end - start + 1)
             logs.sort(key=lambda raw: (int(raw["blockNumber"], 16), int(raw["logIndex"], 16)))
-            self._check_consistent(logs, after)
+            self._check_consistent(logs, first_header, after)
             self._fill_timestamps(logs, after)
-            return _Fetched(start, end, after, logs, new_vaults)
+            return _Fetched(start, end, first_header, after, logs, new_vaults)
 
     def _discover(self, logs: list[dict[str, Any]]) -> list[str]:
         found = []
@@ -400,7 +451,9 @@ class Indexer:
                 new = min(new, self._range_ceiling)
         self.range_size = max(1, min(cfg.block_range_max, new))
 
-    def _check_consistent(self, logs: list[dict[str, Any]], end: BlockHeader) -> None:
+    def _check_consistent(
+        self, logs: list[dict[str, Any]], first: BlockHeader, end: BlockHeader
+    ) -> None:
         hashes: dict[str, str] = {}
         for raw in logs:
             if raw.get("removed"):
@@ -410,11 +463,12 @@ class Indexer:
                 raise ReorgDuringFetchError(
                     f"logs of block {int(number, 16)} disagree on its hash; fetching again"
                 )
-        last = hashes.get(hex(end.number))
-        if last is not None and last != end.hash:
-            raise ReorgDuringFetchError(
-                f"logs of block {end.number} are from another fork; fetching again"
-            )
+        for header in (first, end):
+            logged = hashes.get(hex(header.number))
+            if logged is not None and logged != header.hash:
+                raise ReorgDuringFetchError(
+                    f"logs of block {header.number} are from another fork; fetching again"
+                )
 
     def _fill_timestamps(self, logs: list[dict[str, Any]], end: BlockHeader) -> None:
         """Nodes that do not put blockTimestamp in logs: read the headers (checking hashes)."""
@@ -456,14 +510,21 @@ class Indexer:
                 f"the cursor of chain {self.chain_id} is no longer at block {fetched.start - 1}: "
                 "another indexer is writing to this store; run only one"
             )
-        blocks = {ev.block_number: (ev.block_hash, ev.block_timestamp) for ev in decoded}
-        end = fetched.end_header
-        blocks[end.number] = (end.hash, end.timestamp)
+        blocks = {ev.block_number: (ev.block_hash, ev.block_timestamp, None) for ev in decoded}
+        # The range's boundaries with their parent hashes: the next range links to the last one.
+        for header in (fetched.start_header, fetched.end_header):
+            blocks[header.number] = (header.hash, header.timestamp, header.parent_hash)
         conn.execute(
             insert(Block.__table__),
             [
-                {"chain_id": self.chain_id, "number": n, "hash": h, "timestamp": t}
-                for n, (h, t) in sorted(blocks.items())
+                {
+                    "chain_id": self.chain_id,
+                    "number": number,
+                    "hash": block_hash,
+                    "timestamp": timestamp,
+                    "parent_hash": parent_hash,
+                }
+                for number, (block_hash, timestamp, parent_hash) in sorted(blocks.items())
             ],
         )
         if decoded:
@@ -507,8 +568,26 @@ class Indexer:
             offset += window
             window *= 2
 
-    def _handle_reorg(self, cursor: int, cursor_hash: str, target: int) -> int:
+    def _handle_reorg(self, cursor: int, cursor_hash: str | None, target: int) -> int:
+        """Roll back to the common ancestor and index the new chain; a break of the chain during
+        the re-index is a newer reorg: the transaction is undone and the whole reorg handled again
+        from the stored (old) cursor, so one `reorgs` row covers both."""
+        for _ in range(REORG_ATTEMPTS):
+            try:
+                return self._roll_back_and_reindex(cursor, cursor_hash, target)
+            except ChainLinkBrokenError as exc:
+                log.warning("reorg: the chain changed again during the re-index (%s)", exc)
+        raise ReorgDuringFetchError(
+            f"the chain changed during each of {REORG_ATTEMPTS} re-indexes of a reorg; trying again"
+        )
+
+    def _roll_back_and_reindex(self, cursor: int, cursor_hash: str | None, target: int) -> int:
         ancestor, ancestor_hash = self._find_ancestor(cursor)
+        if ancestor == cursor:
+            # The node has the cursor block after all: the chain moved during the last fetch.
+            raise ReorgDuringFetchError(
+                f"block {cursor} is indexed as the node has it; fetching the next range again"
+            )
         log.warning(
             "reorg: block %d is no longer %s; rolling back to block %d",
             cursor,
@@ -591,6 +670,20 @@ class Indexer:
         )
         self._reload_vaults(conn)
         return removed
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """The database is unreachable or dropped the connection (not a bug in a statement)."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def outage_reason(exc: BaseException) -> str:
+    """The driver's first line: enough to name the outage, without SQL or a traceback."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0] if lines else ''}"
 
 
 def run_in_thread(

@@ -45,7 +45,7 @@ def test_cli__help_is_instant_and_imports_nothing_heavy():
     heavy, seconds = result.stdout.strip().splitlines()[-1].rsplit(" ", 1)
     assert heavy == "[]"
     assert float(seconds) < 1.0
-    for command in ("node", "deploy", "serve", "index", "db"):
+    for command in ("node", "deploy", "serve", "index", "reindex", "db"):
         assert f"  {command} " in result.stdout
 
 
@@ -60,14 +60,11 @@ def test_cli__deploy_writes_a_deployment_file(tmp_path):
     assert "deployment written to" in result.stdout
 
 
-def test_cli__db_upgrade_then_reset(tmp_path):
+def test_cli__db_upgrade(tmp_path):
     env = {"COPYVAULT_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
     result = _run("db", "upgrade", env=env)
     assert result.returncode == 0, result.stderr
     assert "store at migration" in result.stdout
-    refused = _run("db", "reset", env=env)
-    assert refused.returncode != 0 and "--yes" in refused.stderr
-    assert _run("db", "reset", "--yes", env=env).returncode == 0
 
 
 def test_cli__errors_are_one_clear_line(tmp_path):
