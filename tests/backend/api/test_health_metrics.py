@@ -99,7 +99,8 @@ def test_health_and_metrics__in_process_indexer_lag_events_and_reorgs(
         )
         assert _metric(text, "copyvault_chain_head_block") == chain.head()
         health = client.get("/v1/health").json()
-        assert health["status"] == "ok" and health["indexer"]["lag"] == 0
+        assert health["status"] == "alive" and health["ready"] is True
+        assert health["indexer"]["lag"] == 0
 
         snapshot = chain.rpc("evm_snapshot")
         a.deposit(vault, a.token("WETH"), 10**18, chain.depositor)
@@ -155,5 +156,7 @@ def test_aum__node_unreachable__null_with_the_reason_not_an_error(anvil_chain, s
         assert leaders[0]["aum"]["usd"] is None and leaders[0]["aum"]["error"]
         # Everything the store alone answers still works.
         assert api.ok(f"/v1/vaults/{vault}/events")["items"]
+        # Liveness: the process answers (200); the node's failure is reported, and not ready.
         health = api.get("/v1/health")
-        assert health.status_code == 503 and health.json()["chain"]["ok"] is False
+        assert health.status_code == 200 and health.json()["chain"]["ok"] is False
+        assert health.json()["not_ready"] == ["node_unavailable"]
