@@ -170,6 +170,70 @@ class Settings(BaseSettings):
         10.0, ge=0, description="Seconds oracle prices for assets under management are reused."
     )
 
+    # ------------------------------------------------------------------ backpressure and readiness
+    # The API's own connection pool: the indexer and the relayer have pools of their own, so no
+    # burst of requests can make them wait (issue 10: reads starved indexing for 26 s).
+    api_pool_size: int = Field(
+        10, ge=1, description="Connections the API keeps open to the store (per process)."
+    )
+    api_pool_overflow: int = Field(
+        10, ge=0, description="Extra connections the API may open beyond api_pool_size at peaks."
+    )
+    api_pool_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a request waits for a free store connection before 503 store_busy.",
+    )
+    api_statement_timeout_ms: int = Field(
+        5_000,
+        ge=1,
+        description=(
+            "PostgreSQL: longest statement of an API request, milliseconds (503 store_busy beyond)."
+        ),
+    )
+    api_lock_timeout_ms: int = Field(
+        2_000,
+        ge=1,
+        description="PostgreSQL: longest wait of an API request for a row or table lock, ms.",
+    )
+    api_busy_timeout_ms: int = Field(
+        5_000,
+        ge=1,
+        description="SQLite: longest wait of an API request for the write lock, milliseconds.",
+    )
+    api_retry_after_seconds: int = Field(
+        2, ge=1, description="Retry-After of 503 answers (store busy, not ready, stream limits)."
+    )
+    ready_max_lag_blocks: int = Field(
+        10,
+        ge=0,
+        description=(
+            "Blocks the index may trail the chain head beyond `confirmations` and still be ready "
+            "(/v1/ready; intake answers 503 index_behind past it)."
+        ),
+    )
+    ready_cache_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="Seconds a readiness verdict is reused by intake (one node call per period).",
+    )
+    api_max_open_proposals_per_vault: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Most pending or ready proposals one vault may have; a new proposal beyond gets 409 "
+            "too_many_open_proposals."
+        ),
+    )
+    api_max_streams: int = Field(
+        200, ge=1, description="Most /v1/stream clients per API process (503 stream_limit beyond)."
+    )
+    api_max_streams_per_client: int = Field(
+        8,
+        ge=1,
+        description="Most /v1/stream clients per client IP address and process (503 beyond).",
+    )
+
     # ------------------------------------------------------------------ intents and relayer
     intent_deadline_margin: int = Field(
         30,

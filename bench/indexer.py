@@ -220,6 +220,15 @@ def postgres_store() -> Iterator[str]:
 STORES = {"sqlite": sqlite_store, "postgresql": postgres_store}
 
 
+def parse_backends(text: str, parser: argparse.ArgumentParser) -> list[str]:
+    """The stores of a `--backends sqlite,postgresql` option (a usage error for unknown ones)."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [n for n in names if n not in STORES]
+    if not names or unknown:
+        parser.error(f"--backends takes {', '.join(STORES)}; got {text!r}")
+    return names
+
+
 def backfill(backend: str, client_url: str, deployment: Deployment) -> Result:
     from sqlalchemy import func, select
 

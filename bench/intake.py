@@ -49,7 +49,7 @@ from backend.chain.client import ChainClient
 from backend.chain.deploy import Deployment, deploy_system
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
-from bench.indexer import STORES
+from bench.indexer import STORES, parse_backends
 from bench.report import machine, text_table, write_json
 from scripts.server_process import indexed_through, poll_until, running_server, tail
 
@@ -247,14 +247,6 @@ def format_table(phases: list[Phase], workers: int = 1) -> str:
     return "\n".join(lines)
 
 
-def _backends(text: str, parser: argparse.ArgumentParser) -> list[str]:
-    names = [x.strip() for x in text.split(",") if x.strip()]
-    unknown = [n for n in names if n not in STORES]
-    if not names or unknown:
-        parser.error(f"--backends takes {', '.join(STORES)}; got {text!r}")
-    return names
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="per phase")
@@ -267,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1:
         parser.error("--requests and --concurrency must be positive")
-    backends = _backends(args.backends, parser)
+    backends = parse_backends(args.backends, parser)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

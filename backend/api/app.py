@@ -5,6 +5,11 @@ deployment file, and runs the indexer in a background thread of the same process
 COPYVAULT_INDEXER_ENABLED=false, e.g. when the indexer runs as `copyvault index` elsewhere), and a
 relayer worker when COPYVAULT_RELAYER_ENABLED=true (woken at once by each accepted intent; more
 workers run with `copyvault relay`). Both are stopped and joined on shutdown.
+
+Pools: requests use the API's engine (bounded: a request waits at most COPYVAULT_API_POOL_TIMEOUT
+for a connection, PostgreSQL statements and locks are time-limited); health, readiness and /metrics
+use a small probe engine of their own, and the indexer and each relayer worker have their own
+engines, so no burst of requests can delay indexing, relaying or the probes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backend.api.deps import AppState
+from backend.api.readiness import Readiness
 from backend.api.routes import health
 from backend.api.setup import install_api
 from backend.chain.client import ChainClient
@@ -24,7 +30,7 @@ from backend.chain.clock import ChainClock
 from backend.chain.code_cache import CodePresence
 from backend.chain.deploy import Deployment
 from backend.config import Settings
-from backend.db.engine import create_store_engine, session_factory
+from backend.db.engine import StoreLimits, create_store_engine, session_factory
 from backend.db.migrate import check_current, upgrade
 from backend.indexer.indexer import Indexer, IndexerConfig, run_in_thread
 from backend.relayer.worker import run_in_thread as run_relayer_in_thread
@@ -34,6 +40,26 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/v1"
 INDEXER_JOIN_SECONDS = 30.0
 HEALTH_RPC_TIMEOUT = 3.0
+# The probes (health, readiness, /metrics) hold at most this many connections, and give up fast.
+PROBE_LIMITS = StoreLimits(
+    pool_size=2,
+    max_overflow=2,
+    pool_timeout=2.0,
+    statement_timeout_ms=2_000,
+    lock_timeout_ms=1_000,
+    busy_timeout_ms=2_000,
+)
+
+
+def api_store_limits(settings: Settings) -> StoreLimits:
+    return StoreLimits(
+        pool_size=settings.api_pool_size,
+        max_overflow=settings.api_pool_overflow,
+        pool_timeout=settings.api_pool_timeout,
+        statement_timeout_ms=settings.api_statement_timeout_ms,
+        lock_timeout_ms=settings.api_lock_timeout_ms,
+        busy_timeout_ms=settings.api_busy_timeout_ms,
+    )
 
 
 def build_state(settings: Settings) -> AppState:
@@ -41,16 +67,20 @@ def build_state(settings: Settings) -> AppState:
     url = settings.sqlalchemy_url
     if settings.auto_migrate:
         upgrade(url)
-    engine = create_store_engine(url)
+    engine = create_store_engine(url, api_store_limits(settings))
     check_current(engine)
+    probe_engine = create_store_engine(url, PROBE_LIMITS)
     deployment = Deployment.load(settings.deployment_file)
     client = ChainClient.from_settings(settings)
     quick = ChainClient(settings.rpc_url, timeout=HEALTH_RPC_TIMEOUT, retries=0)
     indexer = None
+    worker_engines = []
     if settings.indexer_enabled:
         artifacts = _artifacts(settings) if settings.artifacts_file is not None else None
+        indexer_engine = create_store_engine(url)  # its own pool: never waits on requests
+        worker_engines.append(indexer_engine)
         indexer = Indexer(
-            engine,
+            indexer_engine,
             ChainClient.from_settings(settings),
             deployment,
             config=IndexerConfig.from_settings(settings),
@@ -66,17 +96,23 @@ def build_state(settings: Settings) -> AppState:
         clock=ChainClock(quick),
         codes=CodePresence(quick),
         indexer=indexer,
+        probe_engine=probe_engine,
+        readiness=Readiness.from_settings(settings, probe_engine, quick, deployment),
+        worker_engines=worker_engines,
     )
 
 
 def build_relayer(settings: Settings, state: AppState, *, worker_id: str | None = None):
-    """A relayer worker for the app's store and deployment, signing with the encrypted key."""
+    """A relayer worker for the app's store and deployment, signing with the encrypted key. It
+    gets an engine of its own (disposed with the state): it never waits on the API's pool."""
     from backend.relayer.worker import RelayerConfig, RelayerWorker
     from backend.security.relayer_key import load_relayer_signer
 
     client = ChainClient.from_settings(settings)
+    engine = create_store_engine(settings.sqlalchemy_url)
+    state.worker_engines.append(engine)
     return RelayerWorker(
-        state.engine,
+        engine,
         client,
         state.deployment,
         load_relayer_signer(settings),
@@ -124,7 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
                 thread.join(INDEXER_JOIN_SECONDS)
                 if thread.is_alive():
                     log.warning("the %s did not stop within %.0fs", name, INDEXER_JOIN_SECONDS)
-            state.engine.dispose()
+            state.dispose()
 
     app = FastAPI(
         title="copyvault",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +22,9 @@ from backend.chain.code_cache import CodePresence
 from backend.chain.deploy import Deployment
 from backend.config import Settings
 from backend.indexer.indexer import Indexer
+
+if TYPE_CHECKING:
+    from backend.api.readiness import Readiness
 
 
 @dataclass
@@ -42,6 +45,21 @@ class AppState:
     # Set when an intent is accepted, so an in-process relayer worker starts at once.
     relay_wakeup: threading.Event = field(default_factory=threading.Event)
     background: list = field(default_factory=list)
+    # Health, readiness and /metrics read the store through this small pool of their own, so they
+    # answer while every connection of `engine` is busy with requests.
+    probe_engine: Engine | None = None
+    readiness: Readiness | None = None
+    # The indexer's and relayer workers' own engines (disposed with the state).
+    worker_engines: list[Engine] = field(default_factory=list)
+
+    @property
+    def probes(self) -> Engine:
+        return self.probe_engine if self.probe_engine is not None else self.engine
+
+    def dispose(self) -> None:
+        for engine in (self.engine, self.probe_engine, *self.worker_engines):
+            if engine is not None:
+                engine.dispose()
 
 
 # Dependencies that only read memory are `async def`: FastAPI runs a plain `def` dependency in its

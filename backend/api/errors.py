@@ -28,8 +28,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.chain.redact import scrub
 from backend.exceptions import (
     ArtifactError,
     ChainError,
@@ -75,6 +77,8 @@ class ApiError(CopyvaultError):
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
+    # Temporary refusals (503) tell the client when to come back.
+    retry_after: ClassVar[bool] = False
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -213,6 +217,32 @@ class DependencyUnavailableError(ApiError):
     code = "chain_unavailable"
 
 
+class TooManyOpenProposalsError(ApiError):
+    """The vault has as many pending or ready proposals as the API keeps for one vault."""
+
+    status = 409
+    code = "too_many_open_proposals"
+
+
+class NotReadyError(ApiError):
+    """The server is alive but cannot judge intents yet; `code` names why (see /v1/ready)."""
+
+    status = 503
+    retry_after = True
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code  # type: ignore[misc]  # one class, the reason's code per instance
+
+
+class StreamLimitError(ApiError):
+    """More /v1/stream clients than the process (or one client address) may hold."""
+
+    status = 503
+    code = "stream_limit"
+    retry_after = True
+
+
 # ----------------------------------------------------------------------------- rendering
 
 
@@ -271,9 +301,15 @@ _HTTP_CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error to the JSON shape above."""
 
+    def retry_after(request: Request) -> dict[str, str]:
+        extras = getattr(request.app.state, "api", None)
+        seconds = extras.settings.api_retry_after_seconds if extras is not None else 1
+        return {"Retry-After": str(seconds)}
+
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        headers = retry_after(request) if exc.retry_after else None
+        return error_response(exc.status, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -293,36 +329,66 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, message, headers=exc.headers)
 
     @app.exception_handler(ChainUnavailableError)
-    async def _chain_down(_request: Request, exc: ChainUnavailableError) -> JSONResponse:
-        return error_response(503, "chain_unavailable", str(exc))
+    async def _chain_down(request: Request, exc: ChainUnavailableError) -> JSONResponse:
+        return error_response(
+            503, "chain_unavailable", scrub(str(exc)), headers=retry_after(request)
+        )
 
     @app.exception_handler(ChainError)
-    async def _chain(_request: Request, exc: ChainError) -> JSONResponse:
-        log.warning("chain error: %s", exc)
-        return error_response(503, "chain_unavailable", f"the node answered an error: {exc}")
+    async def _chain(request: Request, exc: ChainError) -> JSONResponse:
+        message = scrub(str(exc))
+        log.warning("chain error: %s", message)
+        return error_response(
+            503,
+            "chain_unavailable",
+            f"the node answered an error: {message}",
+            headers=retry_after(request),
+        )
 
     @app.exception_handler(StoreError)
-    async def _store(_request: Request, exc: StoreError) -> JSONResponse:
-        return error_response(503, "store_unavailable", str(exc))
+    async def _store(request: Request, exc: StoreError) -> JSONResponse:
+        return error_response(503, "store_unavailable", str(exc), headers=retry_after(request))
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_full(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        log.warning("store busy: no free connection in the API's pool")
+        return _store_busy(request)
 
     @app.exception_handler(OperationalError)
-    async def _store_down(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def _store_down(request: Request, exc: OperationalError) -> JSONResponse:
+        if is_store_busy(exc):
+            log.warning("store busy: %s", str(exc.orig).splitlines()[0])
+            return _store_busy(request)
         log.warning("store unavailable: %s", exc.orig)
         return error_response(
-            503, "store_unavailable", "the store (database) cannot be reached; try again shortly"
+            503,
+            "store_unavailable",
+            "the store (database) cannot be reached; try again shortly",
+            headers=retry_after(request),
+        )
+
+    def _store_busy(request: Request) -> JSONResponse:
+        return error_response(
+            503,
+            "store_busy",
+            "the store is busy (no free connection, or a statement or lock took too long): "
+            "try again after the Retry-After seconds",
+            headers=retry_after(request),
         )
 
     async def _misconfigured(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("server misconfigured: %s", exc)
-        return error_response(503, "server_misconfigured", str(exc))
+        message = scrub(str(exc))
+        log.error("server misconfigured: %s", message)
+        return error_response(503, "server_misconfigured", message)
 
     for kind in (ArtifactError, ConfigError, DeploymentError):
         app.add_exception_handler(kind, _misconfigured)
 
     @app.exception_handler(CopyvaultError)
     async def _copyvault(_request: Request, exc: CopyvaultError) -> JSONResponse:
-        log.error("unhandled %s: %s", type(exc).__name__, exc)
-        return error_response(500, "internal_error", str(exc))
+        message = scrub(str(exc))
+        log.error("unhandled %s: %s", type(exc).__name__, message)
+        return error_response(500, "internal_error", message)
 
     @app.exception_handler(Exception)
     async def _last_resort(request: Request, exc: Exception) -> JSONResponse:
@@ -330,6 +396,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             500, "internal_error", "an unexpected error occurred; it has been logged"
         )
+
+
+# SQLSTATEs of PostgreSQL's statement_timeout (query_canceled) and lock_timeout
+# (lock_not_available): the store answered, it is only busy.
+_BUSY_SQLSTATES = frozenset({"57014", "55P03"})
+_SQLITE_BUSY_PHRASES = ("database is locked", "database table is locked")
+
+
+def is_store_busy(exc: OperationalError) -> bool:
+    """Whether the store refused for load (timeouts, locks) rather than being unreachable."""
+    if getattr(exc.orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    return any(phrase in str(exc.orig) for phrase in _SQLITE_BUSY_PHRASES)
 
 
 # OpenAPI: the error responses every route can give, documented with the shared model.
@@ -342,6 +421,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed).",
         413: "The request body is larger than the API accepts (body_too_large).",
         422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
-        503: "The node or the store is unreachable (chain_unavailable, store_unavailable).",
+        503: "Try again after Retry-After: the node or the store is unreachable or busy "
+        "(chain_unavailable, store_unavailable, store_busy), the server is not ready "
+        "(index_behind, node_unavailable, relayer_degraded) or a stream limit is reached.",
     }
     return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}

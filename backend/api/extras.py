@@ -11,9 +11,12 @@ from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from backend.api.deps import StateDep
+from backend.api.errors import NotReadyError
 from backend.api.metrics import ApiMetrics
+from backend.api.stream_slots import StreamSlots
 from backend.chain.abi import ContractAbi
 from backend.config import Settings
 from backend.services.intents import IntakeContext
@@ -29,6 +32,7 @@ class ApiExtras:
     settings: Settings
     metrics: ApiMetrics
     prices: PriceBook
+    streams: StreamSlots
 
     @cached_property
     def vault_abi(self) -> ContractAbi:
@@ -49,6 +53,9 @@ def create_extras(app: FastAPI, settings: Settings) -> ApiExtras:
         settings=settings,
         metrics=ApiMetrics(lambda: getattr(app.state, "copyvault", None)),
         prices=PriceBook(settings.api_price_cache_seconds),
+        streams=StreamSlots(
+            per_process=settings.api_max_streams, per_client=settings.api_max_streams_per_client
+        ),
     )
     app.state.api = extras
     return extras
@@ -79,6 +86,7 @@ async def get_proposal_context(state: StateDep, extras: ExtrasDep) -> ProposalCo
         client=state.quick_client,
         vault_abi=extras.vault_abi,
         now=int(time.time()),
+        max_open=extras.settings.api_max_open_proposals_per_vault,
     )
 
 
@@ -101,6 +109,21 @@ async def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContex
 
 
 IntakeDep = Annotated[IntakeContext, Depends(get_intake_context)]
+
+
+async def require_ready(state: StateDep) -> None:
+    """Refuse work that needs a ready server (intake) with 503 and the reason's code: an intent
+    judged against a lagging index would get a wrong answer (unknown_venue for a valid venue)."""
+    readiness = state.readiness
+    if readiness is None:
+        return
+    verdict = readiness.cached_verdict() or await run_in_threadpool(readiness.check)
+    if not verdict.ready:
+        first = verdict.reasons[0]
+        raise NotReadyError(first.code, f"the server is not ready to take intents: {first.message}")
+
+
+ReadyDep = Annotated[None, Depends(require_ready)]
 
 
 async def get_tokens(state: StateDep) -> dict[str, tuple[str | None, int | None]]:

@@ -462,7 +462,8 @@ class IntentSubmission(Model):
     )
     min_price: Uint256In = Field(description="Least token_out per token_in, 1e18-scaled, raw.")
     nonce: Uint256In
-    deadline: int = Field(ge=0, le=MAX_DEADLINE, description="Unix seconds.")
+    # The registry takes any uint256 deadline (compared with block.timestamp).
+    deadline: int = Field(ge=0, le=MAX_UINT256, description="Unix seconds (any uint256).")
     signature: SignatureIn
 
 

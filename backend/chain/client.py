@@ -24,6 +24,7 @@ from typing import Any, Final
 import requests
 from web3 import HTTPProvider, Web3
 
+from backend.chain.redact import redact_url, remember_secret_url, scrub
 from backend.exceptions import ChainUnavailableError, RangeTooLargeError, RpcError
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,9 @@ class ChainClient:
         jitter: Callable[[], float] | None = None,
     ):
         self.url = url
+        # What messages and logs show of the node: scheme, host and port (keys stay hidden).
+        self.display_url = redact_url(url)
+        remember_secret_url(url)
         self.retries = retries
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -148,7 +152,12 @@ class ChainClient:
             if attempt:
                 delay = self.backoff_delay(attempt - 1)
                 log.warning(
-                    "%s failed (%s); retry %d/%d in %.2fs", what, last, attempt, self.retries, delay
+                    "%s failed (%s); retry %d/%d in %.2fs",
+                    what,
+                    scrub(str(last)),
+                    attempt,
+                    self.retries,
+                    delay,
                 )
                 self._sleep(delay)
             try:
@@ -174,8 +183,9 @@ class ChainClient:
             except (ValueError, json.JSONDecodeError) as exc:  # a truncated or garbled answer
                 last = exc
         raise ChainUnavailableError(
-            f"the node at {self.url} did not answer {what} after {self.retries + 1} attempts "
-            f"(last error: {last}); check that it is running and that COPYVAULT_RPC_URL is right"
+            f"the node at {self.display_url} did not answer {what} after {self.retries + 1} "
+            f"attempts (last error: {scrub(str(last))}); check that it is running and that "
+            "COPYVAULT_RPC_URL is right"
         )
 
     def request(self, method: str, params: Sequence[Any] = ()) -> Any:

@@ -144,13 +144,15 @@ class Deployment:
         chain_id = client.chain_id()
         if chain_id != self.chain_id:
             raise DeploymentError(
-                f"the deployment is on chain {self.chain_id} but the node at {client.url} is chain "
-                f"{chain_id}: point COPYVAULT_RPC_URL at the right node or redeploy"
+                f"the deployment is on chain {self.chain_id} but the node at "
+                f"{client.display_url} is chain {chain_id}: point COPYVAULT_RPC_URL at "
+                "the right node or redeploy"
             )
         if client.request("eth_getCode", [self.factory, "latest"]) in ("0x", "0x0", None):
             raise DeploymentError(
-                f"no contract at the VaultFactory address {self.factory} on {client.url}: the node "
-                "was restarted or is another network; redeploy with `copyvault deploy`"
+                f"no contract at the VaultFactory address {self.factory} on "
+                f"{client.display_url}: the node was restarted or is another network; "
+                "redeploy with `copyvault deploy`"
             )
 
 

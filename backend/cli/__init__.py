@@ -67,6 +67,7 @@ def cli(log_level: str) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the `copyvault` script: copyvault errors print as one line, exit code 1."""
+    from backend.chain.redact import scrub
     from backend.exceptions import CopyvaultError
 
     try:
@@ -75,10 +76,11 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
+        exc.message = scrub(exc.message)
         exc.show()
         sys.exit(exc.exit_code)
     except CopyvaultError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {scrub(str(exc))}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

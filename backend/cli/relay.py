@@ -42,4 +42,4 @@ def relay(workers: int) -> None:
         stop.set()
     for thread, _ in started:
         thread.join(30)
-    state.engine.dispose()
+    state.dispose()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,53 @@ from backend.exceptions import StoreError
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    finally:
-        cursor.close()
+@dataclass(frozen=True)
+class StoreLimits:
+    """How long one engine's users may wait on the store before giving up (the API's engine has
+    short limits so that a busy store answers 503 quickly; the indexer's and relayer's engines keep
+    the defaults: their work must get through). None leaves the driver's default."""
+
+    pool_size: int = 5
+    max_overflow: int = 10
+    # Seconds to wait for a free connection of the pool (SQLAlchemy raises TimeoutError after).
+    pool_timeout: float = 30.0
+    # PostgreSQL: statement_timeout and lock_timeout of every connection, milliseconds.
+    statement_timeout_ms: int | None = None
+    lock_timeout_ms: int | None = None
+    # SQLite: how long a writer waits for the database's write lock, milliseconds (None:
+    # SQLITE_BUSY_TIMEOUT_MS, read when the engine is made).
+    busy_timeout_ms: int | None = None
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def _postgresql_timeouts(limits: StoreLimits) -> Callable[[Any, Any], None]:
+    settings = {
+        "statement_timeout": limits.statement_timeout_ms,
+        "lock_timeout": limits.lock_timeout_ms,
+    }
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            for name, value in settings.items():
+                if value is not None:
+                    cursor.execute("SELECT set_config(%s, %s, false)", (name, f"{int(value)}ms"))
+        # set_config runs in a transaction: committed, it holds for the connection's life.
+        dbapi_connection.commit()
+
+    return on_connect
 
 
 class _SqliteWriterQueue:
@@ -47,7 +86,8 @@ class _SqliteWriterQueue:
     events), and also when its DBAPI connection goes back to the pool or is invalidated without
     either: a leaked lock would stop every writer of the process."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_seconds: float) -> None:
+        self._timeout = timeout_seconds
         self._lock = threading.Lock()
         self._guard = threading.Lock()  # makes "is it the holder? then clear" one step
         # The holder is only weakly referenced: a strong one would keep an abandoned connection
@@ -66,7 +106,7 @@ class _SqliteWriterQueue:
         if not conn.get_execution_options().get("sqlite_immediate", False):
             conn.exec_driver_sql("BEGIN")
             return
-        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        if not self._lock.acquire(timeout=self._timeout):
             # What SQLite itself says when its busy timeout runs out.
             raise OperationalError(
                 "BEGIN IMMEDIATE",
@@ -107,17 +147,32 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def create_store_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; creates the SQLite file's folder when needed."""
+def _pool_arguments(limits: StoreLimits, url: str) -> dict[str, Any]:
+    if sqlite_path(url) is None and make_url(url).get_backend_name() == "sqlite":
+        return {}  # in-memory SQLite: one shared connection, no queue to bound
+    return {
+        "pool_size": limits.pool_size,
+        "max_overflow": limits.max_overflow,
+        "pool_timeout": limits.pool_timeout,
+    }
+
+
+def create_store_engine(url: str, limits: StoreLimits | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url` with its own pool bounded by `limits`; creates the SQLite file's folder
+    when needed."""
+    limits = limits or StoreLimits()
     parsed = make_url(url)
     backend = parsed.get_backend_name()
+    kwargs = _pool_arguments(limits, url) | kwargs
     if backend == "sqlite":
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        busy_ms = limits.busy_timeout_ms or SQLITE_BUSY_TIMEOUT_MS
+        busy_seconds = busy_ms / 1000
+        connect_args = {"check_same_thread": False, "timeout": busy_seconds}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_ms))
         # pysqlite's own transaction handling is off (isolation_level None) and SQLAlchemy's begin
         # emits BEGIN itself: the recipe in SQLAlchemy's SQLite docs. Writers pass the execution
         # option `sqlite_immediate=True` (see `write_transaction`) to take the write lock at BEGIN,
@@ -127,7 +182,7 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
             "connect",
             lambda dbapi_conn, _rec: setattr(dbapi_conn, "isolation_level", None),
         )
-        _SqliteWriterQueue().listen(engine)
+        _SqliteWriterQueue(busy_seconds).listen(engine)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
@@ -136,7 +191,10 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
                 f"(got {parsed.drivername})"
             )
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        if limits.statement_timeout_ms is not None or limits.lock_timeout_ms is not None:
+            event.listen(engine, "connect", _postgresql_timeouts(limits))
+        return engine
     raise StoreError(
         f"unsupported database {backend!r}: use sqlite:///path.db or postgresql+psycopg://..."
     )

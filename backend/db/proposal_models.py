@@ -39,6 +39,8 @@ class Proposal(Base):
     __table_args__ = (
         UniqueConstraint("chain_id", "digest"),
         Index(None, "chain_id", "vault", "nonce"),
+        # A vault's proposals newest first: the list endpoint's order (migration 0006).
+        Index(None, "chain_id", "vault", "id"),
     )
 
     # Creation order; the list endpoints page over it.

@@ -86,7 +86,8 @@ class Intent(Base):
     fraction_bps: Mapped[int] = mapped_column(Integer, nullable=False)
     min_price: Mapped[int] = mapped_column(BigInt, nullable=False)
     nonce: Mapped[int] = mapped_column(BigInt, nullable=False)
-    deadline: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Any uint256, as the registry takes (migration 0006 widened it from BIGINT).
+    deadline: Mapped[int] = mapped_column(BigInt, nullable=False)
     signature: Mapped[str] = mapped_column(Text, nullable=False)  # 0x-hex
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     # Vaults wait for a plan: all of them when accepted, those of a reverted or dropped batch later.

@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from typing import Final
 
 from eth_abi import decode, encode
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from backend.api.errors import (
     DeadlinePassedError,
@@ -41,6 +41,7 @@ from backend.api.errors import (
     NotOwnerError,
     ProposalClosedError,
     ProposalNotFoundError,
+    TooManyOpenProposalsError,
     ZeroAddressError,
     ZeroAmountError,
 )
@@ -58,7 +59,7 @@ from backend.api.schemas import (
 from backend.chain import eip712
 from backend.chain.abi import ContractAbi, Function
 from backend.chain.client import ChainClient
-from backend.db.models import Vault, VaultOperation, VaultTransfer
+from backend.db.models import Vault, VaultOperation, VaultOwner, VaultTransfer
 from backend.db.proposal_models import Proposal, ProposalSignature
 from backend.services.pagination import decode_cursor, encode_cursor
 from backend.services.signatures import verify_owner_signature
@@ -91,6 +92,8 @@ class ProposalContext:
     client: ChainClient  # for EIP-1271 owners
     vault_abi: ContractAbi
     now: int  # unix seconds, for deadlines
+    # Most open (pending or ready) proposals per vault (COPYVAULT_API_MAX_OPEN_PROPOSALS_PER_VAULT).
+    max_open: int = 100
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -354,6 +357,14 @@ def _propose(
 ) -> tuple[ProposalOut, bool]:
     domain = _domain(ctx, vault.address)
     digest = "0x" + eip712.digest(domain, message).hex()
+    # Checked first, whether or not the proposal exists: a re-post is no way around the check.
+    method = verify_owner_signature(
+        client=ctx.client,
+        domain=domain,
+        message=message,
+        signer=proposer,
+        signature=bytes.fromhex(signature[2:]),
+    )
     existing = _find(session, chain_id=ctx.chain_id, digest=digest)
     if existing is not None:
         # The same proposal again: the proposer's signature is one more approval.
@@ -367,13 +378,7 @@ def _propose(
             digest=digest,
             body=SignatureSubmission(signer=proposer, signature=signature),
         )[0], False
-    method = verify_owner_signature(
-        client=ctx.client,
-        domain=domain,
-        message=message,
-        signer=proposer,
-        signature=bytes.fromhex(signature[2:]),
-    )
+    _require_room(session, ctx, vault)
     now, vault_address = datetime.now(UTC), vault.address
     # Give the read connection back before taking a write one: a request never holds two, so a
     # full pool cannot deadlock (every request waiting for a second connection).
@@ -529,8 +534,7 @@ def add_signature(
             "it takes no more signatures; propose again for the vault's next nonce"
         )
     _require_owner(view.owners, body.signer, p.vault)
-    if any(s.signer == body.signer for s in signatures):
-        return current, False
+    # Checked before "already signed": signing again with garbage must not answer 200.
     method = verify_owner_signature(
         client=ctx.client,
         domain=_domain(ctx, p.vault),
@@ -538,6 +542,8 @@ def add_signature(
         signer=body.signer,
         signature=bytes.fromhex(body.signature[2:]),
     )
+    if any(s.signer == body.signer for s in signatures):
+        return current, False
     proposal_id = p.id
     session.rollback()  # the read connection back to the pool first (see propose)
     with _write_session(engine) as writer:
@@ -568,41 +574,124 @@ def list_proposals(
     cursor: str | None,
     limit: int,
 ) -> ProposalPage:
-    """A vault's proposals, newest first, optionally of one status."""
+    """A vault's proposals, newest first, optionally of one status: filtered and limited in one
+    statement (the status derived in SQL, as `_render` derives it), so the cost is one page
+    however many proposals the vault has."""
     after = decode_cursor(cursor, "proposals", "i")
     v = find_vault(session, chain_id=ctx.chain_id, vault=vault)
+    query = _with_status(
+        select(Proposal).where(Proposal.chain_id == ctx.chain_id, Proposal.vault == v.address),
+        ctx,
+        status,
+    )
+    if after is not None:
+        query = query.where(Proposal.id < after[0])
+    rows = list(session.scalars(query.order_by(Proposal.id.desc()).limit(limit + 1)))
+    more, rows = len(rows) > limit, rows[:limit]
     view = _view(session, ctx, v.address)
-    items: list[ProposalOut] = []
-    last_id = after[0] if after is not None else None
-    exhausted = False
-    # Status is derived, so filtering happens after reading; read in batches until the page fills.
-    while len(items) < limit and not exhausted:
-        query = select(Proposal).where(
-            Proposal.chain_id == ctx.chain_id, Proposal.vault == v.address
-        )
-        if last_id is not None:
-            query = query.where(Proposal.id < last_id)
-        batch = list(session.scalars(query.order_by(Proposal.id.desc()).limit(limit * 2)))
-        exhausted = len(batch) < limit * 2
-        signatures = _signatures(session, [p.id for p in batch])
-        for p in batch:
-            last_id = p.id
-            out = _render(session, ctx, p, view, signatures[p.id])
-            if status is None or out.status == status:
-                items.append(out)
-                if len(items) == limit:
-                    break
-    more = last_id is not None and _has_older(session, ctx, v.address, last_id)
-    next_cursor = encode_cursor("proposals", last_id) if more and last_id is not None else None
+    signatures = _signatures(session, [p.id for p in rows])
+    items = [_render(session, ctx, p, view, signatures[p.id]) for p in rows]
+    next_cursor = encode_cursor("proposals", rows[-1].id) if more and rows else None
     return ProposalPage(items=items, next_cursor=next_cursor)
 
 
-def _has_older(session: Session, ctx: ProposalContext, vault: str, before: int) -> bool:
-    return (
-        session.scalar(
-            select(Proposal.id)
-            .where(Proposal.chain_id == ctx.chain_id, Proposal.vault == vault, Proposal.id < before)
-            .limit(1)
+# ----------------------------------------------------------------------------- status in SQL
+
+OPEN_STATUSES: Final = ("pending", "ready")
+
+
+def _with_status(query: Select, ctx: ProposalContext, status: str | Sequence[str] | None) -> Select:
+    """`query` (over proposals) restricted to proposals of `status` (one or several), derived in
+    SQL exactly as `_render` derives it: executed, stale, pending, ready in that order of
+    precedence. No status: `query` unchanged."""
+    if status is None:
+        return query
+    op, transfer, vault = aliased(VaultOperation), aliased(VaultTransfer), aliased(Vault)
+    counted = (
+        select(func.count())
+        .select_from(ProposalSignature)
+        .join(
+            VaultOwner,
+            and_(
+                VaultOwner.chain_id == Proposal.chain_id,
+                VaultOwner.vault == Proposal.vault,
+                VaultOwner.owner == ProposalSignature.signer,
+            ),
         )
-        is not None
+        .where(ProposalSignature.proposal_id == Proposal.id)
+        .correlate(Proposal)
+        .scalar_subquery()
     )
+    same_config = and_(
+        Proposal.kind == "config",
+        func.lower(func.coalesce(op.data, "")) == func.lower(func.coalesce(Proposal.data, "")),
+    )
+    same_withdrawal = and_(
+        Proposal.kind == "withdrawal",
+        transfer.kind == "withdrawal",
+        transfer.token == Proposal.token,
+        transfer.account == Proposal.recipient,
+        transfer.amount == Proposal.amount,
+    )
+    derived = case(
+        (
+            and_(
+                op.nonce.is_not(None), op.kind == Proposal.kind, or_(same_config, same_withdrawal)
+            ),
+            "executed",
+        ),
+        (op.nonce.is_not(None), "stale"),
+        (vault.address.is_(None), "stale"),
+        (vault.nonce > Proposal.nonce, "stale"),
+        (Proposal.deadline < ctx.now, "stale"),
+        (counted < vault.threshold, "pending"),
+        (Proposal.nonce > vault.nonce, "pending"),
+        else_="ready",
+    )
+    wanted = [status] if isinstance(status, str) else list(status)
+    return (
+        query.outerjoin(
+            op,
+            and_(
+                op.chain_id == Proposal.chain_id,
+                op.vault == Proposal.vault,
+                op.nonce == Proposal.nonce,
+            ),
+        )
+        .outerjoin(
+            transfer,
+            and_(
+                transfer.chain_id == op.chain_id,
+                transfer.tx_hash == op.tx_hash,
+                transfer.log_index == op.log_index,
+            ),
+        )
+        .outerjoin(
+            vault, and_(vault.chain_id == Proposal.chain_id, vault.address == Proposal.vault)
+        )
+        .where(derived.in_(wanted))
+    )
+
+
+def _require_room(session: Session, ctx: ProposalContext, vault: Vault) -> None:
+    """Refuse a new proposal when the vault already has `max_open` pending or ready ones: each
+    open proposal costs every list of the vault, and nothing else bounds how many one owner
+    files. Only nonces from the vault's next one on can be open, which the index narrows to."""
+    query = _with_status(
+        select(func.count())
+        .select_from(Proposal)
+        .where(
+            Proposal.chain_id == ctx.chain_id,
+            Proposal.vault == vault.address,
+            Proposal.nonce >= vault.nonce,
+        ),
+        ctx,
+        OPEN_STATUSES,
+    )
+    open_now = session.scalar(query) or 0
+    if open_now >= ctx.max_open:
+        raise TooManyOpenProposalsError(
+            f"vault {checksum(vault.address)} has {open_now} open (pending or ready) proposals, "
+            f"the most this API keeps for one vault ({ctx.max_open}): execute them, or let them "
+            "go stale (deadline or nonce), before proposing more"
+        )

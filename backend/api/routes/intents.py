@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from backend.api.deps import SessionDep, StateDep
 from backend.api.errors import error_responses
-from backend.api.extras import ChainIdDep, IntakeDep
+from backend.api.extras import ChainIdDep, IntakeDep, ReadyDep
 from backend.api.schemas import HashIn, IntentStatusOut, IntentSubmission
 from backend.services import intents
 
@@ -27,6 +27,7 @@ DigestPath = Annotated[HashIn, Path(description="The intent's EIP-712 digest.")]
     },
 )
 def submit_intent(
+    _ready: ReadyDep,
     body: IntentSubmission,
     session: SessionDep,
     state: StateDep,
@@ -34,7 +35,8 @@ def submit_intent(
     response: Response,
 ) -> IntentStatusOut:
     """Validate a signed TradeIntent as the chain would and queue it for the relayer. The same
-    intent again returns the stored one (200), never a second relay."""
+    intent again returns the stored one (200), never a second relay. While the server is not
+    ready (GET /v1/ready) the answer is 503 with the reason's code and Retry-After."""
     out, stored = intents.submit_intent(state.engine, session, ctx=ctx, body=body)
     if not stored:
         response.status_code = status.HTTP_200_OK

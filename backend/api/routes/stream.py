@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from backend.api.deps import StateDep
@@ -33,10 +33,11 @@ _DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
             ),
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **error_responses(400, 422),
+        **error_responses(400, 422, 503),
     },
 )
 async def stream(
+    request: Request,
     state: StateDep,
     extras: ExtrasDep,
     vault: Annotated[AddressIn | None, Query(description="Only this vault's events.")] = None,
@@ -60,9 +61,15 @@ async def stream(
             )
         after = int(last_event_id)
     chain_id = state.deployment.chain_id
-    position = await anyio.to_thread.run_sync(
-        lambda: start_position(state.engine, chain_id=chain_id, after=after)
-    )
+    client = request.client.host if request.client is not None else "unknown"
+    extras.streams.take(client)
+    try:
+        position = await anyio.to_thread.run_sync(
+            lambda: start_position(state.engine, chain_id=chain_id, after=after)
+        )
+    except BaseException:
+        extras.streams.give_back(client)
+        raise
     body = event_stream(
         state.engine,
         StreamFilter(chain_id=chain_id, vault=vault, leader=leader),
@@ -70,7 +77,7 @@ async def stream(
         interval=extras.settings.api_stream_poll_interval,
     )
     return StreamingResponse(
-        body,
+        extras.streams.held_while(client, body),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

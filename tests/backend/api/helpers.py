@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -17,6 +20,7 @@ from backend.api.app import create_app
 from backend.api.schemas import intent_submission_body
 from backend.chain import eip712
 from backend.chain.actions import Key
+from backend.chain.node import free_port
 from backend.config import Settings, load_settings
 from backend.db.proposal_models import Proposal, ProposalSignature
 from backend.indexer.indexer import Indexer, IndexerConfig
@@ -93,6 +97,28 @@ def open_env(
     app = create_app(settings)
     with TestClient(app) as client:
         yield ApiEnv(chain, settings, app, client, engine, indexer, stores.backend, scenario or {})
+
+
+@contextmanager
+def uvicorn_server(app: FastAPI) -> Iterator[str]:
+    """`app` (already started by a TestClient) also served by a real uvicorn server in a thread:
+    its own thread pool and real concurrency, which the TestClient does not give. Its base URL."""
+    port = free_port()
+    # No lifespan: the TestClient's already built the app's state, which both then share.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 # ----------------------------------------------------------------------------- signing

@@ -4,13 +4,15 @@ missing or the node is down (a null value with the reason, never an error respon
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from backend.api.app import create_app
 from backend.chain.abi import ContractAbi
 from backend.db.models import Event
+from backend.db.relay_models import Intent, RelayBatch, RelaySender, RelayTransaction
 from scripts.server_process import poll_until
 from tests.backend.api.helpers import api_settings, open_env
 
@@ -99,7 +101,8 @@ def test_health_and_metrics__in_process_indexer_lag_events_and_reorgs(
         )
         assert _metric(text, "copyvault_chain_head_block") == chain.head()
         health = client.get("/v1/health").json()
-        assert health["status"] == "ok" and health["indexer"]["lag"] == 0
+        assert health["status"] == "alive" and health["ready"] is True
+        assert health["indexer"]["lag"] == 0
 
         snapshot = chain.rpc("evm_snapshot")
         a.deposit(vault, a.token("WETH"), 10**18, chain.depositor)
@@ -155,5 +158,108 @@ def test_aum__node_unreachable__null_with_the_reason_not_an_error(anvil_chain, s
         assert leaders[0]["aum"]["usd"] is None and leaders[0]["aum"]["error"]
         # Everything the store alone answers still works.
         assert api.ok(f"/v1/vaults/{vault}/events")["items"]
+        # Liveness: the process answers (200); the node's failure is reported, and not ready.
         health = api.get("/v1/health")
-        assert health.status_code == 503 and health.json()["chain"]["ok"] is False
+        assert health.status_code == 200 and health.json()["chain"]["ok"] is False
+        assert health.json()["not_ready"] == ["node_unavailable"]
+
+
+def _relay_rows(chain_id: int, received: datetime) -> dict[str, list[dict]]:
+    """Intents in every state, a signed batch replaced twice, a mined one, a degraded sender: as
+    a relayer in another process would have written them."""
+
+    def intent(i: int, status: str) -> dict:
+        return {
+            "id": i,
+            "chain_id": chain_id,
+            "digest": "0x" + f"{i:064x}",
+            "leader": "0x" + "11" * 20,
+            "signer": "0x" + "11" * 20,
+            "venue": "0x" + "22" * 20,
+            "token_in": "0x" + "33" * 20,
+            "token_out": "0x" + "44" * 20,
+            "fraction_bps": 1_000,
+            "min_price": 0,
+            "nonce": i,
+            "deadline": 2**255,
+            "signature": "0x" + "55" * 65,
+            "status": status,
+            "plan_due": status == "accepted",
+            "received_at": received + timedelta(seconds=i),
+            "updated_at": received,
+        }
+
+    def batch(i: int, status: str, updated: datetime) -> dict:
+        return {
+            "id": i,
+            "chain_id": chain_id,
+            "intent_id": 3,
+            "status": status,
+            "vaults": ["0x" + "66" * 20],
+            "attempt": 1,
+            "gas_limit": 500_000,
+            "simulated_gas": 400_000,
+            "simulated_mirrored": 1,
+            "created_at": received,
+            "updated_at": updated,
+        }
+
+    def transaction(i: int, batch_id: int) -> dict:
+        return {
+            "batch_id": batch_id,
+            "tx_hash": "0x" + f"{i:064x}",
+            "sender": "0x" + "77" * 20,
+            "nonce": batch_id,
+            "max_fee_per_gas": 10**9 * i,
+            "max_priority_fee_per_gas": 10**9,
+            "raw": "0x00",
+            "signed_at": received,
+        }
+
+    statuses = ["accepted", "accepted", "relaying", "done"]
+    return {
+        "intents": [intent(i + 1, s) for i, s in enumerate(statuses)],
+        "batches": [batch(1, "signed", received), batch(2, "mined", MINED_AT)],
+        "transactions": [transaction(1, 1), transaction(2, 1), transaction(3, 1)]
+        + [transaction(4, 2)],
+        "senders": [
+            {
+                "chain_id": chain_id,
+                "address": "0x" + "77" * 20,
+                "next_nonce": 3,
+                "updated_at": received,
+                "degraded_reason": "the fee cap leaves no room",
+                "degraded_since": received,
+                "nonce_gaps": 2,
+            }
+        ],
+    }
+
+
+MINED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_metrics__relayer_figures_read_from_the_store_tables(api):
+    received = datetime.now(UTC) - timedelta(minutes=10)
+    rows = _relay_rows(api.chain.deployment.chain_id, received)
+    with api.engine.begin() as conn:
+        conn.execute(insert(Intent), rows["intents"])
+        conn.execute(insert(RelayBatch), rows["batches"])
+        conn.execute(insert(RelayTransaction), rows["transactions"])
+        conn.execute(insert(RelaySender), rows["senders"])
+    text = api.get("/metrics").text
+    for status, count in {"accepted": 2, "planning": 0, "relaying": 1, "done": 1}.items():
+        assert _metric(text, "copyvault_relayer_intents", status=status) == count
+    age = _metric(text, "copyvault_relayer_oldest_pending_intent_age_seconds")
+    assert 595 <= age <= 660  # the first accepted intent, received 10 minutes (+1 s) ago
+    assert _metric(text, "copyvault_relayer_inflight_transactions") == 1
+    assert _metric(text, "copyvault_relayer_replacements_total") == 2
+    assert _metric(text, "copyvault_relayer_nonce_gaps_total") == 2
+    assert _metric(text, "copyvault_relayer_degraded") == 1
+    assert (
+        _metric(text, "copyvault_relayer_last_mined_batch_timestamp_seconds")
+        == MINED_AT.timestamp()
+    )
+    assert _metric(text, "copyvault_ready") == 0
+    assert _metric(text, "copyvault_not_ready", reason="relayer_degraded") == 1
+    assert _metric(text, "copyvault_index_lag_blocks") == 0

@@ -271,3 +271,49 @@ def test_proposal__same_proposal_from_a_second_owner_adds_their_signature(api):
     assert second.json()["signatures_needed"] == 1
     assert api.proposal_rows() == (1, 2)
     assert vault_domain(api.chain, vault).verifying_contract == vault
+
+
+GARBAGE_SIGNATURES = {
+    # Well-formed, but by another owner's key: does not approve the digest for this signer.
+    "another_key": "invalid_signature",
+    # Not a signature at all (s above the curve order's half).
+    "garbage": "malformed_signature",
+}
+
+
+def _bad_signature(api, vault, body, kind: str) -> str:
+    if kind == "garbage":
+        return "0x" + "ff" * 65
+    return _withdrawal(api, vault, api.chain.owners[1], deadline=body["deadline"])["signature"]
+
+
+def test_proposal_repost__garbage_signature__400_although_the_proposal_exists(api):
+    owners = api.chain.owners
+    vault = _vault(api, owners, threshold=2)
+    body = _withdrawal(api, vault, owners[0])
+    assert api.post(f"/v1/vaults/{vault}/proposals/withdrawals", json=body).status_code == 201
+    for kind, code in GARBAGE_SIGNATURES.items():
+        again = body | {"signature": _bad_signature(api, vault, body, kind)}
+        response = api.post(f"/v1/vaults/{vault}/proposals/withdrawals", json=again)
+        assert response.status_code == 400, (kind, response.text)
+        assert response.json()["error"]["code"] == code
+    assert api.proposal_rows() == (1, 1)
+
+
+def test_signature_repost__garbage_signature_by_an_owner_who_signed__400(api):
+    owners = api.chain.owners
+    vault = _vault(api, owners, threshold=2)
+    body = _withdrawal(api, vault, owners[0])
+    digest = api.post(f"/v1/vaults/{vault}/proposals/withdrawals", json=body).json()["digest"]
+    for kind, code in GARBAGE_SIGNATURES.items():
+        signature = _bad_signature(api, vault, body, kind)
+        response = api.post(
+            f"/v1/proposals/{digest}/signatures",
+            json={"signer": owners[0].address, "signature": signature},
+        )
+        assert response.status_code == 400, (kind, response.text)
+        assert response.json()["error"]["code"] == code
+    # Signing again with the real signature is still the harmless 200.
+    same = {"signer": owners[0].address, "signature": body["signature"]}
+    assert api.post(f"/v1/proposals/{digest}/signatures", json=same).status_code == 200
+    assert api.proposal_rows() == (1, 1)

@@ -3,23 +3,19 @@ helpers that sign TradeIntents as a leader, a delegate, another key or a contrac
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-import uvicorn
 
 from backend.api.schemas import intent_submission_body
 from backend.chain import eip712
 from backend.chain.abi import ContractAbi
 from backend.chain.actions import HOUR, Key
-from backend.chain.node import free_port
 from backend.chain.tx import created_address
 from backend.db.relay_models import Intent
-from tests.backend.api.helpers import ApiEnv, open_env
+from tests.backend.api.helpers import ApiEnv, open_env, uvicorn_server
 
 
 @dataclass
@@ -96,19 +92,5 @@ def intake(anvil_chain, stores, tmp_path) -> Iterator[IntakeEnv]:
 def intake_server(intake) -> Iterator[tuple[IntakeEnv, str]]:
     """The same app also served by a real uvicorn server (its own thread pool, real concurrency,
     which the TestClient does not give): (the env, the server's base URL)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(intake.api.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield intake, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with uvicorn_server(intake.api.app) as url:
+        yield intake, url

@@ -341,3 +341,14 @@ def test_more_concurrent_intents_than_pooled_connections__all_accepted(intake_se
         thread.join(120)
     assert codes == [202] * 24, codes
     assert intake.stored() == 24
+
+
+@pytest.mark.parametrize("deadline", [2**63, 2**256 - 1], ids=["2^63", "2^256-1"])
+def test_deadline_above_int64__accepted_stored_and_read_back(intake, deadline):
+    """The registry takes any uint256 deadline; the API refused those above 2^63-1 (422)."""
+    message = intake.message(deadline=deadline)
+    response = intake.post(intake.body(message))
+    assert response.status_code == 202, response.text
+    out = response.json()
+    assert out["deadline"] == deadline and out["digest"] == intake.digest(message)
+    assert intake.api.ok(f"/v1/intents/{out['digest']}")["deadline"] == deadline
