@@ -210,24 +210,24 @@ class Node:
     def resume_mining(self) -> None:
         self.client.request("evm_setIntervalMining", [BLOCK_TIME])
 
+    def fork_deposit(self, vaults: list[str], rng: random.Random) -> dict[str, str]:
+        """A deposit transaction of FORK_DEPOSITOR (its tokens are approved for every vault)."""
+        amount = rng.randint(1, 10**15)
+        data = self.actions.vault_abi.call_data("deposit", self.actions.token("WETH"), amount)
+        return {
+            "from": Key.anvil(FORK_DEPOSITOR).address,
+            "to": rng.choice(vaults),
+            "data": "0x" + data.hex(),
+            "gas": hex(200_000),
+        }
+
     def reorg(self, depth: int, vaults: list[str], rng: random.Random) -> dict[str, Any]:
         """Replace the last `depth` blocks with as many new ones holding 0-3 other deposits (the
         old blocks' transactions are gone: anvil does not return them to the pool)."""
         head = self.head()
         old_hash = self.block_hash(head)
-        deposit = self.actions.vault_abi.fn("deposit")
-        weth = self.actions.token("WETH")
         pairs = [
-            [
-                {
-                    "from": Key.anvil(FORK_DEPOSITOR).address,
-                    "to": rng.choice(vaults),
-                    "data": "0x" + deposit.encode(weth, rng.randint(1, 10**15)).hex(),
-                    "gas": hex(200_000),
-                },
-                rng.randrange(depth),
-            ]
-            for _ in range(rng.randint(0, 3))
+            [self.fork_deposit(vaults, rng), rng.randrange(depth)] for _ in range(rng.randint(0, 3))
         ]
         self.client.request("anvil_reorg", [depth, pairs])
         return {
@@ -237,6 +237,20 @@ class Node:
             "new_head_hash": self.block_hash(head),
             "fork_deposits": len(pairs),
         }
+
+    def mine_with_deposits(
+        self, blocks: int, deposits: int, vaults: list[str], rng: random.Random
+    ) -> None:
+        """`blocks` new blocks at once, the last `deposits` of them each holding a deposit: events
+        in every block a later reorg may replace."""
+        self.pause_mining()
+        try:
+            self.client.request("anvil_mine", [hex(blocks - deposits)])
+            for _ in range(deposits):
+                self.client.request("eth_sendTransaction", [self.fork_deposit(vaults, rng)])
+                self.client.request("anvil_mine", [hex(1)])
+        finally:
+            self.resume_mining()
 
     def relayer_pending(self) -> list[str]:
         """Hashes of the relayer's transactions in the pool."""
@@ -662,7 +676,7 @@ class Faults:
         at_kill = store_cursor(self.engine, chain_id) or 0
         gap = rng.randint(30, 80)
         with self.node.lock:
-            self.node.client.request("anvil_mine", [hex(gap)])
+            self.node.mine_with_deposits(gap, MAX_REORG_DEPTH + 5, self.vaults, rng)
         time.sleep(rng.uniform(1.0, 3.0))  # the workload adds deposits meanwhile
         head = self.node.head()
         restart = threading.Thread(target=self.server.start, daemon=True)
@@ -819,8 +833,23 @@ def _rows(engine: Engine, table: Any, drop: tuple[str, ...] = ()) -> set[tuple]:
         }
 
 
+def reorgs_over(faults: list[Fault], block: int) -> str:
+    """The reorgs whose replaced blocks include `block` (where an index divergence comes from)."""
+    covering = [
+        f"{f.kind} at {f.at:.1f}s"
+        for f in faults
+        if "depth" in f.facts and f.facts["head"] - f.facts["depth"] < block <= f.facts["head"]
+    ]
+    return f"block {block}: replaced by " + ", ".join(covering) if covering else f"block {block}"
+
+
 def check_store_equals_chain(
-    server_engine: Engine, fresh: Engine, a: Actions, followers: list[Follower], settled: dict
+    server_engine: Engine,
+    fresh: Engine,
+    a: Actions,
+    followers: list[Follower],
+    settled: dict,
+    faults: list[Fault],
 ) -> Check:
     from backend.db.models import PER_EVENT_TABLES, STATE_TABLES, Event, IndexerCursor
 
@@ -833,11 +862,16 @@ def check_store_equals_chain(
     tables += [(t.__table__, ()) for t in STATE_TABLES]
     for table, drop in tables:
         mine, chain = _rows(server_engine, table, drop), _rows(fresh, table, drop)
+        names = [c.name for c in table.columns if c.name not in drop]
+        block_at = names.index("block_number") if "block_number" in names else None
         check.examined += len(chain)
-        for row in sorted(mine - chain, key=str)[:SAMPLE]:
-            check.diverged(f"{table.name}: stale row (not on chain) {row}")
-        for row in sorted(chain - mine, key=str)[:SAMPLE]:
-            check.diverged(f"{table.name}: missing row (on chain) {row}")
+        for what, rows in (
+            ("stale row (not on chain)", mine - chain),
+            ("missing row (on chain)", chain - mine),
+        ):
+            for row in sorted(rows, key=str)[:SAMPLE]:
+                where = "" if block_at is None else f" [{reorgs_over(faults, row[block_at])}]"
+                check.diverged(f"{table.name}: {what} {row}{where}")
         extra = max(0, len(mine - chain) - SAMPLE) + max(0, len(chain - mine) - SAMPLE)
         check.divergences += extra
     _check_balances(check, server_engine, a, followers)
@@ -1041,7 +1075,7 @@ def _run(anvil: AnvilNode, store_url: str, folder: Path, result: StoreRun, args,
         result.server_lives = server.lives
         with reindexed_store(anvil.url, deployment, result.settled["head_hash"]) as fresh:
             result.checks[:0] = [
-                check_store_equals_chain(engine, fresh, a, followers, result.settled),
+                check_store_equals_chain(engine, fresh, a, followers, result.settled, faults.done),
                 check_no_double_execution(fresh),
             ]
     finally:
