@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,9 +25,15 @@ START_SECONDS = 120
 
 
 def server_env(
-    rpc_url: str, deployment: Deployment, folder: Path, database_url: str, relayer: Key | None
+    rpc_url: str,
+    deployment: Deployment,
+    folder: Path,
+    database_url: str,
+    relayer: Key | None,
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of a server on this node and store; none of the caller's COPYVAULT_*."""
+    """The environment of a server on this node and store; none of the caller's COPYVAULT_*, but
+    `settings` (COPYVAULT_* names) on top of the defaults here."""
     from backend.security.encryption import generate_secrets_key
     from backend.security.relayer_key import write_encrypted_key
 
@@ -52,7 +58,7 @@ def server_env(
             "COPYVAULT_RELAYER_KEY_FILE": str(key_file),
             "COPYVAULT_SECRETS_KEY": secrets_key,
         }
-    return env
+    return env | dict(settings or {})
 
 
 def tail(path: Path, chars: int = 3_000) -> str:
@@ -69,9 +75,10 @@ def running_server(
     relayer: Key | None = None,
     serve_args: tuple[str, ...] = (),
     timeout: float = 30,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
     """(a client on the healthy server, facts about it); stopped with SIGINT at the end."""
-    env = server_env(rpc_url, deployment, folder, database_url, relayer)
+    env = server_env(rpc_url, deployment, folder, database_url, relayer, settings)
     log = folder / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
