@@ -38,7 +38,7 @@ a. ``store_equals_chain``: the chain re-indexed into a fresh store by the real i
    tokens' `balanceOf` on chain (the workload sends no plain transfers, so they must agree);
 b. ``no_double_execution``: on chain, at most one `Mirrored` event per (vault, intent digest);
 c. ``intents_settled``: every accepted intent is `done` (each vault mirrored or skipped with a
-   reason) or `rejected` with an error; every vault the API says was mirrored has
+   reason) or `rejected` (or `failed`) with an error; every vault the API says was mirrored has
    `isIntentExecuted` true and a canonical receipt for the transaction named, and every following
    vault that executed the intent on chain is reported mirrored;
 d. ``proposals_kept``: every accepted proposal answers GET /v1/proposals/{digest} with every
@@ -103,6 +103,9 @@ WETH, USDC = 10**18, 10**6
 POLICY = (*DEFAULT_POLICY[:3], 10_000, DEFAULT_POLICY[4])
 HARNESS_APP_NAME = "copyvault-chaos"
 SAMPLE = 20  # divergences kept per check in the report
+# How an accepted intent may end: relayed (each vault mirrored or skipped with a reason), or refused
+# by the chain at relay time with an error ("failed" should the relayer come to name it so).
+ENDED = ("done", "rejected", "failed")
 FAULT_KINDS = ("kill", "reorg", "reorg_after_relay", "reorg_in_catch_up", "drop_tx", "pg_kill")
 
 # The server's settings for this run (beside server_process's defaults): short replacement and
@@ -656,7 +659,7 @@ class Faults:
         digest = self.workload.post_intent(rng)
         if digest is None:
             return "no relay: the intent was refused", {"skipped": True}
-        status = poll_until(lambda: self._status(digest) in ("done", "rejected"), 30)
+        status = poll_until(lambda: self._status(digest) in ENDED, 30)
         if not status:
             return f"no relay: intent {digest[:10]} not done within 30s", {"skipped": True}
         block = self.node.relayer_tx_block(since)
@@ -766,7 +769,7 @@ def settle(
                 status = server.get(f"/v1/intents/{digest}").json().get("status")
             except (httpx.HTTPError, ValueError):
                 status = None
-            if status not in ("done", "rejected"):
+            if status not in ENDED:
                 waiting.append(digest)
         return waiting
 
@@ -937,9 +940,9 @@ def _intent_problems(server: Server, node: Node, digest: str, followers: list[Fo
         yield f"GET answered {answer.status_code} {answer.text[:200]}"
         return
     intent = answer.json()
-    if intent["status"] == "rejected":
+    if intent["status"] in ENDED and intent["status"] != "done":
         if not intent.get("error"):
-            yield "rejected without an error"
+            yield f"{intent['status']} without an error"
         return
     if intent["status"] != "done":
         yield f"still {intent['status']}"
@@ -959,6 +962,8 @@ def _intent_problems(server: Server, node: Node, digest: str, followers: list[Fo
             yield f"API's tx {outcome['tx_hash'][:10]} is not in the canonical chain"
         if status == "skipped" and not outcome.get("reason"):
             yield "skipped without a reason"
+        if intent["status"] == "done" and status not in ("mirrored", "skipped"):
+            yield f"done, but this vault's outcome is {status}"
 
 
 def _canonical(node: Node, outcome: dict[str, Any]) -> bool:
@@ -1043,7 +1048,12 @@ def _run(anvil: AnvilNode, store_url: str, folder: Path, result: StoreRun, args,
     engine = harness_engine(store_url)
     try:
         server.start()
-        log(f"  {backend_label(result)}: {len(followers)} followers, server up")
+        set_up_head = node.head()
+        # A fresh server answers before its index has caught up (issue 10, item 7); the workload
+        # starts once every follower is indexed, so no intent is planned against half an index.
+        if not poll_until(lambda: _index_at(server, set_up_head), 120, every=0.5):
+            raise RuntimeError(f"the server did not index the set-up:\n{server.log_tail()}")
+        log(f"  {backend_label(result)}: {len(followers)} followers, server up and indexed")
         started = time.monotonic()
         workload = Workload(node, server, followers, ledger, started)
         faults = Faults(node, server, workload, engine, followers, result.backend, args.faults, log)
