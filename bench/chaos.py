@@ -82,7 +82,7 @@ from backend.chain.node import AnvilNode, start_anvil
 from backend.chain.tx import UnlockedSender, wait_for_receipt
 from bench.indexer import STORES
 from bench.report import machine, text_table, write_json
-from scripts.server_process import poll_until, running_server, tail
+from scripts.server_process import poll_until, running_server
 
 DEFAULT_JSON = "reports/bench-chaos.json"
 DEFAULT_DURATION = 120  # seconds of faults per store
@@ -142,6 +142,8 @@ class Fault:
     kind: str
     detail: str
     facts: dict[str, Any] = field(default_factory=dict)
+    # When it was over: a fault that posts its own intent (then reorgs) is after that intent.
+    ended: float = 0.0
 
 
 @dataclass
@@ -335,8 +337,17 @@ class Server:
         with self._lock:
             return self._url
 
-    def log_tail(self) -> str:
-        return tail(self._log) if self._log else ""
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the current life's log other than HTTP access lines (the harness's
+        own requests would crowd out what the indexer and the relayer said)."""
+        if self._log is None:
+            return ""
+        said = [
+            line
+            for line in self._log.read_text(errors="replace").splitlines()
+            if '"GET /' not in line and '"POST /' not in line
+        ]
+        return "\n".join(said[-lines:])
 
     def get(self, path: str) -> httpx.Response:
         url = self.url()
@@ -639,7 +650,7 @@ class Faults:
             detail, facts = f"not injected: {type(exc).__name__}: {exc}", {"error": True}
             if self.server.url() is None:
                 self.server.start()
-        self.done.append(Fault(at, kind, detail, facts))
+        self.done.append(Fault(at, kind, detail, facts, self.workload.now()))
         self.log(f"  {at:7.1f}s {kind}: {detail}")
 
     def kill(self, rng: random.Random) -> tuple[str, dict[str, Any]]:
@@ -802,9 +813,11 @@ def _index_at(server: Server, head: int) -> bool:
 # ----------------------------------------------------------------------------- checks
 
 
-def faults_after(faults: list[Fault], at: float) -> str:
-    kinds = Counter(f.kind for f in faults if f.at >= at)
-    return ", ".join(f"{k} x{n}" for k, n in kinds.items()) or "none"
+def faults_after(faults: list[Fault], at: float, first: int = 3) -> str:
+    """The first faults from `at` on, in order (the first is the likeliest cause)."""
+    later = [f"{f.kind} at {f.at:.1f}s" for f in faults if f.ended >= at]
+    more = f" and {len(later) - first} more" if len(later) > first else ""
+    return ", ".join(later[:first]) + more if later else "none"
 
 
 @contextmanager
