@@ -99,6 +99,7 @@ RELAYER_CONFIRMATIONS = 2
 FAULT_GAP_SECONDS = (2.0, 6.0)
 WORKLOAD_GAP_SECONDS = (0.2, 0.8)
 WETH, USDC = 10**18, 10**6
+FEED_REFRESH_SECONDS = 20 * 60  # of chain time; the vaults' maxOracleAge is an hour
 # The default policy with a trade cap no run reaches: every intent trades, none is skipped by it.
 POLICY = (*DEFAULT_POLICY[:3], 10_000, DEFAULT_POLICY[4])
 HARNESS_APP_NAME = "copyvault-chaos"
@@ -387,6 +388,7 @@ class Workload:
         self.leader = Key.anvil(LEADER)
         self._intent_nonce = 0
         self._nonce_lock = threading.Lock()
+        self._fed_at = self.a.timestamp()
 
     def now(self) -> float:
         return round(time.monotonic() - self.started, 2)
@@ -397,12 +399,25 @@ class Workload:
         while not stop.is_set():
             step = rng.choices(steps, weights)[0]
             try:
+                self.refresh_feeds_when_old()
                 step(rng)
             except (httpx.HTTPError, OSError):
                 self.ledger.count("api_unreachable")
             except Exception as exc:  # the chain refused a harness call: counted, never fatal
                 self.ledger.count(f"error {type(exc).__name__}")
             stop.wait(rng.uniform(*WORKLOAD_GAP_SECONDS))
+
+    def refresh_feeds_when_old(self) -> None:
+        """The mock feeds' answers re-posted every FEED_REFRESH_SECONDS of chain time: the blocks
+        the catch-up faults mine add chain time, and past the vaults' maxOracleAge every trade
+        would be skipped as stale (a harness artefact, not a fault)."""
+        now = self.a.timestamp()
+        if now - self._fed_at < FEED_REFRESH_SECONDS:
+            return
+        with self.node.lock:
+            self.a.refresh_feeds(Key.anvil(DEPLOYER))
+        self._fed_at = now
+        self.ledger.count("feed_refreshes")
 
     def deposit(self, rng: random.Random) -> None:
         f = rng.choice(self.followers)
