@@ -1053,7 +1053,7 @@ def run_store(backend: str, args: argparse.Namespace, log: Log) -> StoreRun:
             tempfile.TemporaryDirectory(prefix="copyvault-chaos-") as tmp,
         ):
             _run(node, store_url, Path(tmp), result, args, log)
-    except Exception as exc:  # a harness failure is reported with the server's last words
+    except Exception as exc:  # a harness failure is reported (the server's log tail beside it)
         result.error = f"{type(exc).__name__}: {exc}"
         log(f"  ERROR {result.error}")
     finally:
@@ -1075,50 +1075,68 @@ def _run(anvil: AnvilNode, store_url: str, folder: Path, result: StoreRun, args,
     server = Server(anvil.url, deployment, folder, store_url)
     engine = harness_engine(store_url)
     try:
-        server.start()
-        set_up_head = node.head()
-        # A fresh server answers before its index has caught up (issue 10, item 7); the workload
-        # starts once every follower is indexed, so no intent is planned against half an index.
-        if not poll_until(lambda: _index_at(server, set_up_head), 120, every=0.5):
-            raise RuntimeError(f"the server did not index the set-up:\n{server.log_tail()}")
-        log(f"  {backend_label(result)}: {len(followers)} followers, server up and indexed")
-        started = time.monotonic()
-        workload = Workload(node, server, followers, ledger, started)
-        faults = Faults(node, server, workload, engine, followers, result.backend, args.faults, log)
-        stop = threading.Event()
-        worker = threading.Thread(
-            target=workload.run, args=(random.Random(args.seed * 2 + 1), stop), daemon=True
-        )
-        worker.start()
-        try:
-            faults.run(random.Random(args.seed * 2), args.duration)
-        finally:
-            stop.set()
-            worker.join(60)
-            result.faults = faults.done
-            result.workload = dict(ledger.counts) | {
-                "intents_accepted": len(ledger.intents),
-                "proposals_accepted": len(ledger.proposals),
-                "signatures_accepted": sum(
-                    len(p.facts["signers"]) for p in ledger.proposals.values()
-                ),
-            }
+        _start_indexed(server, node, log, f"{backend_label(result)}: {len(followers)} followers")
+        faults = _chaos(node, server, followers, ledger, engine, result, args, log)
         result.settled = settle(node, server, ledger, engine, args.settle, log)
         result.checks = [
-            check_intents_settled(server, node, ledger, followers, faults.done),
-            check_proposals_kept(server, ledger, faults.done),
+            check_intents_settled(server, node, ledger, followers, faults),
+            check_proposals_kept(server, ledger, faults),
         ]
         result.log_tail = server.log_tail()
         server.stop()
-        result.server_lives = server.lives
         with reindexed_store(anvil.url, deployment, result.settled["head_hash"]) as fresh:
             result.checks[:0] = [
-                check_store_equals_chain(engine, fresh, a, followers, result.settled, faults.done),
+                check_store_equals_chain(engine, fresh, a, followers, result.settled, faults),
                 check_no_double_execution(fresh),
             ]
     finally:
+        result.log_tail = result.log_tail or server.log_tail()
+        result.server_lives = server.lives
         server.stop()
         engine.dispose()
+
+
+def _start_indexed(server: Server, node: Node, log: Log, what: str) -> None:
+    """The first life of the server, once it has indexed the set-up: a fresh server answers
+    before its index has caught up (issue 10, item 7), and an intent planned against half an index
+    would be a harness artefact."""
+    server.start()
+    set_up_head = node.head()
+    if not poll_until(lambda: _index_at(server, set_up_head), 120, every=0.5):
+        raise RuntimeError(f"the server did not index the set-up:\n{server.log_tail()}")
+    log(f"  {what}, server up and indexed")
+
+
+def _chaos(
+    node: Node,
+    server: Server,
+    followers: list[Follower],
+    ledger: Ledger,
+    engine: Engine,
+    result: StoreRun,
+    args,
+    log: Log,
+) -> list[Fault]:
+    """The workload in its thread while the fault loop runs here; the faults injected."""
+    workload = Workload(node, server, followers, ledger, time.monotonic())
+    faults = Faults(node, server, workload, engine, followers, result.backend, args.faults, log)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=workload.run, args=(random.Random(args.seed * 2 + 1), stop), daemon=True
+    )
+    worker.start()
+    try:
+        faults.run(random.Random(args.seed * 2), args.duration)
+    finally:
+        stop.set()
+        worker.join(60)
+        result.faults = faults.done
+        result.workload = dict(ledger.counts) | {
+            "intents_accepted": len(ledger.intents),
+            "proposals_accepted": len(ledger.proposals),
+            "signatures_accepted": sum(len(p.facts["signers"]) for p in ledger.proposals.values()),
+        }
+    return faults.done
 
 
 def backend_label(result: StoreRun) -> str:
