@@ -1030,6 +1030,8 @@ class StoreRun:
     faults: list[Fault] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     workload: dict[str, int] = field(default_factory=dict)
+    # Every intent and proposal the API accepted: digest -> when, its answer, what it was.
+    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
     settled: dict[str, Any] = field(default_factory=dict)
     server_lives: int = 0
     error: str | None = None
@@ -1096,6 +1098,17 @@ def _run(anvil: AnvilNode, store_url: str, folder: Path, result: StoreRun, args,
         engine.dispose()
 
 
+def accepted_record(ledger: Ledger) -> dict[str, dict[str, Any]]:
+    def record(accepted: Accepted, keys: tuple[str, ...]) -> dict[str, Any]:
+        return {"at": accepted.at, "answer": accepted.answer} | {k: accepted.facts[k] for k in keys}
+
+    with ledger.lock:
+        return {
+            "intents": {d: record(x, ("nonce",)) for d, x in ledger.intents.items()},
+            "proposals": {d: record(x, ("vault", "signers")) for d, x in ledger.proposals.items()},
+        }
+
+
 def _start_indexed(server: Server, node: Node, log: Log, what: str) -> None:
     """The first life of the server, once it has indexed the set-up: a fresh server answers
     before its index has caught up (issue 10, item 7), and an intent planned against half an index
@@ -1136,6 +1149,7 @@ def _chaos(
             "proposals_accepted": len(ledger.proposals),
             "signatures_accepted": sum(len(p.facts["signers"]) for p in ledger.proposals.values()),
         }
+        result.accepted = accepted_record(ledger)
     return faults.done
 
 
