@@ -28,6 +28,7 @@ What runs, for each store (a fresh anvil each, loopback only):
   ``pg_kill`` (PostgreSQL only): `pg_terminate_backend` of every server connection to the run's
   database.
   Every fault is recorded with its time and what it did (depths, blocks, cursors, hashes).
+  `--faults` keeps some kinds only, to reproduce one.
 
 Then faults stop, the system settles (bounded by `--settle`: every accepted intent `done` or
 `rejected`), mining stops, the index must reach the head, and the checks run:
@@ -36,7 +37,8 @@ a. ``store_equals_chain``: the chain re-indexed into a fresh store by the real i
    with the server's store: the events (block, hash, transaction, log index, contract, name,
    args) and every table derived from them; and each vault's accounted balances against the
    tokens' `balanceOf` on chain (the workload sends no plain transfers, so they must agree);
-b. ``no_double_execution``: on chain, at most one `Mirrored` event per (vault, intent digest);
+b. ``no_double_execution``: on chain, at most one `Mirrored` event per (vault, intent digest)
+   (counted in the fresh index, which holds exactly the chain's logs);
 c. ``intents_settled``: every accepted intent is `done` (each vault mirrored or skipped with a
    reason) or `rejected` (or `failed`) with an error; every vault the API says was mirrored has
    `isIntentExecuted` true and a canonical receipt for the transaction named, and every following
@@ -44,7 +46,8 @@ c. ``intents_settled``: every accepted intent is `done` (each vault mirrored or 
 d. ``proposals_kept``: every accepted proposal answers GET /v1/proposals/{digest} with every
    signer whose signature was accepted.
 
-A divergence names the faults that happened after the thing it concerns was accepted. Prints the
+A divergence names the first faults that ended after the intent or proposal it concerns was
+accepted, or, for a row of the index, the reorgs that replaced its block. Prints the
 faults and the checks, writes JSON, and exits 1 on any divergence. The seed fixes the workload's
 and the fault loop's choices; the interleaving with the server's threads is not deterministic, so
 a seed reproduces the schedule, not every byte. PostgreSQL: a fresh database on
