@@ -28,6 +28,7 @@ What runs, for each store (a fresh anvil each, loopback only):
   ``pg_kill`` (PostgreSQL only): `pg_terminate_backend` of every server connection to the run's
   database.
   Every fault is recorded with its time and what it did (depths, blocks, cursors, hashes).
+  `--faults` keeps some kinds only, to reproduce one.
 
 Then faults stop, the system settles (bounded by `--settle`: every accepted intent `done` or
 `rejected`), mining stops, the index must reach the head, and the checks run:
@@ -36,15 +37,17 @@ a. ``store_equals_chain``: the chain re-indexed into a fresh store by the real i
    with the server's store: the events (block, hash, transaction, log index, contract, name,
    args) and every table derived from them; and each vault's accounted balances against the
    tokens' `balanceOf` on chain (the workload sends no plain transfers, so they must agree);
-b. ``no_double_execution``: on chain, at most one `Mirrored` event per (vault, intent digest);
+b. ``no_double_execution``: on chain, at most one `Mirrored` event per (vault, intent digest)
+   (counted in the fresh index, which holds exactly the chain's logs);
 c. ``intents_settled``: every accepted intent is `done` (each vault mirrored or skipped with a
-   reason) or `rejected` with an error; every vault the API says was mirrored has
+   reason) or `rejected` (or `failed`) with an error; every vault the API says was mirrored has
    `isIntentExecuted` true and a canonical receipt for the transaction named, and every following
    vault that executed the intent on chain is reported mirrored;
 d. ``proposals_kept``: every accepted proposal answers GET /v1/proposals/{digest} with every
    signer whose signature was accepted.
 
-A divergence names the faults that happened after the thing it concerns was accepted. Prints the
+A divergence names the first faults that ended after the intent or proposal it concerns was
+accepted, or, for a row of the index, the reorgs that replaced its block. Prints the
 faults and the checks, writes JSON, and exits 1 on any divergence. The seed fixes the workload's
 and the fault loop's choices; the interleaving with the server's threads is not deterministic, so
 a seed reproduces the schedule, not every byte. PostgreSQL: a fresh database on
@@ -82,7 +85,7 @@ from backend.chain.node import AnvilNode, start_anvil
 from backend.chain.tx import UnlockedSender, wait_for_receipt
 from bench.indexer import STORES
 from bench.report import machine, text_table, write_json
-from scripts.server_process import poll_until, running_server, tail
+from scripts.server_process import poll_until, running_server
 
 DEFAULT_JSON = "reports/bench-chaos.json"
 DEFAULT_DURATION = 120  # seconds of faults per store
@@ -99,10 +102,14 @@ RELAYER_CONFIRMATIONS = 2
 FAULT_GAP_SECONDS = (2.0, 6.0)
 WORKLOAD_GAP_SECONDS = (0.2, 0.8)
 WETH, USDC = 10**18, 10**6
+FEED_REFRESH_SECONDS = 20 * 60  # of chain time; the vaults' maxOracleAge is an hour
 # The default policy with a trade cap no run reaches: every intent trades, none is skipped by it.
 POLICY = (*DEFAULT_POLICY[:3], 10_000, DEFAULT_POLICY[4])
 HARNESS_APP_NAME = "copyvault-chaos"
 SAMPLE = 20  # divergences kept per check in the report
+# How an accepted intent may end: relayed (each vault mirrored or skipped with a reason), or refused
+# by the chain at relay time with an error ("failed" should the relayer come to name it so).
+ENDED = ("done", "rejected", "failed")
 FAULT_KINDS = ("kill", "reorg", "reorg_after_relay", "reorg_in_catch_up", "drop_tx", "pg_kill")
 
 # The server's settings for this run (beside server_process's defaults): short replacement and
@@ -139,6 +146,8 @@ class Fault:
     kind: str
     detail: str
     facts: dict[str, Any] = field(default_factory=dict)
+    # When it was over: a fault that posts its own intent (then reorgs) is after that intent.
+    ended: float = 0.0
 
 
 @dataclass
@@ -332,8 +341,17 @@ class Server:
         with self._lock:
             return self._url
 
-    def log_tail(self) -> str:
-        return tail(self._log) if self._log else ""
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the current life's log other than HTTP access lines (the harness's
+        own requests would crowd out what the indexer and the relayer said)."""
+        if self._log is None:
+            return ""
+        said = [
+            line
+            for line in self._log.read_text(errors="replace").splitlines()
+            if '"GET /' not in line and '"POST /' not in line
+        ]
+        return "\n".join(said[-lines:])
 
     def get(self, path: str) -> httpx.Response:
         url = self.url()
@@ -373,6 +391,7 @@ class Workload:
         self.leader = Key.anvil(LEADER)
         self._intent_nonce = 0
         self._nonce_lock = threading.Lock()
+        self._fed_at = self.a.timestamp()
 
     def now(self) -> float:
         return round(time.monotonic() - self.started, 2)
@@ -383,12 +402,25 @@ class Workload:
         while not stop.is_set():
             step = rng.choices(steps, weights)[0]
             try:
+                self.refresh_feeds_when_old()
                 step(rng)
             except (httpx.HTTPError, OSError):
                 self.ledger.count("api_unreachable")
             except Exception as exc:  # the chain refused a harness call: counted, never fatal
                 self.ledger.count(f"error {type(exc).__name__}")
             stop.wait(rng.uniform(*WORKLOAD_GAP_SECONDS))
+
+    def refresh_feeds_when_old(self) -> None:
+        """The mock feeds' answers re-posted every FEED_REFRESH_SECONDS of chain time: the blocks
+        the catch-up faults mine add chain time, and past the vaults' maxOracleAge every trade
+        would be skipped as stale (a harness artefact, not a fault)."""
+        now = self.a.timestamp()
+        if now - self._fed_at < FEED_REFRESH_SECONDS:
+            return
+        with self.node.lock:
+            self.a.refresh_feeds(Key.anvil(DEPLOYER))
+        self._fed_at = now
+        self.ledger.count("feed_refreshes")
 
     def deposit(self, rng: random.Random) -> None:
         f = rng.choice(self.followers)
@@ -636,7 +668,7 @@ class Faults:
             detail, facts = f"not injected: {type(exc).__name__}: {exc}", {"error": True}
             if self.server.url() is None:
                 self.server.start()
-        self.done.append(Fault(at, kind, detail, facts))
+        self.done.append(Fault(at, kind, detail, facts, self.workload.now()))
         self.log(f"  {at:7.1f}s {kind}: {detail}")
 
     def kill(self, rng: random.Random) -> tuple[str, dict[str, Any]]:
@@ -656,7 +688,7 @@ class Faults:
         digest = self.workload.post_intent(rng)
         if digest is None:
             return "no relay: the intent was refused", {"skipped": True}
-        status = poll_until(lambda: self._status(digest) in ("done", "rejected"), 30)
+        status = poll_until(lambda: self._status(digest) in ENDED, 30)
         if not status:
             return f"no relay: intent {digest[:10]} not done within 30s", {"skipped": True}
         block = self.node.relayer_tx_block(since)
@@ -766,7 +798,7 @@ def settle(
                 status = server.get(f"/v1/intents/{digest}").json().get("status")
             except (httpx.HTTPError, ValueError):
                 status = None
-            if status not in ("done", "rejected"):
+            if status not in ENDED:
                 waiting.append(digest)
         return waiting
 
@@ -799,9 +831,11 @@ def _index_at(server: Server, head: int) -> bool:
 # ----------------------------------------------------------------------------- checks
 
 
-def faults_after(faults: list[Fault], at: float) -> str:
-    kinds = Counter(f.kind for f in faults if f.at >= at)
-    return ", ".join(f"{k} x{n}" for k, n in kinds.items()) or "none"
+def faults_after(faults: list[Fault], at: float, first: int = 3) -> str:
+    """The first faults from `at` on, in order (the first is the likeliest cause)."""
+    later = [f"{f.kind} at {f.at:.1f}s" for f in faults if f.ended >= at]
+    more = f" and {len(later) - first} more" if len(later) > first else ""
+    return ", ".join(later[:first]) + more if later else "none"
 
 
 @contextmanager
@@ -937,9 +971,9 @@ def _intent_problems(server: Server, node: Node, digest: str, followers: list[Fo
         yield f"GET answered {answer.status_code} {answer.text[:200]}"
         return
     intent = answer.json()
-    if intent["status"] == "rejected":
+    if intent["status"] in ENDED and intent["status"] != "done":
         if not intent.get("error"):
-            yield "rejected without an error"
+            yield f"{intent['status']} without an error"
         return
     if intent["status"] != "done":
         yield f"still {intent['status']}"
@@ -959,6 +993,8 @@ def _intent_problems(server: Server, node: Node, digest: str, followers: list[Fo
             yield f"API's tx {outcome['tx_hash'][:10]} is not in the canonical chain"
         if status == "skipped" and not outcome.get("reason"):
             yield "skipped without a reason"
+        if intent["status"] == "done" and status not in ("mirrored", "skipped"):
+            yield f"done, but this vault's outcome is {status}"
 
 
 def _canonical(node: Node, outcome: dict[str, Any]) -> bool:
@@ -997,6 +1033,8 @@ class StoreRun:
     faults: list[Fault] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     workload: dict[str, int] = field(default_factory=dict)
+    # Every intent and proposal the API accepted: digest -> when, its answer, what it was.
+    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
     settled: dict[str, Any] = field(default_factory=dict)
     server_lives: int = 0
     error: str | None = None
@@ -1020,7 +1058,7 @@ def run_store(backend: str, args: argparse.Namespace, log: Log) -> StoreRun:
             tempfile.TemporaryDirectory(prefix="copyvault-chaos-") as tmp,
         ):
             _run(node, store_url, Path(tmp), result, args, log)
-    except Exception as exc:  # a harness failure is reported with the server's last words
+    except Exception as exc:  # a harness failure is reported (the server's log tail beside it)
         result.error = f"{type(exc).__name__}: {exc}"
         log(f"  ERROR {result.error}")
     finally:
@@ -1042,45 +1080,80 @@ def _run(anvil: AnvilNode, store_url: str, folder: Path, result: StoreRun, args,
     server = Server(anvil.url, deployment, folder, store_url)
     engine = harness_engine(store_url)
     try:
-        server.start()
-        log(f"  {backend_label(result)}: {len(followers)} followers, server up")
-        started = time.monotonic()
-        workload = Workload(node, server, followers, ledger, started)
-        faults = Faults(node, server, workload, engine, followers, result.backend, args.faults, log)
-        stop = threading.Event()
-        worker = threading.Thread(
-            target=workload.run, args=(random.Random(args.seed * 2 + 1), stop), daemon=True
-        )
-        worker.start()
-        try:
-            faults.run(random.Random(args.seed * 2), args.duration)
-        finally:
-            stop.set()
-            worker.join(60)
-            result.faults = faults.done
-            result.workload = dict(ledger.counts) | {
-                "intents_accepted": len(ledger.intents),
-                "proposals_accepted": len(ledger.proposals),
-                "signatures_accepted": sum(
-                    len(p.facts["signers"]) for p in ledger.proposals.values()
-                ),
-            }
+        _start_indexed(server, node, log, f"{backend_label(result)}: {len(followers)} followers")
+        faults = _chaos(node, server, followers, ledger, engine, result, args, log)
         result.settled = settle(node, server, ledger, engine, args.settle, log)
         result.checks = [
-            check_intents_settled(server, node, ledger, followers, faults.done),
-            check_proposals_kept(server, ledger, faults.done),
+            check_intents_settled(server, node, ledger, followers, faults),
+            check_proposals_kept(server, ledger, faults),
         ]
         result.log_tail = server.log_tail()
         server.stop()
-        result.server_lives = server.lives
         with reindexed_store(anvil.url, deployment, result.settled["head_hash"]) as fresh:
             result.checks[:0] = [
-                check_store_equals_chain(engine, fresh, a, followers, result.settled, faults.done),
+                check_store_equals_chain(engine, fresh, a, followers, result.settled, faults),
                 check_no_double_execution(fresh),
             ]
     finally:
+        result.log_tail = result.log_tail or server.log_tail()
+        result.server_lives = server.lives
         server.stop()
         engine.dispose()
+
+
+def accepted_record(ledger: Ledger) -> dict[str, dict[str, Any]]:
+    def record(accepted: Accepted, keys: tuple[str, ...]) -> dict[str, Any]:
+        return {"at": accepted.at, "answer": accepted.answer} | {k: accepted.facts[k] for k in keys}
+
+    with ledger.lock:
+        return {
+            "intents": {d: record(x, ("nonce",)) for d, x in ledger.intents.items()},
+            "proposals": {d: record(x, ("vault", "signers")) for d, x in ledger.proposals.items()},
+        }
+
+
+def _start_indexed(server: Server, node: Node, log: Log, what: str) -> None:
+    """The first life of the server, once it has indexed the set-up: a fresh server answers
+    before its index has caught up (issue 10, item 7), and an intent planned against half an index
+    would be a harness artefact."""
+    server.start()
+    set_up_head = node.head()
+    if not poll_until(lambda: _index_at(server, set_up_head), 120, every=0.5):
+        raise RuntimeError(f"the server did not index the set-up:\n{server.log_tail()}")
+    log(f"  {what}, server up and indexed")
+
+
+def _chaos(
+    node: Node,
+    server: Server,
+    followers: list[Follower],
+    ledger: Ledger,
+    engine: Engine,
+    result: StoreRun,
+    args,
+    log: Log,
+) -> list[Fault]:
+    """The workload in its thread while the fault loop runs here; the faults injected."""
+    workload = Workload(node, server, followers, ledger, time.monotonic())
+    faults = Faults(node, server, workload, engine, followers, result.backend, args.faults, log)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=workload.run, args=(random.Random(args.seed * 2 + 1), stop), daemon=True
+    )
+    worker.start()
+    try:
+        faults.run(random.Random(args.seed * 2), args.duration)
+    finally:
+        stop.set()
+        worker.join(60)
+        result.faults = faults.done
+        result.workload = dict(ledger.counts) | {
+            "intents_accepted": len(ledger.intents),
+            "proposals_accepted": len(ledger.proposals),
+            "signatures_accepted": sum(len(p.facts["signers"]) for p in ledger.proposals.values()),
+        }
+        result.accepted = accepted_record(ledger)
+    return faults.done
 
 
 def backend_label(result: StoreRun) -> str:
