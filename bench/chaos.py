@@ -98,7 +98,9 @@ FOLLOWERS = 6
 BLOCK_TIME = 1
 MAX_REORG_DEPTH = 20
 INDEX_RANGE_BLOCKS = 8
-RELAYER_CONFIRMATIONS = 2
+# A relay is final only where no injected reorg can reach (a reorg of depth d replaces the newest d
+# blocks; the setting counts the receipt's own block): a deeper reorg is past finality.
+RELAYER_CONFIRMATIONS = MAX_REORG_DEPTH + 1
 FAULT_GAP_SECONDS = (2.0, 6.0)
 WORKLOAD_GAP_SECONDS = (0.2, 0.8)
 WETH, USDC = 10**18, 10**6
@@ -124,14 +126,8 @@ SERVER_SETTINGS = {
 
 
 def server_settings() -> dict[str, str]:
-    """SERVER_SETTINGS, plus the relayer's confirmations where the backend knows that setting (the
-    settings refuse unknown COPYVAULT_* names, so it is only set when it exists)."""
-    from backend.config import Settings
-
-    settings = dict(SERVER_SETTINGS)
-    if "relayer_confirmations" in Settings.model_fields:
-        settings["COPYVAULT_RELAYER_CONFIRMATIONS"] = str(RELAYER_CONFIRMATIONS)
-    return settings
+    """SERVER_SETTINGS and the relayer's confirmations."""
+    return SERVER_SETTINGS | {"COPYVAULT_RELAYER_CONFIRMATIONS": str(RELAYER_CONFIRMATIONS)}
 
 
 Log = Callable[[str], None]
