@@ -684,19 +684,16 @@ class Faults:
         digest = self.workload.post_intent(rng)
         if digest is None:
             return "no relay: the intent was refused", {"skipped": True}
-        status = poll_until(lambda: self._status(digest) in ENDED, 30)
-        if not status:
-            return f"no relay: intent {digest[:10]} not done within 30s", {"skipped": True}
-        block = self.node.relayer_tx_block(since)
+        # Right after the relay is mined, while it is not final yet (the relayer waits for
+        # RELAYER_CONFIRMATIONS blocks): the reorg must undo a relay the relayer is following.
+        block = poll_until(lambda: self.node.relayer_tx_block(since), 30)
         if block is None:
-            return f"no relay transaction found for {digest[:10]}", {"skipped": True}
+            return f"no relay transaction for {digest[:10]} within 30s", {"skipped": True}
         with self.node.lock:
             depth = min(MAX_REORG_DEPTH, self.node.head() - block + 1 + rng.randint(0, 2))
             facts = self.node.reorg(depth, self.vaults, rng)
         facts |= {"intent": digest, "relay_block": block}
-        return f"intent {digest[:10]} done, relay in block {block}; " + self._reorg_text(
-            facts
-        ), facts
+        return f"intent {digest[:10]} relayed in block {block}; " + self._reorg_text(facts), facts
 
     def reorg_in_catch_up(self, rng: random.Random) -> tuple[str, dict[str, Any]]:
         chain_id = self.node.actions.d.chain_id
