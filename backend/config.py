@@ -215,7 +215,10 @@ class Settings(BaseSettings):
     ready_cache_seconds: float = Field(
         0.5,
         ge=0,
-        description="Seconds a readiness verdict is reused by intake (one node call per period).",
+        description=(
+            "Seconds intake reuses a 'ready' verdict (one node call per period); a 'not ready' "
+            "one is checked again for each refused intent."
+        ),
     )
     api_max_open_proposals_per_vault: int = Field(
         100,

@@ -117,7 +117,8 @@ async def require_ready(state: StateDep) -> None:
     readiness = state.readiness
     if readiness is None:
         return
-    verdict = readiness.cached_verdict() or await run_in_threadpool(readiness.check)
+    asked_at = readiness.now()
+    verdict = readiness.cached_ready() or await run_in_threadpool(readiness.verdict_since, asked_at)
     if not verdict.ready:
         first = verdict.reasons[0]
         raise NotReadyError(first.code, f"the server is not ready to take intents: {first.message}")

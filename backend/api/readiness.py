@@ -10,8 +10,9 @@ Liveness (/v1/health) only says the process answers. Ready means all of:
 - no relayer sender is degraded (`relayer_degraded`): `relay_senders.degraded_reason` is set by
   the relayer, in whichever process it runs, while it cannot make progress on its own.
 
-Intake reuses a verdict for `ready_cache_seconds`, so a busy API asks the node and the store about
-twice a second rather than once per intent.
+Intake reuses a "ready" verdict for `ready_cache_seconds`, so a busy API asks the node and the
+store about twice a second rather than once per intent; a "not ready" verdict is never reused by
+intake: each refused intent waits for a check begun after it arrived (shared by concurrent ones).
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ class Readiness:
         self._allowed_lag = confirmations + max_lag_blocks
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _last
+        self._check_lock = threading.Lock()  # one check at a time for verdict_since
+        # (when the check that produced it started, the verdict)
         self._last: tuple[float, Verdict] | None = None
 
     @classmethod
@@ -100,15 +103,30 @@ class Readiness:
             cache_seconds=settings.ready_cache_seconds,
         )
 
-    def cached_verdict(self) -> Verdict | None:
-        """The last verdict while it is fresh enough for intake, else None (no I/O)."""
+    def now(self) -> float:
+        return self._monotonic()
+
+    def cached_ready(self) -> Verdict | None:
+        """The last verdict if it said ready and is fresh enough for intake, else None (no I/O).
+        Only "ready" is reused: a "not ready" that a moment later is wrong would refuse intents
+        the server can take (a server that just caught up)."""
         last = self._last
-        if last is not None and self._monotonic() - last[0] < self._cache_seconds:
+        if last is not None and last[1].ready and self._monotonic() - last[0] < self._cache_seconds:
             return last[1]
         return None
 
+    def verdict_since(self, asked_at: float) -> Verdict:
+        """A verdict from a check that started at or after `asked_at`. Concurrent callers share
+        one check (so a flood of intents while not ready costs one node call at a time)."""
+        with self._check_lock:
+            last = self._last
+            if last is not None and last[0] >= asked_at:
+                return last[1]
+            return self.check()
+
     def check(self) -> Verdict:
         """A fresh verdict (one store round trip and one eth_blockNumber)."""
+        started = self._monotonic()
         reasons: list[Reason] = []
         facts = self._store_facts(reasons)
         head = self._head(reasons)
@@ -126,7 +144,8 @@ class Readiness:
             relayer_degraded=bool(facts and facts.degraded),
         )
         with self._lock:
-            self._last = (self._monotonic(), verdict)
+            if self._last is None or self._last[0] <= started:
+                self._last = (started, verdict)
         return verdict
 
     def _store_facts(self, reasons: list[Reason]) -> _StoreFacts | None:

@@ -138,7 +138,7 @@ def _store_write_locked(api):
     with psycopg.connect(conninfo) as conn:
         conn.execute("LOCK TABLE proposals IN EXCLUSIVE MODE")
         # Never forever, even before the fix (a write then waited for the lock without limit).
-        release = threading.Timer(8, conn.cancel)
+        release = threading.Timer(8, conn.rollback)
         release.start()
         try:
             yield

@@ -111,3 +111,16 @@ def test_node_down__health_200_alive_ready_503_node_unavailable_intake_503(
         refused = api.post("/v1/intents", json=body)
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "node_unavailable"
+
+
+def test_not_ready_verdict_is_not_reused__intent_accepted_right_after_the_index_catches_up(
+    anvil_chain, stores, tmp_path
+):
+    """A long cache for "ready" verdicts does not keep an old "not ready" one alive."""
+    chain = anvil_chain
+    body = _valid_intent(chain)
+    with open_env(chain, stores, tmp_path, ready_max_lag_blocks=5, ready_cache_seconds=60) as api:
+        chain.mine(20)
+        assert api.get("/v1/health").json()["not_ready"] == ["index_behind"]
+        api.index()
+        assert api.post("/v1/intents", json=body).status_code == 202
