@@ -42,6 +42,7 @@ from sqlalchemy import Connection, func, select
 
 from backend.db.models import Event, IndexerCursor, Reorg
 from backend.db.relay_models import (
+    BATCH_STATUSES,
     INTENT_STATUSES,
     Intent,
     RelayBatch,
@@ -178,6 +179,7 @@ PENDING_INTENT_STATUSES = ("accepted", "planning", "relaying")
 @dataclass(frozen=True)
 class RelayFigures:
     intents_by_status: dict[str, int]
+    batches_by_status: dict[str, int]
     oldest_pending: datetime | None
     inflight: int
     transactions: int
@@ -198,6 +200,11 @@ def read_relay_figures(conn: Connection, chain_id: int) -> RelayFigures:
     by_status = dict(
         conn.execute(
             select(it.c.status, func.count()).where(it.c.chain_id == chain_id).group_by(it.c.status)
+        ).all()
+    )
+    batches_by_status = dict(
+        conn.execute(
+            select(bt.c.status, func.count()).where(bt.c.chain_id == chain_id).group_by(bt.c.status)
         ).all()
     )
     oldest = conn.scalar(
@@ -227,6 +234,7 @@ def read_relay_figures(conn: Connection, chain_id: int) -> RelayFigures:
     return RelayFigures(
         # Every known status (0 when none), and any status a newer relayer writes.
         intents_by_status={status: 0 for status in INTENT_STATUSES} | by_status,
+        batches_by_status={status: 0 for status in BATCH_STATUSES} | batches_by_status,
         oldest_pending=_utc(oldest),
         inflight=inflight or 0,
         transactions=transactions or 0,
@@ -272,6 +280,15 @@ def _relay_families(
     for status, count in figures.intents_by_status.items():
         intents.add_metric([status], count)
     yield intents
+    batches = GaugeMetricFamily(
+        "copyvault_relayer_batches",
+        "Relay batches by status: `included` ones wait for their confirmations, `reorged` ones "
+        "were undone by a reorg and their vaults planned again.",
+        labels=["status"],
+    )
+    for status, count in figures.batches_by_status.items():
+        batches.add_metric([status], count)
+    yield batches
     age = (now - figures.oldest_pending).total_seconds() if figures.oldest_pending else 0.0
     yield GaugeMetricFamily(
         "copyvault_relayer_oldest_pending_intent_age_seconds",

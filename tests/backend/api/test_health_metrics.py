@@ -219,7 +219,12 @@ def _relay_rows(chain_id: int, received: datetime) -> dict[str, list[dict]]:
     statuses = ["accepted", "accepted", "relaying", "done"]
     return {
         "intents": [intent(i + 1, s) for i, s in enumerate(statuses)],
-        "batches": [batch(1, "signed", received), batch(2, "mined", MINED_AT)],
+        "batches": [
+            batch(1, "signed", received),
+            batch(2, "mined", MINED_AT),
+            batch(3, "included", received),
+            batch(4, "reorged", received),
+        ],
         "transactions": [transaction(1, 1), transaction(2, 1), transaction(3, 1)]
         + [transaction(4, 2)],
         "senders": [
@@ -250,6 +255,14 @@ def test_metrics__relayer_figures_read_from_the_store_tables(api):
     text = api.get("/metrics").text
     for status, count in {"accepted": 2, "planning": 0, "relaying": 1, "done": 1}.items():
         assert _metric(text, "copyvault_relayer_intents", status=status) == count
+    for status, count in {
+        "signed": 1,
+        "included": 1,
+        "mined": 1,
+        "reorged": 1,
+        "dropped": 0,
+    }.items():
+        assert _metric(text, "copyvault_relayer_batches", status=status) == count
     age = _metric(text, "copyvault_relayer_oldest_pending_intent_age_seconds")
     assert 595 <= age <= 660  # the first accepted intent, received 10 minutes (+1 s) ago
     assert _metric(text, "copyvault_relayer_inflight_transactions") == 1
