@@ -21,13 +21,15 @@ path unused).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,6 +45,33 @@ from backend.exceptions import (
 )
 
 log = logging.getLogger(__name__)
+
+# During an outage every request fails the same way: one line per condition per this many seconds.
+OUTAGE_LOG_SECONDS = 60.0
+
+
+class OutageLog:
+    """Warnings about an unavailable or busy store, at most one line per condition per
+    OUTAGE_LOG_SECONDS, each saying how many failures were not logged since the last: a store
+    outage under load must not write one line (or a traceback) per refused request."""
+
+    def __init__(self, every: float = OUTAGE_LOG_SECONDS):
+        self.every = every
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._quiet: dict[str, int] = {}
+
+    def warn(self, condition: str, detail: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(condition)
+            if last is not None and now - last < self.every:
+                self._quiet[condition] = self._quiet.get(condition, 0) + 1
+                return
+            self._last[condition] = now
+            quiet = self._quiet.pop(condition, 0)
+        more = f" ({quiet} more since the last line)" if quiet else ""
+        log.warning("%s: %s%s", condition, detail, more)
 
 
 # ----------------------------------------------------------------------------- response models
@@ -349,17 +378,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _store(request: Request, exc: StoreError) -> JSONResponse:
         return error_response(503, "store_unavailable", str(exc), headers=retry_after(request))
 
+    outages = OutageLog()
+    app.state.outage_log = outages
+
     @app.exception_handler(PoolTimeoutError)
     async def _pool_full(request: Request, exc: PoolTimeoutError) -> JSONResponse:
-        log.warning("store busy: no free connection in the API's pool")
+        outages.warn("store busy", "no free connection in the API's pool")
         return _store_busy(request)
 
-    @app.exception_handler(OperationalError)
-    async def _store_down(request: Request, exc: OperationalError) -> JSONResponse:
-        if is_store_busy(exc):
-            log.warning("store busy: %s", str(exc.orig).splitlines()[0])
+    @app.exception_handler(DBAPIError)
+    async def _store_down(request: Request, exc: DBAPIError) -> JSONResponse:
+        detail = _first_line(exc.orig)
+        if isinstance(exc, OperationalError) and is_store_busy(exc):
+            outages.warn("store busy", detail)
             return _store_busy(request)
-        log.warning("store unavailable: %s", exc.orig)
+        if not _is_store_outage(exc):
+            raise exc  # a bug (an integrity error, say): the last resort logs it with its trace
+        outages.warn("store unavailable", detail)
         return error_response(
             503,
             "store_unavailable",
@@ -402,6 +437,17 @@ def install_error_handlers(app: FastAPI) -> None:
 # (lock_not_available): the store answered, it is only busy.
 _BUSY_SQLSTATES = frozenset({"57014", "55P03"})
 _SQLITE_BUSY_PHRASES = ("database is locked", "database table is locked")
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip() if error is not None else ""
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _is_store_outage(exc: DBAPIError) -> bool:
+    """Connection refused or lost (OperationalError), a closed connection (InterfaceError), or a
+    connection the pool had to throw away: the store is down, not the request wrong."""
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
 
 
 def is_store_busy(exc: OperationalError) -> bool:

@@ -11,31 +11,15 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 from backend.db import engine as engine_module
 from backend.db.engine import sqlite_path
 from backend.indexer.indexer import run_in_thread
 from scripts.server_process import poll_until
-from tests.backend.conftest import PG_ADMIN_URL, _psycopg_conninfo
+from tests.backend.store_outages import postgresql_refuses
 
 INDEXER_LOGGER = "backend.indexer.indexer"
-
-
-@contextmanager
-def _postgresql_refuses(database: str) -> Iterator[None]:
-    with psycopg.connect(_psycopg_conninfo(make_url(PG_ADMIN_URL)), autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-        try:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (database,),
-            )
-            yield
-        finally:
-            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
 
 @contextmanager
@@ -52,7 +36,7 @@ def _sqlite_locked(engine: Engine) -> Iterator[None]:
 def _outage(stores, engine: Engine):
     if stores.backend == "sqlite":
         return _sqlite_locked(engine)
-    return _postgresql_refuses(engine.url.database)
+    return postgresql_refuses(engine.url.database)
 
 
 def test_indexer_run__store_outage__one_warning_line_then_one_recovery_line(

@@ -7,16 +7,9 @@ outage is one log line (SQLite and PostgreSQL).
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-import psycopg
-from sqlalchemy import Engine, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.config import load_settings
@@ -25,7 +18,7 @@ from backend.relayer.fees import current_fees
 from backend.relayer.worker import RelayerConfig, run_in_thread
 from backend.services.intents import intent_message
 from scripts.server_process import poll_until
-from tests.backend.conftest import PG_ADMIN_URL
+from tests.backend.store_outages import store_down
 
 WORKER_LOG = "backend.relayer.worker"
 
@@ -290,49 +283,12 @@ def test_fee_cap__stuck_transaction__degraded_once_one_log_line_cleared_when_min
 # ----------------------------------------------------------------------------- store outage
 
 
-@contextmanager
-def _store_down(engine: Engine) -> Iterator[None]:
-    """A real outage: PostgreSQL refuses connections to the database and drops the open ones;
-    SQLite's file is replaced by a directory (`unable to open database file`)."""
-    if engine.dialect.name == "postgresql":
-        with _postgresql_down(engine.url.database):
-            yield
-        return
-    path = Path(engine.url.database)
-    aside = path.with_name(path.name + ".aside")
-    engine.dispose()  # no pooled connection keeps the file open
-    os.replace(path, aside)
-    path.mkdir()
-    try:
-        yield
-    finally:
-        shutil.rmtree(path)
-        os.replace(aside, path)
-        engine.dispose()
-
-
-@contextmanager
-def _postgresql_down(database: str) -> Iterator[None]:
-    admin_url = make_url(PG_ADMIN_URL).set(drivername="postgresql")
-    with psycopg.connect(admin_url.render_as_string(hide_password=False), autocommit=True) as c:
-        c.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
-        c.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            [database],
-        )
-        try:
-            yield
-        finally:
-            c.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
-
-
 def test_store_outage__one_warning_line_no_traceback__one_line_when_it_answers_again(relay, caplog):
     vaults = relay.followers(1)
     digest = relay.submit(nonce=7)
     worker = relay.worker(poll_interval=0.05)
     with caplog.at_level(logging.INFO, logger=WORKER_LOG):
-        with _store_down(relay.api.engine):
+        with store_down(relay.api.engine):
             thread, stop = run_in_thread(worker)
             time.sleep(3.5)  # three retries at least
             assert worker.stats.last_error is not None
