@@ -2,7 +2,6 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ICopyRouter} from "./interfaces/ICopyRouter.sol";
@@ -11,12 +10,15 @@ import {TradeIntent} from "./interfaces/ICopyTypes.sol";
 import {ILeaderRegistry} from "./interfaces/ILeaderRegistry.sol";
 import {IVaultFactory} from "./interfaces/IVaultFactory.sol";
 import {IVenue} from "./interfaces/IVenue.sol";
+import {BoundedCall} from "./libraries/BoundedCall.sol";
 
 /// @title CopyRouter
 /// @notice Batch mirroring of one intent into many vaults. Deployed by the factory and fixed there.
 /// @dev Holds no tokens between calls: the aggregated mode hands out everything the swap returned.
 contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
-    using SafeERC20 for IERC20;
+    /// @dev Tokens and venues are the leader's and the owners' choice: their return and revert data is copied
+    ///      only as far as needed (see BoundedCall).
+    using BoundedCall for IERC20;
 
     /// @dev Gas given to each vault's `mirror` (it swaps on its own) and `pullAggregated` call. A vault's outcome
     ///      then never depends on the transaction's gas limit: the router reverts with BatchOutOfGas unless it
@@ -53,6 +55,8 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         if (vaults.length == 0) revert EmptyBatch();
         // A forged, expired or cancelled intent fails the whole batch rather than being skipped per vault.
         bytes32 digest = registry.checkIntent(intent, signature);
+        // Encoded once: every vault gets the same call.
+        bytes memory call_ = abi.encodeCall(ICopyVault.mirror, (intent, signature));
         for (uint256 i = 0; i < vaults.length; ++i) {
             address vault = vaults[i];
             if (vault.codehash != vaultCodeHash) {
@@ -60,12 +64,10 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
                 continue;
             }
             _requireGasFor(MIRROR_CALL_GAS);
-            try ICopyVault(vault).mirror{gas: MIRROR_CALL_GAS}(intent, signature) returns (uint256, uint256) {
-                // The vault emits Mirrored with the amounts; the router only counts.
-                ++mirrored;
-            } catch (bytes memory reason) {
-                emit MirrorSkipped(vault, digest, _selectorOf(reason));
-            }
+            // The vault emits Mirrored with the amounts; the router only counts.
+            (bool ok,,, bytes4 reason) = _callVault(vault, MIRROR_CALL_GAS, call_);
+            if (ok) ++mirrored;
+            else emit MirrorSkipped(vault, digest, reason);
         }
         emit BatchMirrored(digest, mirrored, vaults.length - mirrored);
     }
@@ -100,6 +102,8 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     ) private returns (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled) {
         amounts = new uint256[](vaults.length);
         minOuts = new uint256[](vaults.length);
+        // Encoded once: every vault gets the same call.
+        bytes memory call_ = abi.encodeCall(ICopyVault.pullAggregated, (intent, signature));
         for (uint256 i = 0; i < vaults.length; ++i) {
             address vault = vaults[i];
             if (vault.codehash != vaultCodeHash) {
@@ -107,15 +111,14 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
                 continue;
             }
             _requireGasFor(PULL_CALL_GAS);
-            try ICopyVault(vault).pullAggregated{gas: PULL_CALL_GAS}(intent, signature) returns (
-                uint256 amountIn, uint256 minOut
-            ) {
-                amounts[i] = amountIn;
-                minOuts[i] = minOut;
-                pulled += amountIn;
-            } catch (bytes memory reason) {
-                emit MirrorSkipped(vault, digest, _selectorOf(reason));
+            (bool ok, uint256 amountIn, uint256 minOut, bytes4 reason) = _callVault(vault, PULL_CALL_GAS, call_);
+            if (!ok) {
+                emit MirrorSkipped(vault, digest, reason);
+                continue;
             }
+            amounts[i] = amountIn;
+            minOuts[i] = minOut;
+            pulled += amountIn;
         }
     }
 
@@ -130,7 +133,9 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         uint256[] memory minOuts,
         uint256 pulled
     ) private returns (uint256 totalIn) {
-        uint256 quotedOut = IVenue(intent.venue).quote(intent.tokenIn, intent.tokenOut, pulled);
+        uint256 quotedOut = BoundedCall.staticcallForWord(
+            intent.venue, abi.encodeCall(IVenue.quote, (intent.tokenIn, intent.tokenOut, pulled))
+        );
         totalIn = pulled;
         for (uint256 i = 0; i < vaults.length; ++i) {
             if (amounts[i] == 0) continue;
@@ -147,12 +152,18 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     /// @dev Phase 3: one swap for the batch; the output is measured on the router's own balance.
     function _swap(TradeIntent calldata intent, uint256 totalIn) private returns (uint256 totalOut) {
         IERC20(intent.tokenIn).safeTransfer(
-            IVenue(intent.venue).inputRecipient(intent.tokenIn, intent.tokenOut), totalIn
+            BoundedCall.staticcallForAddress(
+                intent.venue, abi.encodeCall(IVenue.inputRecipient, (intent.tokenIn, intent.tokenOut))
+            ),
+            totalIn
         );
         IERC20 tokenOut = IERC20(intent.tokenOut);
-        uint256 before = tokenOut.balanceOf(address(this));
-        IVenue(intent.venue).swap(intent.tokenIn, intent.tokenOut, totalIn, address(this));
-        totalOut = tokenOut.balanceOf(address(this)) - before;
+        uint256 before = tokenOut.boundedBalanceOf(address(this));
+        // The venue's reported output is not read: the router measures its own balance.
+        BoundedCall.callIgnoringReturn(
+            intent.venue, abi.encodeCall(IVenue.swap, (intent.tokenIn, intent.tokenOut, totalIn, address(this)))
+        );
+        totalOut = tokenOut.boundedBalanceOf(address(this)) - before;
     }
 
     /// @dev Phase 4: vault i gets floor(totalOut * amountIn_i / totalIn); the remainder (fewer wei than vaults)
@@ -190,11 +201,27 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         if (gasleft() < callGas * 64 / 63 + AFTER_CALL_GAS) revert BatchOutOfGas();
     }
 
-    /// @dev The error selector of a vault's revert (zero for a revert without data).
-    function _selectorOf(bytes memory reason) private pure returns (bytes4 selector) {
-        if (reason.length < 4) return bytes4(0);
+    /// @dev Calls a vault with exactly `callGas` and copies at most what the router needs of the answer: the two
+    ///      return words on success, the error selector (zero for a revert with less than 4 bytes) on failure.
+    ///      A `try/catch (bytes memory)` would copy all the revert data into the router's memory, outside the
+    ///      vault's fixed gas and growing with every such vault (audit finding 1).
+    function _callVault(address vault, uint256 callGas, bytes memory data)
+        private
+        returns (bool ok, uint256 first, uint256 second, bytes4 reason)
+    {
+        // The output area is the scratch space (two words): the EVM copies no more than that, whatever the size.
         assembly ("memory-safe") {
-            selector := mload(add(reason, 0x20))
+            ok := call(callGas, vault, 0, add(data, 0x20), mload(data), 0x00, 0x40)
+            switch ok
+            case 0 {
+                // The first 4 bytes of the revert data are in the scratch space if there were at least 4.
+                if gt(returndatasize(), 3) { reason := and(mload(0x00), shl(224, 0xffffffff)) }
+            }
+            default {
+                // A vault clone (code hash checked) returns exactly two words from mirror and pullAggregated.
+                first := mload(0x00)
+                second := mload(0x20)
+            }
         }
     }
 }
