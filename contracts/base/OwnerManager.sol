@@ -41,7 +41,9 @@ abstract contract OwnerManager is ICopyVault {
     }
 
     /// @dev Checks `signatures` by strictly ascending `signers` over `digest`; at least `_threshold` of them,
-    ///      every one an owner with a valid signature (ECDSA low-s for EOAs, EIP-1271 for contracts).
+    ///      every one an owner with a valid signature (ECDSA low-s for EOAs, EIP-1271 for contracts), and no
+    ///      two with the same bytes: the same 65 bytes could otherwise pass once by ECDSA for an EOA owner and
+    ///      once through an EIP-1271 owner that checks that same key, so one key would count twice.
     function _verifyApprovals(bytes32 digest, address[] calldata signers, bytes[] calldata signatures)
         internal
         view
@@ -52,10 +54,18 @@ abstract contract OwnerManager is ICopyVault {
         if (count < required) revert NotEnoughSignatures(count, required);
         OwnerSet storage set = _ownerSet();
         address previous = address(0);
+        // Hashes of the signatures seen so far; count ≤ MAX_OWNERS (a signer more than that is not an owner
+        // before its turn comes), so the pairwise comparison stays small.
+        bytes32[] memory seen = new bytes32[](count);
         for (uint256 i = 0; i < count; ++i) {
             address signer = signers[i];
             if (signer <= previous) revert SignersNotAscending(i);
             if (!set.isOwner[signer]) revert SignerNotOwner(signer);
+            bytes32 signatureHash = keccak256(signatures[i]);
+            for (uint256 j = 0; j < i; ++j) {
+                if (seen[j] == signatureHash) revert SignatureReused(i, j);
+            }
+            seen[i] = signatureHash;
             if (!_isValidSignature(signer, digest, signatures[i])) revert InvalidOwnerSignature(signer);
             previous = signer;
         }

@@ -73,6 +73,9 @@ interface ICopyVault {
     error SignersNotAscending(uint256 index);
     /// @notice Thrown when an approval comes from an address that is not an owner.
     error SignerNotOwner(address signer);
+    /// @notice Thrown when approval `index` carries the same signature bytes as approval `earlierIndex`: one key
+    ///         must not count twice (say, as an EOA owner and through an EIP-1271 owner that checks the same key).
+    error SignatureReused(uint256 index, uint256 earlierIndex);
     /// @notice Thrown when an owner's signature does not match the digest (ECDSA low-s or EIP-1271).
     error InvalidOwnerSignature(address signer);
     /// @notice Thrown when `executeConfig` data calls anything but a configuration function.

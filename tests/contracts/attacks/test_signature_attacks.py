@@ -201,6 +201,23 @@ def test_withdraw__contract_owner_approval_signed_by_wrong_key__reverts_invalid_
         )
 
 
+def test_withdraw__one_key_as_eoa_owner_and_eip1271_owner__reverts_signature_reused(
+    project, create_vault, follower, attacker, weth, deployer, sign_withdrawal, deadline, relayer
+):
+    """Audit finding 4: a 2-of-2 vault owned by an EOA and by an EIP-1271 wallet that checks that
+    same EOA's key. The key's 65 bytes pass once by ECDSA (the EOA) and once through EIP-1271 (the
+    wallet): one key alone would drain the vault. Identical signature bytes in one approval set
+    are refused, and nothing moves."""
+    wallet = deployer.deploy(project.MockERC1271Wallet, follower)
+    vault = create_vault(owners_=[follower, wallet], threshold=2)
+    fund(vault, weth, 10 * WETH, deployer)
+    (_,), (sig,) = sign_withdrawal(vault, [follower], weth, AMOUNT, attacker, deadline)
+    addrs = sorted([follower.address, wallet.address], key=lambda a: int(a, 16))
+
+    with blocked(vault.SignatureReused, Watch([vault], [weth], [attacker]), index=1, earlierIndex=0):
+        submit(vault, weth, attacker, deadline, addrs, [sig, sig], relayer)
+
+
 # --------------------------------------------------------------------------- configuration changes
 
 
