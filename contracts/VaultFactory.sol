@@ -62,18 +62,23 @@ contract VaultFactory is IVaultFactory, AccessControl {
         uint256 threshold,
         address leader,
         Policy calldata policy,
+        address oracle,
         address[] calldata assets,
         address[] calldata venues,
         bool acceptGuardian,
         bytes32 salt
     ) external returns (address vault) {
+        // The creator states the oracle it expects (it is part of the salt too): a default changed in front of
+        // this transaction makes it revert instead of creating a vault priced by an oracle nobody chose.
+        address current = defaultOracle;
+        if (oracle != current) revert OracleMismatch(oracle, current);
         vault = Clones.cloneDeterministic(vaultImplementation, _creationSalt());
         isVault[vault] = true;
         _vaults.push(vault);
         ICopyVault(vault).initialize(
-            ICopyVault.InitParams(owners, threshold, leader, policy, defaultOracle, assets, venues, acceptGuardian)
+            ICopyVault.InitParams(owners, threshold, leader, policy, oracle, assets, venues, acceptGuardian)
         );
-        emit VaultCreated(vault, msg.sender, leader, owners, threshold, salt);
+        emit VaultCreated(vault, msg.sender, leader, owners, threshold, oracle, salt);
     }
 
     /// @inheritdoc IVaultFactory
@@ -82,6 +87,7 @@ contract VaultFactory is IVaultFactory, AccessControl {
         uint256,
         address,
         Policy calldata,
+        address,
         address[] calldata,
         address[] calldata,
         bool,

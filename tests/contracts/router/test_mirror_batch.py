@@ -209,6 +209,7 @@ def test_mirror_batch__vault_of_another_factory__skipped_with_not_a_vault_select
         2,
         leader,
         DEFAULT_POLICY,
+        oracle,
         [weth.address, system.usdc.address],
         [system.venue.address],
         False,
