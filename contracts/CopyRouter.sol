@@ -57,19 +57,18 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         bytes32 digest = registry.checkIntent(intent, signature);
         // Encoded once: every vault gets the same call.
         bytes memory call_ = abi.encodeCall(ICopyVault.mirror, (intent, signature));
+        uint256 skipped = 0;
         for (uint256 i = 0; i < vaults.length; ++i) {
             address vault = vaults[i];
-            if (vault.codehash != vaultCodeHash) {
-                emit MirrorSkipped(vault, digest, NotAVault.selector);
-                continue;
-            }
+            // Not a vault clone: nothing to skip, nothing to report (anyone may list made-up addresses).
+            if (vault.codehash != vaultCodeHash) continue;
             _requireGasFor(MIRROR_CALL_GAS);
             // The vault emits Mirrored with the amounts; the router only counts.
             (bool ok,,, bytes4 reason) = _callVault(vault, MIRROR_CALL_GAS, call_);
             if (ok) ++mirrored;
-            else emit MirrorSkipped(vault, digest, reason);
+            else if (_reportSkip(vault, digest, reason)) ++skipped;
         }
-        emit BatchMirrored(digest, mirrored, vaults.length - mirrored);
+        emit BatchMirrored(digest, mirrored, skipped);
     }
 
     /// @inheritdoc ICopyRouter
@@ -81,15 +80,19 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         if (vaults.length == 0) revert EmptyBatch();
         bytes32 digest = registry.checkIntent(intent, signature);
         // amounts[i] is vault i's tokenIn in the swap; 0 marks a skipped vault.
-        (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled) =
+        (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled, uint256 skipped) =
             _pullVaults(intent, signature, digest, vaults);
-        totalIn = pulled == 0 ? 0 : _leaveOutUnreachable(intent, digest, vaults, amounts, minOuts, pulled);
+        if (pulled != 0) {
+            uint256 leftOut;
+            (totalIn, leftOut) = _leaveOutUnreachable(intent, digest, vaults, amounts, minOuts, pulled);
+            skipped += leftOut;
+        }
         if (totalIn != 0) {
             totalOut = _swap(intent, totalIn);
             mirrored = _distribute(intent, vaults, amounts, totalIn, totalOut);
             emit AggregatedSwap(digest, mirrored, totalIn, totalOut);
         }
-        emit BatchMirrored(digest, mirrored, vaults.length - mirrored);
+        emit BatchMirrored(digest, mirrored, skipped);
     }
 
     /// @dev Phase 1: each vault runs all its checks itself, marks the intent executed and sends its tokenIn
@@ -99,21 +102,19 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         bytes calldata signature,
         bytes32 digest,
         address[] calldata vaults
-    ) private returns (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled) {
+    ) private returns (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled, uint256 skipped) {
         amounts = new uint256[](vaults.length);
         minOuts = new uint256[](vaults.length);
         // Encoded once: every vault gets the same call.
         bytes memory call_ = abi.encodeCall(ICopyVault.pullAggregated, (intent, signature));
         for (uint256 i = 0; i < vaults.length; ++i) {
             address vault = vaults[i];
-            if (vault.codehash != vaultCodeHash) {
-                emit MirrorSkipped(vault, digest, NotAVault.selector);
-                continue;
-            }
+            // Not a vault clone: nothing to skip, nothing to report (anyone may list made-up addresses).
+            if (vault.codehash != vaultCodeHash) continue;
             _requireGasFor(PULL_CALL_GAS);
             (bool ok, uint256 amountIn, uint256 minOut, bytes4 reason) = _callVault(vault, PULL_CALL_GAS, call_);
             if (!ok) {
-                emit MirrorSkipped(vault, digest, reason);
+                if (_reportSkip(vault, digest, reason)) ++skipped;
                 continue;
             }
             amounts[i] = amountIn;
@@ -124,7 +125,7 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
 
     /// @dev Phase 2: vaults whose bound cannot hold at the venue's quote for the batch get their tokenIn back
     ///      and are skipped. Leaving vaults out shrinks the batch, which only improves an AMM's price for the
-    ///      rest, so one pass is enough. Returns what goes into the swap.
+    ///      rest, so one pass is enough. Returns what goes into the swap and how many vaults were left out.
     function _leaveOutUnreachable(
         TradeIntent calldata intent,
         bytes32 digest,
@@ -132,7 +133,7 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         uint256[] memory amounts,
         uint256[] memory minOuts,
         uint256 pulled
-    ) private returns (uint256 totalIn) {
+    ) private returns (uint256 totalIn, uint256 leftOut) {
         uint256 quotedOut = BoundedCall.staticcallForWord(
             intent.venue, abi.encodeCall(IVenue.quote, (intent.tokenIn, intent.tokenOut, pulled))
         );
@@ -145,6 +146,7 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
             ICopyVault(vaults[i]).cancelAggregated(intent);
             totalIn -= amounts[i];
             amounts[i] = 0;
+            ++leftOut;
             emit MirrorSkipped(vaults[i], digest, BoundAboveQuote.selector);
         }
     }
@@ -194,6 +196,14 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
             ICopyVault(vaults[i]).settleAggregated(intent);
             ++mirrored;
         }
+    }
+
+    /// @dev Emits MirrorSkipped for a vault of this factory that refused the intent, and says whether it did. A
+    ///      clone made elsewhere has the vault's code but is no follower of anyone here: its refusal is not a skip
+    ///      (anyone may list such clones, and indexers would count them). Only failures pay for the lookup.
+    function _reportSkip(address vault, bytes32 digest, bytes4 reason) private returns (bool reported) {
+        reported = factory.isVault(vault);
+        if (reported) emit MirrorSkipped(vault, digest, reason);
     }
 
     /// @dev Reverts unless a call can be given `callGas` in full (the 63/64 rule) and the router can go on.

@@ -7,17 +7,18 @@ import {TradeIntent} from "./ICopyTypes.sol";
 /// @notice Mirrors one signed intent into many vaults in one transaction (SPEC §1.3). The router never
 ///         holds tokens between calls.
 interface ICopyRouter {
-    /// @notice `vault` could not take the intent; `reason` is the selector of the error the vault raised.
+    /// @notice `vault`, a vault of this factory, could not take the intent; `reason` is the selector of the error
+    ///         the vault raised (zero for a revert without data). Addresses in the list that are not vaults of this
+    ///         factory are ignored: they get no event.
     event MirrorSkipped(address indexed vault, bytes32 indexed intentDigest, bytes4 reason);
-    /// @notice A batch finished: `mirrored` vaults traded, `skipped` did not.
+    /// @notice A batch finished: `mirrored` vaults traded, `skipped` vaults of this factory did not (one per
+    ///         MirrorSkipped; addresses that are not its vaults are not counted).
     event BatchMirrored(bytes32 indexed intentDigest, uint256 mirrored, uint256 skipped);
 
     /// @notice Thrown when the vault list is empty.
     error EmptyBatch();
     /// @notice Thrown when the transaction's gas cannot give the next vault its fixed call gas: raise the limit.
     error BatchOutOfGas();
-    /// @notice Reason given (as a selector) for an address that is not a vault clone of this deployment.
-    error NotAVault(address account);
     /// @notice Reason given (as a selector) for a vault whose bound cannot hold at the venue's quoted output.
     error BoundAboveQuote(uint256 minOut, uint256 quotedShare);
 
