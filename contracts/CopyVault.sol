@@ -243,6 +243,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         _executed[intent.leader][intent.nonce >> 8] &= ~(1 << (intent.nonce & 0xff));
         _tradesThatDay -= 1; // same transaction, so the same UTC day as the pull that counted it
         PENDING_INTENT_SLOT.asBytes32().tstore(bytes32(0));
+        emit AggregatedTradeCancelled(intent.leader, intent.nonce, PENDING_DIGEST_SLOT.asBytes32().tload());
     }
 
     /// @inheritdoc ICopyVault
@@ -354,18 +355,21 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @inheritdoc ICopyVault
     function unpause() external onlySelf {
+        if (!_paused) return; // already running: nothing changes, nothing to emit (as pause)
         _paused = false;
         emit Unpaused();
     }
 
     /// @inheritdoc ICopyVault
     function startCopying() external onlySelf {
+        if (_copying) return; // already copying: nothing changes, nothing to emit (as stopCopying)
         _copying = true;
         emit CopyingStarted();
     }
 
     /// @inheritdoc ICopyVault
     function setGuardianAccepted(bool accepted) external onlySelf {
+        if (_guardianAccepted == accepted) return; // no change, no event
         _guardianAccepted = accepted;
         emit GuardianAcceptanceChanged(accepted);
     }
@@ -465,6 +469,15 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     /// @inheritdoc ICopyVault
     function lossUsed() external view returns (uint256) {
         return _decayedLoss(_lossBudgetBps);
+    }
+
+    /// @inheritdoc ICopyVault
+    function tradeAccounting()
+        external
+        view
+        returns (uint256 tradeDay, uint256 tradesThatDay, uint256 lossRecorded, uint256 lossUpdatedAt)
+    {
+        return (_tradeDay, _tradesThatDay, _lossUsed, _lossUpdatedAt);
     }
 
     /// @inheritdoc ICopyVault
@@ -599,11 +612,11 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     }
 
     function _setPolicy(Policy calldata p) private {
-        if (p.maxFractionBps == 0 || p.maxFractionBps > BPS) revert InvalidPolicy("maxFractionBps");
-        if (p.maxSlippageBps >= BPS) revert InvalidPolicy("maxSlippageBps");
-        if (p.maxOracleAge == 0) revert InvalidPolicy("maxOracleAge");
-        if (p.maxTradesPerDay == 0) revert InvalidPolicy("maxTradesPerDay");
-        if (p.lossBudgetBps > BPS) revert InvalidPolicy("lossBudgetBps");
+        if (p.maxFractionBps == 0 || p.maxFractionBps > BPS) revert InvalidMaxFraction(p.maxFractionBps);
+        if (p.maxSlippageBps >= BPS) revert InvalidMaxSlippage(p.maxSlippageBps);
+        if (p.maxOracleAge == 0) revert InvalidMaxOracleAge(p.maxOracleAge);
+        if (p.maxTradesPerDay == 0) revert InvalidMaxTradesPerDay(p.maxTradesPerDay);
+        if (p.lossBudgetBps > BPS) revert InvalidLossBudget(p.lossBudgetBps);
         (_maxFractionBps, _maxSlippageBps, _maxOracleAge, _maxTradesPerDay, _lossBudgetBps) =
             (p.maxFractionBps, p.maxSlippageBps, p.maxOracleAge, p.maxTradesPerDay, p.lossBudgetBps);
         emit PolicyChanged(p);
