@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ICopyRouter} from "./interfaces/ICopyRouter.sol";
@@ -30,6 +31,10 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     uint256 public constant PULL_CALL_GAS = 500_000;
     /// @dev What the router needs after a vault call returns (decoding, bookkeeping, the skip event).
     uint256 private constant AFTER_CALL_GAS = 20_000;
+    /// @dev How many wei less than its `amountIn` a vault's pull may deliver: share-based tokens (stETH) round
+    ///      each transfer down by one or two wei (the vault's own INPUT_TOLERANCE). More is a fee-on-transfer
+    ///      input, refused in this mode (docs/tokens.md).
+    uint256 public constant INPUT_TOLERANCE = 2;
 
     IVaultFactory public immutable factory;
     ILeaderRegistry public immutable registry;
@@ -79,17 +84,25 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     {
         if (vaults.length == 0) revert EmptyBatch();
         bytes32 digest = registry.checkIntent(intent, signature);
+        IERC20 tokenIn = IERC20(intent.tokenIn);
+        // What the pulls deliver is measured, not assumed (tokens donated to the router earlier stay out of it).
+        uint256 heldBefore = tokenIn.boundedBalanceOf(address(this));
         // amounts[i] is vault i's tokenIn in the swap; 0 marks a skipped vault.
         (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled, uint256 skipped) =
             _pullVaults(intent, signature, digest, vaults);
+        uint256 sharesIn = 0; // the remaining vaults' amountIn: what the output is shared by
         if (pulled != 0) {
+            _requireInputArrived(tokenIn, heldBefore, pulled, amounts);
             uint256 leftOut;
-            (totalIn, leftOut) = _leaveOutUnreachable(intent, digest, vaults, amounts, minOuts, pulled);
+            (sharesIn, leftOut) = _leaveOutUnreachable(intent, digest, vaults, amounts, minOuts, pulled);
             skipped += leftOut;
         }
-        if (totalIn != 0) {
+        if (sharesIn != 0) {
+            // What the router holds for the remaining vaults: their amountIn, or a wei or two less per vault
+            // for a share-based token.
+            totalIn = Math.min(tokenIn.boundedBalanceOf(address(this)) - heldBefore, sharesIn);
             totalOut = _swap(intent, totalIn);
-            mirrored = _distribute(intent, vaults, amounts, totalIn, totalOut);
+            mirrored = _distribute(intent, vaults, amounts, sharesIn, totalOut);
             emit AggregatedSwap(digest, mirrored, totalIn, totalOut);
         }
         emit BatchMirrored(digest, mirrored, skipped);
@@ -120,6 +133,22 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
             amounts[i] = amountIn;
             minOuts[i] = minOut;
             pulled += amountIn;
+        }
+    }
+
+    /// @dev Reverts unless the pulls delivered what the vaults reported, to within INPUT_TOLERANCE wei per pulled
+    ///      vault: a fee-on-transfer input is refused here, clearly, and nothing moves.
+    function _requireInputArrived(IERC20 tokenIn, uint256 heldBefore, uint256 pulled, uint256[] memory amounts)
+        private
+        view
+    {
+        uint256 pulledVaults = 0;
+        for (uint256 i = 0; i < amounts.length; ++i) {
+            if (amounts[i] != 0) ++pulledVaults;
+        }
+        uint256 arrived = tokenIn.boundedBalanceOf(address(this)) - heldBefore;
+        if (arrived + INPUT_TOLERANCE * pulledVaults < pulled) {
+            revert UnsupportedInputToken(address(tokenIn), arrived, pulled);
         }
     }
 

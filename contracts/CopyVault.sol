@@ -31,6 +31,10 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     /// @dev Loss accounting unit: millionths of a basis point, so linear decay stays exact to the second.
     uint256 private constant LOSS_UNIT = 1e6;
     uint256 private constant PRICE_SCALE = 1e18;
+    /// @dev How many wei less than asked a transfer may move out of the vault's `tokenIn` balance: share-based
+    ///      tokens (stETH) round each transfer down by one or two wei. Input side only; never more than asked,
+    ///      and never on the output bound (docs/tokens.md).
+    uint256 public constant INPUT_TOLERANCE = 2;
 
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
@@ -238,7 +242,8 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         _requirePending(intent);
         uint256 inBefore = PENDING_IN_BEFORE_SLOT.asUint256().tload();
         uint256 inNow = IERC20(intent.tokenIn).boundedBalanceOf(address(this));
-        if (inNow != inBefore) revert RefundMismatch(inNow, inBefore);
+        // A share-based tokenIn may come back a wei or two short (docs/tokens.md); more is refused.
+        if (inNow + INPUT_TOLERANCE < inBefore) revert RefundMismatch(inNow, inBefore);
         // Undo exactly what pullAggregated recorded: the intent can still execute here later.
         _executed[intent.leader][intent.nonce >> 8] &= ~(1 << (intent.nonce & 0xff));
         _tradesThatDay -= 1; // same transaction, so the same UTC day as the pull that counted it
@@ -542,11 +547,16 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         trade.outBefore = IERC20(intent.tokenOut).boundedBalanceOf(address(this));
     }
 
-    /// @dev The vault's own balances decide, never a venue's or the router's word: `tokenIn` fell by exactly
-    ///      `amountIn` and `tokenOut` rose by at least `minOut`. Records the realised loss.
+    /// @dev The vault's own balances decide, never a venue's or the router's word: `tokenIn` fell by `amountIn`
+    ///      (or up to INPUT_TOLERANCE wei less, for share-based tokens; never more) and `tokenOut` rose by at
+    ///      least `minOut`. Records the realised loss.
     function _closeTrade(TradeIntent calldata intent, Trade memory trade) private returns (uint256 amountOut) {
-        uint256 spent = trade.inBefore - IERC20(intent.tokenIn).boundedBalanceOf(address(this));
-        if (spent != trade.amountIn) revert InputMismatch(spent, trade.amountIn);
+        uint256 inNow = IERC20(intent.tokenIn).boundedBalanceOf(address(this));
+        // A balance above the one before the trade means the input came back (or more arrived): not a trade.
+        uint256 spent = inNow < trade.inBefore ? trade.inBefore - inNow : 0;
+        if (spent > trade.amountIn || spent + INPUT_TOLERANCE < trade.amountIn) {
+            revert InputMismatch(spent, trade.amountIn);
+        }
         uint256 outNow = IERC20(intent.tokenOut).boundedBalanceOf(address(this));
         amountOut = outNow > trade.outBefore ? outNow - trade.outBefore : 0;
         if (amountOut < trade.minOut) revert InsufficientOutput(amountOut, trade.minOut);

@@ -19,6 +19,10 @@ interface ICopyRouter {
     error EmptyBatch();
     /// @notice Thrown when the transaction's gas cannot give the next vault its fixed call gas: raise the limit.
     error BatchOutOfGas();
+    /// @notice Thrown (aggregated mode) when the vaults' pulls delivered `arrived` of `token` where they reported
+    ///         `pulled`, short by more than the share-based rounding tolerance: a fee-on-transfer input, which this
+    ///         mode does not support (docs/tokens.md). Nothing moves; mirror it with `mirrorBatch`.
+    error UnsupportedInputToken(address token, uint256 arrived, uint256 pulled);
     /// @notice Reason given (as a selector) for a vault whose bound cannot hold at the venue's quoted output.
     error BoundAboveQuote(uint256 minOut, uint256 quotedShare);
 
@@ -38,8 +42,9 @@ interface ICopyRouter {
     ///         receives floor(totalOut * amountIn_i / totalIn); the remainder (fewer wei than vaults) goes one
     ///         wei each to the first vaults, so no dust stays in the router. If the realised price breaks a
     ///         remaining vault's bound, the whole call reverts. Fee-on-transfer input tokens are not supported in
-    ///         this mode (the router would forward more than arrived, so the call reverts and nothing moves):
-    ///         mirror them with `mirrorBatch`.
+    ///         this mode (the call reverts with `UnsupportedInputToken` and nothing moves): mirror them with
+    ///         `mirrorBatch`. Share-based inputs (a wei or two short per transfer) are: the router swaps what
+    ///         arrived and shares the output by the vaults' `amountIn` (docs/tokens.md).
     /// @return mirrored How many vaults traded.
     /// @return totalIn The batch's total `tokenIn`.
     /// @return totalOut The batch's total `tokenOut`.

@@ -143,7 +143,7 @@ interface ICopyVault {
     error LossBudgetExceeded(uint256 lossAfterTrade, uint256 budget);
     /// @notice Thrown when a trade returned less `tokenOut` than the bound.
     error InsufficientOutput(uint256 received, uint256 minimum);
-    /// @notice Thrown when a trade moved a different amount of `tokenIn` than computed.
+    /// @notice Thrown when a trade moved more `tokenIn` than computed, or more than INPUT_TOLERANCE wei less.
     error InputMismatch(uint256 spent, uint256 expected);
     /// @notice Thrown when an intent would trade a token for itself.
     error IdenticalTokens(address token);
@@ -155,7 +155,8 @@ interface ICopyVault {
     error TradePending();
     /// @notice Thrown when the router settles a vault that has no pending aggregated trade.
     error NoPendingTrade();
-    /// @notice Thrown when a cancelled aggregated trade did not give the vault back exactly its `tokenIn`.
+    /// @notice Thrown when a cancelled aggregated trade left the vault more than INPUT_TOLERANCE wei short of its
+    ///         `tokenIn` balance before the pull.
     error RefundMismatch(uint256 balance, uint256 expected);
 
     // ----------------------------------------------------------------- set-up

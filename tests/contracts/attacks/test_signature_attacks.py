@@ -214,7 +214,9 @@ def test_withdraw__one_key_as_eoa_owner_and_eip1271_owner__reverts_signature_reu
     (_,), (sig,) = sign_withdrawal(vault, [follower], weth, AMOUNT, attacker, deadline)
     addrs = sorted([follower.address, wallet.address], key=lambda a: int(a, 16))
 
-    with blocked(vault.SignatureReused, Watch([vault], [weth], [attacker]), index=1, earlierIndex=0):
+    with blocked(
+        vault.SignatureReused, Watch([vault], [weth], [attacker]), index=1, earlierIndex=0
+    ):
         submit(vault, weth, attacker, deadline, addrs, [sig, sig], relayer)
 
 
