@@ -152,9 +152,14 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Phase 2: vaults whose bound cannot hold at the venue's quote for the batch get their tokenIn back
-    ///      and are skipped. Leaving vaults out shrinks the batch, which only improves an AMM's price for the
-    ///      rest, so one pass is enough. Returns what goes into the swap and how many vaults were left out.
+    /// @dev Phase 2: vaults whose bound is not strictly below their share of the venue's quote for the batch,
+    ///      quotedShare = floor(quotedOut * amountIn / pulled), get their tokenIn back and are skipped. Leaving
+    ///      vaults out shrinks the batch, which only improves a concave AMM's price for the rest (its output for
+    ///      `remaining` is at least quotedOut * remaining / pulled), but the floors do not follow: a kept vault's
+    ///      share is then at least quotedShare - 1, one wei below, which broke a bound equal to quotedShare and
+    ///      reverted the batch (audit point 6, tests/contracts/router/test_aggregated_rounding.py). A bound
+    ///      strictly below quotedShare holds for any subset that stays, so one pass is enough. Returns the kept
+    ///      vaults' total amountIn and how many vaults were left out.
     function _leaveOutUnreachable(
         TradeIntent calldata intent,
         bytes32 digest,
@@ -170,7 +175,8 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         for (uint256 i = 0; i < vaults.length; ++i) {
             if (amounts[i] == 0) continue;
             uint256 quotedShare = quotedOut * amounts[i] / pulled;
-            if (minOuts[i] <= quotedShare) continue;
+            // Strictly below: after others are left out a share can come out one wei under quotedShare.
+            if (minOuts[i] < quotedShare) continue;
             IERC20(intent.tokenIn).safeTransfer(vaults[i], amounts[i]);
             ICopyVault(vaults[i]).cancelAggregated(intent);
             totalIn -= amounts[i];

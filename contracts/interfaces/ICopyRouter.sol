@@ -23,7 +23,8 @@ interface ICopyRouter {
     ///         `pulled`, short by more than the share-based rounding tolerance: a fee-on-transfer input, which this
     ///         mode does not support (docs/tokens.md). Nothing moves; mirror it with `mirrorBatch`.
     error UnsupportedInputToken(address token, uint256 arrived, uint256 pulled);
-    /// @notice Reason given (as a selector) for a vault whose bound cannot hold at the venue's quoted output.
+    /// @notice Reason given (as a selector) for a vault whose bound is not strictly below its share of the venue's
+    ///         quoted output for the batch (one wei of margin for the rounding after other vaults are left out).
     error BoundAboveQuote(uint256 minOut, uint256 quotedShare);
 
     /// @notice One aggregated swap: `totalIn` sold for `totalOut`, shared pro rata among `mirrored` vaults.

@@ -78,7 +78,7 @@ def _predict(entries, intent, sig, venue, router):
     pulled = sum(amounts)  # phase 2: the bounds against the venue's quote for everything pulled
     quoted_out = venue.quote(intent[2], intent[3], pulled) if pulled else 0
     for i, amount in enumerate(amounts):
-        if amount and min_outs[i] > quoted_out * amount // pulled:
+        if amount and min_outs[i] >= quoted_out * amount // pulled:  # admitted strictly below
             amounts[i], reasons[i] = 0, selector(router.BoundAboveQuote)  # refunded, cancelled
     return amounts, reasons
 
