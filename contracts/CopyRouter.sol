@@ -36,6 +36,18 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     ///      input, refused in this mode (docs/tokens.md).
     uint256 public constant INPUT_TOLERANCE = 2;
 
+    /// @dev One aggregated batch's state between its phases, in memory (on the stack it would not fit the legacy
+    ///      code generator, which Slither compiles with). amounts[i] is vault i's tokenIn in the swap, 0 for a
+    ///      skipped vault.
+    struct Batch {
+        bytes32 digest;
+        uint256 heldBefore;
+        uint256[] amounts;
+        uint256[] minOuts;
+        uint256 pulled;
+        uint256 skipped;
+    }
+
     IVaultFactory public immutable factory;
     ILeaderRegistry public immutable registry;
     /// @dev The runtime code hash of an EIP-1167 clone of the vault implementation. Checking it costs what
@@ -83,29 +95,22 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         returns (uint256 mirrored, uint256 totalIn, uint256 totalOut)
     {
         if (vaults.length == 0) revert EmptyBatch();
-        bytes32 digest = registry.checkIntent(intent, signature);
-        IERC20 tokenIn = IERC20(intent.tokenIn);
         // What the pulls deliver is measured, not assumed (tokens donated to the router earlier stay out of it).
-        uint256 heldBefore = tokenIn.boundedBalanceOf(address(this));
-        // amounts[i] is vault i's tokenIn in the swap; 0 marks a skipped vault.
-        (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled, uint256 skipped) =
-            _pullVaults(intent, signature, digest, vaults);
-        uint256 sharesIn = 0; // the remaining vaults' amountIn: what the output is shared by
-        if (pulled != 0) {
-            _requireInputArrived(tokenIn, heldBefore, pulled, amounts);
-            uint256 leftOut;
-            (sharesIn, leftOut) = _leaveOutUnreachable(intent, digest, vaults, amounts, minOuts, pulled);
-            skipped += leftOut;
+        Batch memory batch = _newBatch(
+            registry.checkIntent(intent, signature), IERC20(intent.tokenIn).boundedBalanceOf(address(this))
+        );
+        _pullVaults(intent, signature, vaults, batch);
+        if (batch.pulled != 0) {
+            _requireInputArrived(IERC20(intent.tokenIn), batch);
+            uint256 sharesIn = _leaveOutUnreachable(intent, vaults, batch);
+            if (sharesIn != 0) (mirrored, totalIn, totalOut) = _swapAndShare(intent, vaults, batch, sharesIn);
         }
-        if (sharesIn != 0) {
-            // What the router holds for the remaining vaults: their amountIn, or a wei or two less per vault
-            // for a share-based token.
-            totalIn = Math.min(tokenIn.boundedBalanceOf(address(this)) - heldBefore, sharesIn);
-            totalOut = _swap(intent, totalIn);
-            mirrored = _distribute(intent, vaults, amounts, sharesIn, totalOut);
-            emit AggregatedSwap(digest, mirrored, totalIn, totalOut);
-        }
-        emit BatchMirrored(digest, mirrored, skipped);
+        emit BatchMirrored(batch.digest, mirrored, batch.skipped);
+    }
+
+    /// @dev A batch's state before its pulls: the intent's digest and what the router held of `tokenIn`.
+    function _newBatch(bytes32 digest, uint256 heldBefore) private pure returns (Batch memory batch) {
+        (batch.digest, batch.heldBefore) = (digest, heldBefore);
     }
 
     /// @dev Phase 1: each vault runs all its checks itself, marks the intent executed and sends its tokenIn
@@ -113,11 +118,13 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     function _pullVaults(
         TradeIntent calldata intent,
         bytes calldata signature,
-        bytes32 digest,
-        address[] calldata vaults
-    ) private returns (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled, uint256 skipped) {
-        amounts = new uint256[](vaults.length);
-        minOuts = new uint256[](vaults.length);
+        address[] calldata vaults,
+        Batch memory batch
+    ) private {
+        uint256[] memory amounts = new uint256[](vaults.length);
+        uint256[] memory minOuts = new uint256[](vaults.length);
+        uint256 pulled = 0;
+        uint256 skipped = 0;
         // Encoded once: every vault gets the same call.
         bytes memory call_ = abi.encodeCall(ICopyVault.pullAggregated, (intent, signature));
         for (uint256 i = 0; i < vaults.length; ++i) {
@@ -127,28 +134,27 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
             _requireGasFor(PULL_CALL_GAS);
             (bool ok, uint256 amountIn, uint256 minOut, bytes4 reason) = _callVault(vault, PULL_CALL_GAS, call_);
             if (!ok) {
-                if (_reportSkip(vault, digest, reason)) ++skipped;
+                if (_reportSkip(vault, batch.digest, reason)) ++skipped;
                 continue;
             }
             amounts[i] = amountIn;
             minOuts[i] = minOut;
             pulled += amountIn;
         }
+        (batch.amounts, batch.minOuts, batch.pulled, batch.skipped) = (amounts, minOuts, pulled, skipped);
     }
 
     /// @dev Reverts unless the pulls delivered what the vaults reported, to within INPUT_TOLERANCE wei per pulled
     ///      vault: a fee-on-transfer input is refused here, clearly, and nothing moves.
-    function _requireInputArrived(IERC20 tokenIn, uint256 heldBefore, uint256 pulled, uint256[] memory amounts)
-        private
-        view
-    {
+    function _requireInputArrived(IERC20 tokenIn, Batch memory batch) private view {
+        uint256[] memory amounts = batch.amounts;
         uint256 pulledVaults = 0;
         for (uint256 i = 0; i < amounts.length; ++i) {
             if (amounts[i] != 0) ++pulledVaults;
         }
-        uint256 arrived = tokenIn.boundedBalanceOf(address(this)) - heldBefore;
-        if (arrived + INPUT_TOLERANCE * pulledVaults < pulled) {
-            revert UnsupportedInputToken(address(tokenIn), arrived, pulled);
+        uint256 arrived = tokenIn.boundedBalanceOf(address(this)) - batch.heldBefore;
+        if (arrived + INPUT_TOLERANCE * pulledVaults < batch.pulled) {
+            revert UnsupportedInputToken(address(tokenIn), arrived, batch.pulled);
         }
     }
 
@@ -159,19 +165,17 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
     ///      share is then at least quotedShare - 1, one wei below, which broke a bound equal to quotedShare and
     ///      reverted the batch (audit point 6, tests/contracts/router/test_aggregated_rounding.py). A bound
     ///      strictly below quotedShare holds for any subset that stays, so one pass is enough. Returns the kept
-    ///      vaults' total amountIn and how many vaults were left out.
-    function _leaveOutUnreachable(
-        TradeIntent calldata intent,
-        bytes32 digest,
-        address[] calldata vaults,
-        uint256[] memory amounts,
-        uint256[] memory minOuts,
-        uint256 pulled
-    ) private returns (uint256 totalIn, uint256 leftOut) {
+    ///      vaults' total amountIn, and counts the vaults left out in `batch.skipped`.
+    function _leaveOutUnreachable(TradeIntent calldata intent, address[] calldata vaults, Batch memory batch)
+        private
+        returns (uint256 sharesIn)
+    {
+        (uint256[] memory amounts, uint256[] memory minOuts, uint256 pulled) =
+            (batch.amounts, batch.minOuts, batch.pulled);
         uint256 quotedOut = BoundedCall.staticcallForWord(
             intent.venue, abi.encodeCall(IVenue.quote, (intent.tokenIn, intent.tokenOut, pulled))
         );
-        totalIn = pulled;
+        sharesIn = pulled;
         for (uint256 i = 0; i < vaults.length; ++i) {
             if (amounts[i] == 0) continue;
             uint256 quotedShare = quotedOut * amounts[i] / pulled;
@@ -179,11 +183,24 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
             if (minOuts[i] < quotedShare) continue;
             IERC20(intent.tokenIn).safeTransfer(vaults[i], amounts[i]);
             ICopyVault(vaults[i]).cancelAggregated(intent);
-            totalIn -= amounts[i];
+            sharesIn -= amounts[i];
             amounts[i] = 0;
-            ++leftOut;
-            emit MirrorSkipped(vaults[i], digest, BoundAboveQuote.selector);
+            ++batch.skipped;
+            emit MirrorSkipped(vaults[i], batch.digest, BoundAboveQuote.selector);
         }
+    }
+
+    /// @dev Phases 3 and 4 for the kept vaults, whose amountIn add up to `sharesIn`: the swap of what the router
+    ///      holds for them (their amountIn, or a wei or two less per vault for a share-based token), then the
+    ///      output shared by amountIn.
+    function _swapAndShare(TradeIntent calldata intent, address[] calldata vaults, Batch memory batch, uint256 sharesIn)
+        private
+        returns (uint256 mirrored, uint256 totalIn, uint256 totalOut)
+    {
+        totalIn = Math.min(IERC20(intent.tokenIn).boundedBalanceOf(address(this)) - batch.heldBefore, sharesIn);
+        totalOut = _swap(intent, totalIn);
+        mirrored = _distribute(intent, vaults, batch.amounts, sharesIn, totalOut);
+        emit AggregatedSwap(batch.digest, mirrored, totalIn, totalOut);
     }
 
     /// @dev Phase 3: one swap for the batch; the output is measured on the router's own balance.
