@@ -577,7 +577,7 @@ class Projector:
     def _mirror_skipped(self, ev: EventLike) -> None:
         a = ev.args
         if not self._is_vault(a["vault"]):
-            return  # a skip counts only for a vault of the factory (the router of old reported any address)
+            return  # only a vault of the factory has skips (an older router reported any address)
         self.rows[MirrorSkip].append(
             self._event_keys(ev)
             | {
