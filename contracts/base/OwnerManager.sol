@@ -3,9 +3,9 @@ pragma solidity 0.8.30;
 
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {ICopyVault} from "../interfaces/ICopyVault.sol";
+import {BoundedCall} from "../libraries/BoundedCall.sol";
 
 /// @title OwnerManager
 /// @notice The owner set, its threshold, and the one place where M-of-N approvals are checked.
@@ -72,11 +72,12 @@ abstract contract OwnerManager is ICopyVault {
     }
 
     /// @dev ECDSA first (low-s only): a match proves the signer's key whatever code the address has, and
-    ///      skipping the code-size probe saves a cold account access per EOA signer. EIP-1271 otherwise.
+    ///      skipping the code-size probe saves a cold account access per EOA signer. EIP-1271 otherwise, copying
+    ///      one word of the owner contract's answer (BoundedCall).
     function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) private view returns (bool) {
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
-        return signer.code.length != 0 && SignatureChecker.isValidERC1271SignatureNow(signer, digest, signature);
+        return signer.code.length != 0 && BoundedCall.isValidERC1271SignatureNow(signer, digest, signature);
     }
 
     function _addOwner(address owner) internal {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
@@ -72,6 +73,27 @@ library BoundedCall {
     /// @notice `SafeERC20.safeTransferFrom` with a bounded revert: no return data or `true` is success.
     function safeTransferFrom(IERC20 token, address from, address to, uint256 amount) internal {
         _callOptionalReturn(token, abi.encodeCall(IERC20.transferFrom, (from, to, amount)));
+    }
+
+    /// @notice Whether `signer` approves `digest` with `signature` by EIP-1271, as OpenZeppelin's
+    ///         SignatureChecker.isValidERC1271SignatureNow decides it, copying one word of the answer (the
+    ///         checker copies all of it, success or failure).
+    function isValidERC1271SignatureNow(address signer, bytes32 digest, bytes memory signature)
+        internal
+        view
+        returns (bool)
+    {
+        bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
+        bool ok;
+        uint256 size;
+        bytes32 answer;
+        // As in staticcallForWord, at most one word is copied; a failure is an answer here (false), not a revert.
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), signer, add(data, 0x20), mload(data), 0x00, 0x20)
+            size := returndatasize()
+            answer := mload(0x00)
+        }
+        return ok && size >= 32 && answer == bytes32(IERC1271.isValidSignature.selector);
     }
 
     /// @notice Reverts with at most `MAX_REVERT_DATA` bytes of the last call's revert data.
