@@ -29,16 +29,10 @@ library BoundedCall {
 
     /// @notice As `callForWord`, with STATICCALL: for view functions of code the caller does not trust.
     function staticcallForWord(address target, bytes memory data) internal view returns (uint256 word) {
-        bool ok;
-        uint256 size;
-        // As in callForWord: at most one word is copied, into the scratch space.
-        assembly ("memory-safe") {
-            ok := staticcall(gas(), target, add(data, 0x20), mload(data), 0x00, 0x20)
-            size := returndatasize()
-            word := mload(0x00)
-        }
+        (bool ok, uint256 size, uint256 first) = _staticcallCopyingOneWord(target, data);
         if (!ok) revertWithBoundedData();
         if (size < 32) _revertEmpty();
+        word = first;
     }
 
     /// @notice As `staticcallForWord`, for a function returning an address: a word with dirty upper bits is
@@ -83,17 +77,10 @@ library BoundedCall {
         view
         returns (bool)
     {
-        bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
-        bool ok;
-        uint256 size;
-        bytes32 answer;
-        // As in staticcallForWord, at most one word is copied; a failure is an answer here (false), not a revert.
-        assembly ("memory-safe") {
-            ok := staticcall(gas(), signer, add(data, 0x20), mload(data), 0x00, 0x20)
-            size := returndatasize()
-            answer := mload(0x00)
-        }
-        return ok && size >= 32 && answer == bytes32(IERC1271.isValidSignature.selector);
+        // A failure is an answer here (false), not a revert.
+        (bool ok, uint256 size, uint256 answer) =
+            _staticcallCopyingOneWord(signer, abi.encodeCall(IERC1271.isValidSignature, (digest, signature)));
+        return ok && size >= 32 && bytes32(answer) == bytes32(IERC1271.isValidSignature.selector);
     }
 
     /// @notice Reverts with at most `MAX_REVERT_DATA` bytes of the last call's revert data.
@@ -128,6 +115,21 @@ library BoundedCall {
             word := mload(0x00)
         }
         if (!ok) revertWithBoundedData();
+    }
+
+    /// @dev STATICCALLs `target` with all the gas left; whether it succeeded, the size of its return data and the
+    ///      first word of it (garbage if `size` < 32: callers check `size`).
+    function _staticcallCopyingOneWord(address target, bytes memory data)
+        private
+        view
+        returns (bool ok, uint256 size, uint256 word)
+    {
+        // The output area is the scratch space: the EVM copies at most one word there, whatever the callee returns.
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), target, add(data, 0x20), mload(data), 0x00, 0x20)
+            size := returndatasize()
+            word := mload(0x00)
+        }
     }
 
     /// @dev What a high-level call does with return data too short to decode.
