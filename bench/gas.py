@@ -696,6 +696,7 @@ class GasBench:
             threshold,
             self.leader.address,
             policy,
+            self.oracle.address,
             [self.weth.address, self.usdc.address],
             [self.venue.address],
             True,

@@ -134,6 +134,7 @@ class Generator:
                     1,
                     Key.anvil(2).address,
                     policy,
+                    self.d.oracle,
                     [weth],
                     [a.venue],
                     False,

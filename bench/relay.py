@@ -174,7 +174,15 @@ class Setup:
         for i in range(count):
             shape = [owners[0]] if i % 2 == 0 else owners  # 1-of-1 and 2-of-3
             threshold = 1 if len(shape) == 1 else 2
-            args = (shape, threshold, leader, DEFAULT_POLICY, [weth, a.token("USDC")], [a.venue])
+            args = (
+                shape,
+                threshold,
+                leader,
+                DEFAULT_POLICY,
+                self.d.oracle,
+                [weth, a.token("USDC")],
+                [a.venue],
+            )
             salt = (i + 1).to_bytes(32, "big")
             calls.append(packed_call(self.d.factory, create.encode(*args, True, salt)))
         vaults = []

@@ -2,7 +2,6 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
@@ -15,12 +14,15 @@ import {IPriceOracle} from "./interfaces/IPriceOracle.sol";
 import {ISanctionsList} from "./interfaces/ISanctionsList.sol";
 import {IVaultFactory} from "./interfaces/IVaultFactory.sol";
 import {IVenue} from "./interfaces/IVenue.sol";
+import {BoundedCall} from "./libraries/BoundedCall.sol";
 
 /// @title CopyVault
 /// @notice One follower's vault (an EIP-1167 clone). See ICopyVault and docs/security-model.md.
 /// @dev The code never changes after creation: no proxy admin, no upgrade path.
 contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
-    using SafeERC20 for IERC20;
+    /// @dev Every call to code the owners or a token chose (oracle, token, venue) copies at most what is needed
+    ///      of its return or revert data, so a vault's gas stays bounded and its revert data short.
+    using BoundedCall for IERC20;
     using TransientSlot for *;
 
     // ----------------------------------------------------------------- constants and immutables
@@ -29,6 +31,10 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     /// @dev Loss accounting unit: millionths of a basis point, so linear decay stays exact to the second.
     uint256 private constant LOSS_UNIT = 1e6;
     uint256 private constant PRICE_SCALE = 1e18;
+    /// @dev How many wei less than asked a transfer may move out of the vault's `tokenIn` balance: share-based
+    ///      tokens (stETH) round each transfer down by one or two wei. Input side only; never more than asked,
+    ///      and never on the output bound (docs/tokens.md).
+    uint256 public constant INPUT_TOLERANCE = 2;
 
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
@@ -167,10 +173,10 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         if (sanctions != address(0) && ISanctionsList(sanctions).isSanctioned(msg.sender)) {
             revert SanctionedDepositor(msg.sender);
         }
-        uint256 before = IERC20(token).balanceOf(address(this));
+        uint256 before = IERC20(token).boundedBalanceOf(address(this));
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
         // Credit what arrived: a fee-on-transfer token delivers less than `amount`.
-        emit Deposited(msg.sender, token, IERC20(token).balanceOf(address(this)) - before);
+        emit Deposited(msg.sender, token, IERC20(token).boundedBalanceOf(address(this)) - before);
     }
 
     /// @inheritdoc ICopyVault
@@ -184,8 +190,16 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         amountIn = trade.amountIn;
         IERC20 tokenIn = IERC20(intent.tokenIn);
         // Paying the venue's input address directly needs no allowance, so none can be left behind.
-        tokenIn.safeTransfer(IVenue(intent.venue).inputRecipient(intent.tokenIn, intent.tokenOut), amountIn);
-        IVenue(intent.venue).swap(intent.tokenIn, intent.tokenOut, amountIn, address(this));
+        tokenIn.safeTransfer(
+            BoundedCall.staticcallForAddress(
+                intent.venue, abi.encodeCall(IVenue.inputRecipient, (intent.tokenIn, intent.tokenOut))
+            ),
+            amountIn
+        );
+        // The venue's reported output is not read: the vault's own balances decide in _closeTrade.
+        BoundedCall.callIgnoringReturn(
+            intent.venue, abi.encodeCall(IVenue.swap, (intent.tokenIn, intent.tokenOut, amountIn, address(this)))
+        );
         amountOut = _closeTrade(intent, trade);
         emit Mirrored(
             intent.leader,
@@ -227,12 +241,14 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     function cancelAggregated(TradeIntent calldata intent) external onlyRouter nonReentrant {
         _requirePending(intent);
         uint256 inBefore = PENDING_IN_BEFORE_SLOT.asUint256().tload();
-        uint256 inNow = IERC20(intent.tokenIn).balanceOf(address(this));
-        if (inNow != inBefore) revert RefundMismatch(inNow, inBefore);
+        uint256 inNow = IERC20(intent.tokenIn).boundedBalanceOf(address(this));
+        // A share-based tokenIn may come back a wei or two short (docs/tokens.md); more is refused.
+        if (inNow + INPUT_TOLERANCE < inBefore) revert RefundMismatch(inNow, inBefore);
         // Undo exactly what pullAggregated recorded: the intent can still execute here later.
         _executed[intent.leader][intent.nonce >> 8] &= ~(1 << (intent.nonce & 0xff));
         _tradesThatDay -= 1; // same transaction, so the same UTC day as the pull that counted it
         PENDING_INTENT_SLOT.asBytes32().tstore(bytes32(0));
+        emit AggregatedTradeCancelled(intent.leader, intent.nonce, PENDING_DIGEST_SLOT.asBytes32().tload());
     }
 
     /// @inheritdoc ICopyVault
@@ -344,18 +360,21 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @inheritdoc ICopyVault
     function unpause() external onlySelf {
+        if (!_paused) return; // already running: nothing changes, nothing to emit (as pause)
         _paused = false;
         emit Unpaused();
     }
 
     /// @inheritdoc ICopyVault
     function startCopying() external onlySelf {
+        if (_copying) return; // already copying: nothing changes, nothing to emit (as stopCopying)
         _copying = true;
         emit CopyingStarted();
     }
 
     /// @inheritdoc ICopyVault
     function setGuardianAccepted(bool accepted) external onlySelf {
+        if (_guardianAccepted == accepted) return; // no change, no event
         _guardianAccepted = accepted;
         emit GuardianAcceptanceChanged(accepted);
     }
@@ -458,6 +477,15 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ICopyVault
+    function tradeAccounting()
+        external
+        view
+        returns (uint256 tradeDay, uint256 tradesThatDay, uint256 lossRecorded, uint256 lossUpdatedAt)
+    {
+        return (_tradeDay, _tradesThatDay, _lossUsed, _lossUpdatedAt);
+    }
+
+    /// @inheritdoc ICopyVault
     function domainSeparator() public view returns (bytes32) {
         // Built from this clone's own address at run time: a separator cached in the implementation would
         // give every clone the same domain and let approvals replay across vaults.
@@ -511,20 +539,25 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         _tradesThatDay = _tradeDay == today ? _tradesThatDay + 1 : 1;
         _tradeDay = today;
 
-        trade.inBefore = IERC20(intent.tokenIn).balanceOf(address(this));
+        trade.inBefore = IERC20(intent.tokenIn).boundedBalanceOf(address(this));
         // Rounds down: the vault never sells more than the signed fraction of its balance.
         trade.amountIn = trade.inBefore * intent.fractionBps / BPS;
         if (trade.amountIn == 0) revert NothingToTrade(intent.tokenIn);
         (trade.oracleOut, trade.minOut) = _bounds(intent, trade.amountIn);
-        trade.outBefore = IERC20(intent.tokenOut).balanceOf(address(this));
+        trade.outBefore = IERC20(intent.tokenOut).boundedBalanceOf(address(this));
     }
 
-    /// @dev The vault's own balances decide, never a venue's or the router's word: `tokenIn` fell by exactly
-    ///      `amountIn` and `tokenOut` rose by at least `minOut`. Records the realised loss.
+    /// @dev The vault's own balances decide, never a venue's or the router's word: `tokenIn` fell by `amountIn`
+    ///      (or up to INPUT_TOLERANCE wei less, for share-based tokens; never more) and `tokenOut` rose by at
+    ///      least `minOut`. Records the realised loss.
     function _closeTrade(TradeIntent calldata intent, Trade memory trade) private returns (uint256 amountOut) {
-        uint256 spent = trade.inBefore - IERC20(intent.tokenIn).balanceOf(address(this));
-        if (spent != trade.amountIn) revert InputMismatch(spent, trade.amountIn);
-        uint256 outNow = IERC20(intent.tokenOut).balanceOf(address(this));
+        uint256 inNow = IERC20(intent.tokenIn).boundedBalanceOf(address(this));
+        // A balance above the one before the trade means the input came back (or more arrived): not a trade.
+        uint256 spent = inNow < trade.inBefore ? trade.inBefore - inNow : 0;
+        if (spent > trade.amountIn || spent + INPUT_TOLERANCE < trade.amountIn) {
+            revert InputMismatch(spent, trade.amountIn);
+        }
+        uint256 outNow = IERC20(intent.tokenOut).boundedBalanceOf(address(this));
         amountOut = outNow > trade.outBefore ? outNow - trade.outBefore : 0;
         if (amountOut < trade.minOut) revert InsufficientOutput(amountOut, trade.minOut);
         _recordLoss(trade.oracleOut, amountOut);
@@ -538,8 +571,12 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     {
         address oracle_ = _oracle;
         oracleOut = oracle_ == platformOracle
-            ? IPriceOracle(oracle_).quoteCached(intent.tokenIn, intent.tokenOut, amountIn, _maxOracleAge)
-            : IPriceOracle(oracle_).quote(intent.tokenIn, intent.tokenOut, amountIn, _maxOracleAge);
+            ? BoundedCall.callForWord(
+                oracle_, abi.encodeCall(IPriceOracle.quoteCached, (intent.tokenIn, intent.tokenOut, amountIn, _maxOracleAge))
+            )
+            : BoundedCall.staticcallForWord(
+                oracle_, abi.encodeCall(IPriceOracle.quote, (intent.tokenIn, intent.tokenOut, amountIn, _maxOracleAge))
+            );
         uint256 oracleBound = Math.mulDiv(oracleOut, BPS - _maxSlippageBps, BPS, Math.Rounding.Ceil);
         uint256 leaderBound = Math.mulDiv(amountIn, intent.minPrice, PRICE_SCALE, Math.Rounding.Ceil);
         minOut = Math.max(oracleBound, leaderBound);
@@ -585,11 +622,11 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     }
 
     function _setPolicy(Policy calldata p) private {
-        if (p.maxFractionBps == 0 || p.maxFractionBps > BPS) revert InvalidPolicy("maxFractionBps");
-        if (p.maxSlippageBps >= BPS) revert InvalidPolicy("maxSlippageBps");
-        if (p.maxOracleAge == 0) revert InvalidPolicy("maxOracleAge");
-        if (p.maxTradesPerDay == 0) revert InvalidPolicy("maxTradesPerDay");
-        if (p.lossBudgetBps > BPS) revert InvalidPolicy("lossBudgetBps");
+        if (p.maxFractionBps == 0 || p.maxFractionBps > BPS) revert InvalidMaxFraction(p.maxFractionBps);
+        if (p.maxSlippageBps >= BPS) revert InvalidMaxSlippage(p.maxSlippageBps);
+        if (p.maxOracleAge == 0) revert InvalidMaxOracleAge(p.maxOracleAge);
+        if (p.maxTradesPerDay == 0) revert InvalidMaxTradesPerDay(p.maxTradesPerDay);
+        if (p.lossBudgetBps > BPS) revert InvalidLossBudget(p.lossBudgetBps);
         (_maxFractionBps, _maxSlippageBps, _maxOracleAge, _maxTradesPerDay, _lossBudgetBps) =
             (p.maxFractionBps, p.maxSlippageBps, p.maxOracleAge, p.maxTradesPerDay, p.lossBudgetBps);
         emit PolicyChanged(p);

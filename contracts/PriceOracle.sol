@@ -21,13 +21,18 @@ contract PriceOracle is IPriceOracle, AccessControl {
     ///      slot its update time.
     bytes32 private constant CACHE_SEED = keccak256("copyvault.oracle.answers");
 
+    /// @dev One slot: the aggregator, both decimals and the feed's own age limit are read together.
     struct Feed {
         IAggregatorV3 aggregator;
         uint8 tokenDecimals;
         uint8 feedDecimals;
+        uint32 maxAge;
     }
 
     mapping(address token => Feed) private _feeds;
+    /// @dev One slot: the L2 sequencer uptime feed (zero: none) and the grace period after an outage.
+    IAggregatorV3 private _sequencerFeed;
+    uint32 private _sequencerGracePeriod;
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE and FEED_ADMIN_ROLE (meant to be a Safe behind a timelock).
     constructor(address admin) {
@@ -42,8 +47,22 @@ contract PriceOracle is IPriceOracle, AccessControl {
         // Decimals are cached so that a quote reads one slot per token instead of two external calls.
         uint8 tokenDecimals = IERC20Metadata(token).decimals();
         uint8 feedDecimals = IAggregatorV3(feed).decimals();
-        _feeds[token] = Feed(IAggregatorV3(feed), tokenDecimals, feedDecimals);
+        // A new feed keeps the token's age limit: the heartbeat belongs to the price series, set apart.
+        _feeds[token] = Feed(IAggregatorV3(feed), tokenDecimals, feedDecimals, _feeds[token].maxAge);
         emit FeedSet(token, feed, tokenDecimals, feedDecimals);
+    }
+
+    /// @inheritdoc IPriceOracle
+    function setFeedMaxAge(address token, uint32 maxAge) external onlyRole(FEED_ADMIN_ROLE) {
+        if (address(_feeds[token].aggregator) == address(0)) revert FeedNotSet(token);
+        _feeds[token].maxAge = maxAge;
+        emit FeedMaxAgeSet(token, maxAge);
+    }
+
+    /// @inheritdoc IPriceOracle
+    function setSequencerUptimeFeed(address feed, uint32 gracePeriod) external onlyRole(FEED_ADMIN_ROLE) {
+        (_sequencerFeed, _sequencerGracePeriod) = (IAggregatorV3(feed), gracePeriod);
+        emit SequencerUptimeFeedSet(feed, gracePeriod);
     }
 
     /// @inheritdoc IPriceOracle
@@ -59,12 +78,13 @@ contract PriceOracle is IPriceOracle, AccessControl {
         view
         returns (uint256 amountOut)
     {
+        _requireSequencerUp();
         Feed memory feedIn = _feedOf(tokenIn);
         Feed memory feedOut = _feedOf(tokenOut);
         (uint256 priceIn, uint256 inUpdatedAt) = _latest(feedIn.aggregator);
         (uint256 priceOut, uint256 outUpdatedAt) = _latest(feedOut.aggregator);
-        _requireFresh(feedIn.aggregator, inUpdatedAt, maxAge);
-        _requireFresh(feedOut.aggregator, outUpdatedAt, maxAge);
+        _requireFresh(feedIn, inUpdatedAt, maxAge);
+        _requireFresh(feedOut, outUpdatedAt, maxAge);
         return _convert(amountIn, feedIn, feedOut, priceIn, priceOut);
     }
 
@@ -73,19 +93,30 @@ contract PriceOracle is IPriceOracle, AccessControl {
         external
         returns (uint256 amountOut)
     {
+        _requireSequencerUp();
         Feed memory feedIn = _feedOf(tokenIn);
         Feed memory feedOut = _feedOf(tokenOut);
         (uint256 priceIn, uint256 inUpdatedAt) = _latestCached(feedIn.aggregator);
         (uint256 priceOut, uint256 outUpdatedAt) = _latestCached(feedOut.aggregator);
-        _requireFresh(feedIn.aggregator, inUpdatedAt, maxAge);
-        _requireFresh(feedOut.aggregator, outUpdatedAt, maxAge);
+        _requireFresh(feedIn, inUpdatedAt, maxAge);
+        _requireFresh(feedOut, outUpdatedAt, maxAge);
         return _convert(amountIn, feedIn, feedOut, priceIn, priceOut);
     }
 
     /// @inheritdoc IPriceOracle
     function feedOf(address token) external view returns (address feed, uint8 tokenDecimals, uint8 feedDecimals) {
-        Feed memory f = _feeds[token];
+        Feed storage f = _feeds[token];
         return (address(f.aggregator), f.tokenDecimals, f.feedDecimals);
+    }
+
+    /// @inheritdoc IPriceOracle
+    function maxAgeOf(address token) external view returns (uint32) {
+        return _feeds[token].maxAge;
+    }
+
+    /// @inheritdoc IPriceOracle
+    function sequencerUptimeFeed() external view returns (address feed, uint32 gracePeriod) {
+        return (address(_sequencerFeed), _sequencerGracePeriod);
     }
 
     function _feedOf(address token) private view returns (Feed memory f) {
@@ -126,10 +157,26 @@ contract PriceOracle is IPriceOracle, AccessControl {
         bytes32(uint256(slot) + 1).asUint256().tstore(updatedAt);
     }
 
-    /// @dev Refuses answers older than `maxAge` seconds, never updated, or dated in the future.
-    function _requireFresh(IAggregatorV3 aggregator, uint256 updatedAt, uint256 maxAge) private view {
+    /// @dev Refuses answers older than the feed's own limit or the caller's `maxAge`, whichever is shorter, never
+    ///      updated, or dated in the future.
+    function _requireFresh(Feed memory feed, uint256 updatedAt, uint256 maxAge) private view {
+        if (feed.maxAge != 0 && feed.maxAge < maxAge) maxAge = feed.maxAge;
         if (updatedAt == 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > maxAge) {
-            revert StaleOraclePrice(address(aggregator), updatedAt, maxAge);
+            revert StaleOraclePrice(address(feed.aggregator), updatedAt, maxAge);
+        }
+    }
+
+    /// @dev Chainlink's L2 sequencer uptime check, when configured: the answer is 0 while the sequencer is up and
+    ///      `startedAt` the time its status last changed. Refuses a down sequencer, a feed without a valid round
+    ///      yet (startedAt zero), and the grace period after an outage, when feeds may not have caught up.
+    function _requireSequencerUp() private view {
+        IAggregatorV3 sequencer = _sequencerFeed;
+        if (address(sequencer) == address(0)) return;
+        (, int256 answer, uint256 startedAt,,) = sequencer.latestRoundData();
+        if (answer != 0) revert SequencerDown();
+        uint256 grace = _sequencerGracePeriod;
+        if (startedAt == 0 || startedAt > block.timestamp || block.timestamp - startedAt <= grace) {
+            revert SequencerGracePeriodNotOver(startedAt, grace);
         }
     }
 }

@@ -62,18 +62,25 @@ contract VaultFactory is IVaultFactory, AccessControl {
         uint256 threshold,
         address leader,
         Policy calldata policy,
+        address oracle,
         address[] calldata assets,
         address[] calldata venues,
         bool acceptGuardian,
         bytes32 salt
     ) external returns (address vault) {
+        // The creator states the oracle it expects (it is part of the salt too): a default changed in front of
+        // this transaction makes it revert instead of creating a vault priced by an oracle nobody chose.
+        if (oracle != defaultOracle) revert OracleMismatch(oracle, defaultOracle);
         vault = Clones.cloneDeterministic(vaultImplementation, _creationSalt());
         isVault[vault] = true;
         _vaults.push(vault);
-        ICopyVault(vault).initialize(
-            ICopyVault.InitParams(owners, threshold, leader, policy, defaultOracle, assets, venues, acceptGuardian)
-        );
-        emit VaultCreated(vault, msg.sender, leader, owners, threshold, salt);
+        // Filled in parts: built in one expression, the parameters would not fit the legacy code generator's
+        // stack (Slither compiles with it).
+        ICopyVault.InitParams memory params = _initParams(owners, threshold, leader, policy);
+        (params.oracle, params.assets, params.venues) = (oracle, assets, venues);
+        params.acceptGuardian = acceptGuardian;
+        ICopyVault(vault).initialize(params);
+        emit VaultCreated(vault, msg.sender, leader, params.owners, params.threshold, params.oracle, salt);
     }
 
     /// @inheritdoc IVaultFactory
@@ -82,6 +89,7 @@ contract VaultFactory is IVaultFactory, AccessControl {
         uint256,
         address,
         Policy calldata,
+        address,
         address[] calldata,
         address[] calldata,
         bool,
@@ -136,6 +144,15 @@ contract VaultFactory is IVaultFactory, AccessControl {
     }
 
     // ----------------------------------------------------------------- internal
+
+    /// @dev The first fields of a new vault's InitParams (createVault fills the others).
+    function _initParams(address[] calldata owners, uint256 threshold, address leader, Policy calldata policy)
+        private
+        pure
+        returns (ICopyVault.InitParams memory params)
+    {
+        (params.owners, params.threshold, params.leader, params.policy) = (owners, threshold, leader, policy);
+    }
 
     /// @dev The CREATE address of this contract's `nonce`-th creation (RLP of [this, nonce] for 1 ≤ nonce ≤ 127).
     function _createAddress(uint8 nonce) private view returns (address) {

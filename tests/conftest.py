@@ -121,7 +121,8 @@ def chain_id(chain):
 @pytest.fixture(scope="session")
 def create_vault(project, factory, system, owners, leader):
     """Create a vault: defaults to a 2-of-3 vault following `leader`, WETH and USDC allowed,
-    the Uniswap venue allowed and the guardian accepted."""
+    the Uniswap venue allowed and the guardian accepted, expecting the factory's current default
+    oracle (`oracle=` states another expectation)."""
 
     def _create(
         owners_=None,
@@ -133,6 +134,7 @@ def create_vault(project, factory, system, owners, leader):
         accept_guardian=True,
         sender=None,
         salt=None,
+        oracle=None,
     ):
         owner_list = owners_ if owners_ is not None else owners[:3]
         args = (
@@ -140,6 +142,7 @@ def create_vault(project, factory, system, owners, leader):
             threshold,
             (leader_ or leader).address if hasattr(leader_ or leader, "address") else leader_,
             policy,
+            oracle if oracle is not None else factory.defaultOracle(),
             assets if assets is not None else [system.weth.address, system.usdc.address],
             venues if venues is not None else [system.venue.address],
             accept_guardian,

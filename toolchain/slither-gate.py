@@ -32,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GATED_IMPACTS = ("High", "Medium")
+# Impacts the Markdown report lists with a triage line each (gated or not): an accepted Low finding
+# is argued in the triage file like a Medium one, and an unargued one is shown as such.
+TRIAGE_LINE_IMPACTS = ("High", "Medium", "Low")
 IMPACT_ORDER = ("High", "Medium", "Low", "Informational", "Optimization")
 # Slither strips "/" and "." from both ends of this regex, hence the parentheses. It drops a
 # result when ANY of its elements lies in these paths (not only the primary one).
@@ -318,6 +321,18 @@ def render_markdown(findings, entries, failing, stale, undoc, verdict: str) -> s
     if undoc:
         out += ["", "## Triage entries missing from docs/slither-triage.md", ""]
         out += [f"- `{i}`" for i in undoc]
+    lows = [f for f in findings if f.impact == "Low"]
+    if lows:
+        justification = {e.id: e.justification for e in entries}
+        out += ["", "## Low findings (not gated), each with its triage", ""]
+        for f in lows:
+            triage = (
+                "; ".join(f"`{i}`: {cell(justification[i])}" for i in f.entries)
+                if f.entries
+                else "not triaged: no entry argues it yet (add one to slither.triage.json)"
+            )
+            out.append(f"- `{f.detector}` at `{f.location}`: {cell(f.description)}")
+            out.append(f"  - triage: {triage}")
     if entries:
         out += ["", "## Triage entries", "", "| Id | Detector | Match | Findings | Justification |"]
         out.append("|---|---|---|---|---|")
@@ -339,6 +354,8 @@ def render_markdown(findings, entries, failing, stale, undoc, verdict: str) -> s
                 if f.entries
                 else "UNTRIAGED"
                 if f.gated
+                else "not triaged, not gated"
+                if f.impact in TRIAGE_LINE_IMPACTS
                 else "not gated"
             )
             out.append(

@@ -124,9 +124,14 @@ class Actions:
         accept_guardian: bool = True,
         salt: int = 0,
         sender: Key | str | None = None,
+        oracle: str | None = None,
     ) -> str:
-        """Create a vault (default: WETH and USDC allowed, the Uniswap venue allowed)."""
+        """Create a vault (default: WETH and USDC allowed, the Uniswap venue allowed). `oracle` is
+        the oracle the creator expects (default: the factory's default oracle as read now); the
+        factory refuses to create the vault if its default is another one by then."""
         owner_addresses = [o.address for o in owners]
+        if oracle is None:
+            oracle = self.view(self.factory_abi, self.d.factory, "defaultOracle")
         receipt = self.sender(sender or owners[0]).send(
             self.d.factory,
             self.factory_abi.call_data(
@@ -135,6 +140,7 @@ class Actions:
                 threshold if threshold is not None else len(owners),
                 leader,
                 policy,
+                oracle,
                 list(assets) if assets is not None else [self.token("WETH"), self.token("USDC")],
                 list(venues) if venues is not None else [self.venue],
                 accept_guardian,

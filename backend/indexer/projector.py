@@ -261,6 +261,16 @@ class Projector:
         state.updated_block = ev.block_number
         return state
 
+    def _is_vault(self, address: str) -> bool:
+        """Whether `address` is a vault the factory created (known here or in the store), without
+        creating any state for it."""
+        if address in self.vaults:
+            return True
+        if address in self._missing_vaults or self.assume_empty:
+            return False
+        self._load_vaults([address])
+        return address in self.vaults
+
     def _balance(self, vault: VaultState, token: str, block: int) -> BalanceState:
         bal = vault.balances.get(token)
         if bal is None:
@@ -566,6 +576,8 @@ class Projector:
 
     def _mirror_skipped(self, ev: EventLike) -> None:
         a = ev.args
+        if not self._is_vault(a["vault"]):
+            return  # only a vault of the factory has skips (an older router reported any address)
         self.rows[MirrorSkip].append(
             self._event_keys(ev)
             | {

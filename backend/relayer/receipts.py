@@ -72,7 +72,10 @@ def _router_log(result: BatchReceipt, log: Any, digest: str, members: set, decod
             "skipped", reason=decoder.reason_name(selector), selector=selector
         )
     elif log.name == "BatchMirrored" and args["intentDigest"] == digest:
-        result.mirrored, result.skipped = int(args["mirrored"]), int(args["skipped"])
+        # Skips are counted for the batch's own vaults only (BatchMirrored comes after every skip):
+        # anything else in the router's count is not a following vault of this batch.
+        result.mirrored = int(args["mirrored"])
+        result.skipped = sum(1 for v in result.vaults.values() if v.status == "skipped")
     elif log.name == "AggregatedSwap" and args["intentDigest"] == digest:
         result.total_in, result.total_out = int(args["totalIn"]), int(args["totalOut"])
 

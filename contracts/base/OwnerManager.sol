@@ -3,9 +3,9 @@ pragma solidity 0.8.30;
 
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {ICopyVault} from "../interfaces/ICopyVault.sol";
+import {BoundedCall} from "../libraries/BoundedCall.sol";
 
 /// @title OwnerManager
 /// @notice The owner set, its threshold, and the one place where M-of-N approvals are checked.
@@ -41,7 +41,9 @@ abstract contract OwnerManager is ICopyVault {
     }
 
     /// @dev Checks `signatures` by strictly ascending `signers` over `digest`; at least `_threshold` of them,
-    ///      every one an owner with a valid signature (ECDSA low-s for EOAs, EIP-1271 for contracts).
+    ///      every one an owner with a valid signature (ECDSA low-s for EOAs, EIP-1271 for contracts), and no
+    ///      two with the same bytes: the same 65 bytes could otherwise pass once by ECDSA for an EOA owner and
+    ///      once through an EIP-1271 owner that checks that same key, so one key would count twice.
     function _verifyApprovals(bytes32 digest, address[] calldata signers, bytes[] calldata signatures)
         internal
         view
@@ -52,21 +54,30 @@ abstract contract OwnerManager is ICopyVault {
         if (count < required) revert NotEnoughSignatures(count, required);
         OwnerSet storage set = _ownerSet();
         address previous = address(0);
+        // Hashes of the signatures seen so far; count ≤ MAX_OWNERS (a signer more than that is not an owner
+        // before its turn comes), so the pairwise comparison stays small.
+        bytes32[] memory seen = new bytes32[](count);
         for (uint256 i = 0; i < count; ++i) {
             address signer = signers[i];
             if (signer <= previous) revert SignersNotAscending(i);
             if (!set.isOwner[signer]) revert SignerNotOwner(signer);
+            bytes32 signatureHash = keccak256(signatures[i]);
+            for (uint256 j = 0; j < i; ++j) {
+                if (seen[j] == signatureHash) revert SignatureReused(i, j);
+            }
+            seen[i] = signatureHash;
             if (!_isValidSignature(signer, digest, signatures[i])) revert InvalidOwnerSignature(signer);
             previous = signer;
         }
     }
 
     /// @dev ECDSA first (low-s only): a match proves the signer's key whatever code the address has, and
-    ///      skipping the code-size probe saves a cold account access per EOA signer. EIP-1271 otherwise.
+    ///      skipping the code-size probe saves a cold account access per EOA signer. EIP-1271 otherwise, copying
+    ///      one word of the owner contract's answer (BoundedCall).
     function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) private view returns (bool) {
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
-        return signer.code.length != 0 && SignatureChecker.isValidERC1271SignatureNow(signer, digest, signature);
+        return signer.code.length != 0 && BoundedCall.isValidERC1271SignatureNow(signer, digest, signature);
     }
 
     function _addOwner(address owner) internal {

@@ -7,18 +7,24 @@ import {TradeIntent} from "./ICopyTypes.sol";
 /// @notice Mirrors one signed intent into many vaults in one transaction (SPEC §1.3). The router never
 ///         holds tokens between calls.
 interface ICopyRouter {
-    /// @notice `vault` could not take the intent; `reason` is the selector of the error the vault raised.
+    /// @notice `vault`, a vault of this factory, could not take the intent; `reason` is the selector of the error
+    ///         the vault raised (zero for a revert without data). Addresses in the list that are not vaults of this
+    ///         factory are ignored: they get no event.
     event MirrorSkipped(address indexed vault, bytes32 indexed intentDigest, bytes4 reason);
-    /// @notice A batch finished: `mirrored` vaults traded, `skipped` did not.
+    /// @notice A batch finished: `mirrored` vaults traded, `skipped` vaults of this factory did not (one per
+    ///         MirrorSkipped; addresses that are not its vaults are not counted).
     event BatchMirrored(bytes32 indexed intentDigest, uint256 mirrored, uint256 skipped);
 
     /// @notice Thrown when the vault list is empty.
     error EmptyBatch();
     /// @notice Thrown when the transaction's gas cannot give the next vault its fixed call gas: raise the limit.
     error BatchOutOfGas();
-    /// @notice Reason given (as a selector) for an address that is not a vault clone of this deployment.
-    error NotAVault(address account);
-    /// @notice Reason given (as a selector) for a vault whose bound cannot hold at the venue's quoted output.
+    /// @notice Thrown (aggregated mode) when the vaults' pulls delivered `arrived` of `token` where they reported
+    ///         `pulled`, short by more than the share-based rounding tolerance: a fee-on-transfer input, which this
+    ///         mode does not support (docs/tokens.md). Nothing moves; mirror it with `mirrorBatch`.
+    error UnsupportedInputToken(address token, uint256 arrived, uint256 pulled);
+    /// @notice Reason given (as a selector) for a vault whose bound is not strictly below its share of the venue's
+    ///         quoted output for the batch (one wei of margin for the rounding after other vaults are left out).
     error BoundAboveQuote(uint256 minOut, uint256 quotedShare);
 
     /// @notice One aggregated swap: `totalIn` sold for `totalOut`, shared pro rata among `mirrored` vaults.
@@ -37,8 +43,9 @@ interface ICopyRouter {
     ///         receives floor(totalOut * amountIn_i / totalIn); the remainder (fewer wei than vaults) goes one
     ///         wei each to the first vaults, so no dust stays in the router. If the realised price breaks a
     ///         remaining vault's bound, the whole call reverts. Fee-on-transfer input tokens are not supported in
-    ///         this mode (the router would forward more than arrived, so the call reverts and nothing moves):
-    ///         mirror them with `mirrorBatch`.
+    ///         this mode (the call reverts with `UnsupportedInputToken` and nothing moves): mirror them with
+    ///         `mirrorBatch`. Share-based inputs (a wei or two short per transfer) are: the router swaps what
+    ///         arrived and shares the output by the vaults' `amountIn` (docs/tokens.md).
     /// @return mirrored How many vaults traded.
     /// @return totalIn The batch's total `tokenIn`.
     /// @return totalOut The batch's total `tokenOut`.

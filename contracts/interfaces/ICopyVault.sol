@@ -21,23 +21,42 @@ interface ICopyVault {
 
     // ----------------------------------------------------------------- events
 
+    /// @notice `owner` joined the owner set.
     event OwnerAdded(address indexed owner);
+    /// @notice `owner` left the owner set.
     event OwnerRemoved(address indexed owner);
+    /// @notice The number of approvals required became `threshold`.
     event ThresholdChanged(uint256 threshold);
+    /// @notice The vault now follows `leader`.
     event LeaderChanged(address indexed leader);
+    /// @notice The risk policy became `policy`.
     event PolicyChanged(Policy policy);
+    /// @notice The vault's price oracle became `oracle`.
     event OracleChanged(address indexed oracle);
+    /// @notice `asset` was allowed or disallowed.
     event AssetAllowed(address indexed asset, bool allowed);
+    /// @notice `venue` was allowed or disallowed (the platform must allow it too).
     event VenueAllowed(address indexed venue, bool allowed);
+    /// @notice The owners accepted or refused the platform guardian's power to pause (emitted on change only).
     event GuardianAcceptanceChanged(bool accepted);
+    /// @notice Deposits and trades stopped, by the owner or guardian `by` (emitted on change only).
     event Paused(address indexed by);
+    /// @notice Deposits and trades resumed (emitted on change only).
     event Unpaused();
+    /// @notice Mirroring stopped, by the owner `by` (emitted on change only).
     event CopyingStopped(address indexed by);
+    /// @notice Mirroring resumed (emitted on change only).
     event CopyingStarted();
     /// @notice `amount` is what actually arrived (balance delta), not what was asked for.
     event Deposited(address indexed from, address indexed token, uint256 amount);
+    /// @notice `amount` of `token` left for `to`, approved at operation nonce `nonce`.
     event Withdrawn(address indexed token, address indexed to, uint256 amount, uint256 nonce);
+    /// @notice A configuration call (`data`, of function `selector`) ran with approvals at operation nonce `nonce`.
     event ConfigExecuted(bytes4 indexed selector, uint256 indexed nonce, bytes data);
+    /// @notice The router left this vault out of an aggregated batch after its pull (`BoundAboveQuote`): its
+    ///         `tokenIn` came back, the intent is no longer marked executed here and the day's trade count is
+    ///         back where it was, so the vault may still take the intent later.
+    event AggregatedTradeCancelled(address indexed leader, uint256 indexed nonce, bytes32 indexed digest);
     /// @notice A leader's intent was mirrored; `oracleOut` is the oracle's value of `amountIn` in `tokenOut`.
     event Mirrored(
         address indexed leader,
@@ -73,6 +92,9 @@ interface ICopyVault {
     error SignersNotAscending(uint256 index);
     /// @notice Thrown when an approval comes from an address that is not an owner.
     error SignerNotOwner(address signer);
+    /// @notice Thrown when approval `index` carries the same signature bytes as approval `earlierIndex`: one key
+    ///         must not count twice (say, as an EOA owner and through an EIP-1271 owner that checks the same key).
+    error SignatureReused(uint256 index, uint256 earlierIndex);
     /// @notice Thrown when an owner's signature does not match the digest (ECDSA low-s or EIP-1271).
     error InvalidOwnerSignature(address signer);
     /// @notice Thrown when `executeConfig` data calls anything but a configuration function.
@@ -89,8 +111,16 @@ interface ICopyVault {
     error TooManyOwners(uint256 count, uint256 max);
     /// @notice Thrown when a threshold is 0 or above the number of owners.
     error InvalidThreshold(uint256 threshold, uint256 owners);
-    /// @notice Thrown when a policy field is out of range; `field` names it.
-    error InvalidPolicy(string field);
+    /// @notice Thrown when a policy's `maxFractionBps` is 0 or above 10000.
+    error InvalidMaxFraction(uint16 maxFractionBps);
+    /// @notice Thrown when a policy's `maxSlippageBps` is 10000 or more.
+    error InvalidMaxSlippage(uint16 maxSlippageBps);
+    /// @notice Thrown when a policy's `maxOracleAge` is 0.
+    error InvalidMaxOracleAge(uint32 maxOracleAge);
+    /// @notice Thrown when a policy's `maxTradesPerDay` is 0.
+    error InvalidMaxTradesPerDay(uint16 maxTradesPerDay);
+    /// @notice Thrown when a policy's `lossBudgetBps` is above 10000.
+    error InvalidLossBudget(uint16 lossBudgetBps);
     /// @notice Thrown on a deposit or trade while the vault is paused.
     error VaultPaused();
     /// @notice Thrown on a trade while copying is stopped.
@@ -113,7 +143,7 @@ interface ICopyVault {
     error LossBudgetExceeded(uint256 lossAfterTrade, uint256 budget);
     /// @notice Thrown when a trade returned less `tokenOut` than the bound.
     error InsufficientOutput(uint256 received, uint256 minimum);
-    /// @notice Thrown when a trade moved a different amount of `tokenIn` than computed.
+    /// @notice Thrown when a trade moved more `tokenIn` than computed, or more than INPUT_TOLERANCE wei less.
     error InputMismatch(uint256 spent, uint256 expected);
     /// @notice Thrown when an intent would trade a token for itself.
     error IdenticalTokens(address token);
@@ -125,7 +155,8 @@ interface ICopyVault {
     error TradePending();
     /// @notice Thrown when the router settles a vault that has no pending aggregated trade.
     error NoPendingTrade();
-    /// @notice Thrown when a cancelled aggregated trade did not give the vault back exactly its `tokenIn`.
+    /// @notice Thrown when a cancelled aggregated trade left the vault more than INPUT_TOLERANCE wei short of its
+    ///         `tokenIn` balance before the pull.
     error RefundMismatch(uint256 balance, uint256 expected);
 
     // ----------------------------------------------------------------- set-up
@@ -222,28 +253,54 @@ interface ICopyVault {
 
     // ----------------------------------------------------------------- views
 
+    /// @notice The owners, in no particular order (removal moves the last into the gap).
     function getOwners() external view returns (address[] memory);
+    /// @notice Whether `account` is an owner.
     function isOwner(address account) external view returns (bool);
+    /// @notice Approvals required for withdrawals and configuration changes (M of M-of-N).
     function threshold() external view returns (uint256);
+    /// @notice The address whose signed intents this vault mirrors.
     function leader() external view returns (address);
     /// @notice The next operation nonce, shared by withdrawals and configuration changes.
     function nonce() external view returns (uint256);
+    /// @notice Whether deposits and trades are stopped (withdrawals still work).
     function paused() external view returns (bool);
+    /// @notice Whether the vault mirrors its leader's intents.
     function copying() external view returns (bool);
+    /// @notice Whether the platform guardian may pause this vault.
     function guardianAccepted() external view returns (bool);
+    /// @notice The owners' risk policy.
     function policy() external view returns (Policy memory);
+    /// @notice The price oracle that bounds every trade.
     function oracle() external view returns (address);
+    /// @notice Whether `asset` may be deposited and traded.
     function isAssetAllowed(address asset) external view returns (bool);
+    /// @notice Whether the owners allow `venue` (a trade also needs the platform's allowance).
     function isVenueAllowed(address venue) external view returns (bool);
+    /// @notice Whether this vault executed `leader`'s intent `nonce` (at most once per vault).
     function isIntentExecuted(address leader, uint256 nonce) external view returns (bool);
     /// @notice Trades mirrored in the current UTC day.
     function tradesToday() external view returns (uint256);
     /// @notice The loss budget used now, in millionths of a basis point, after decay.
     function lossUsed() external view returns (uint256);
+    /// @notice The raw trade accounting, for indexers: the UTC day (`block.timestamp / 1 days`) of the last
+    ///         counted trade and that day's count, and the loss total (millionths of a basis point) as recorded
+    ///         at `lossUpdatedAt`, before decay. Every trade that stays counted emits `Mirrored` (with the amounts
+    ///         its loss is computed from); an aggregated pull the router cancels in the same transaction emits
+    ///         `AggregatedTradeCancelled` instead and leaves the values as they were. Read this view at an
+    ///         event's block to follow them exactly.
+    function tradeAccounting()
+        external
+        view
+        returns (uint256 tradeDay, uint256 tradesThatDay, uint256 lossRecorded, uint256 lossUpdatedAt);
+    /// @notice This clone's EIP-712 domain separator ("CopyVault", "1", the chain id, this address), built at
+    ///         call time.
     function domainSeparator() external view returns (bytes32);
+    /// @notice The EIP-712 digest owners sign to approve a withdrawal.
     function withdrawalDigest(address token, uint256 amount, address to, uint256 nonce, uint256 deadline)
         external
         view
         returns (bytes32);
+    /// @notice The EIP-712 digest owners sign to approve a configuration change (`data` is the call).
     function configDigest(bytes calldata data, uint256 nonce, uint256 deadline) external view returns (bytes32);
 }

@@ -20,6 +20,7 @@ def _created_and_used_in_one_block(anvil_chain) -> str:
         1,
         anvil_chain.leader.address,
         (5_000, 100, 3_600, 10, 0),
+        anvil_chain.deployment.oracle,
         [weth],
         [a.venue],
         True,

@@ -184,6 +184,7 @@ def _create_vault(chain: Chain, spec: Spec, salt: int, owners: list[str], sender
             spec.threshold,
             chain.leader.address,
             spec.policy,
+            chain.deployment.oracle,
             [a.token("WETH"), a.token("USDC")],
             [a.venue],
             True,

@@ -13,7 +13,7 @@ from tests.utils.deploy import DEFAULT_POLICY
 
 
 @pytest.fixture
-def create_args(owners, leader, weth, usdc, venue):
+def create_args(owners, leader, weth, usdc, venue, factory):
     """createVault arguments for a 2-of-3 vault; override by keyword."""
 
     def _args(owner_list=None, threshold=2):
@@ -23,6 +23,7 @@ def create_args(owners, leader, weth, usdc, venue):
             threshold,
             leader.address,
             DEFAULT_POLICY,
+            factory.defaultOracle(),
             [weth.address, usdc.address],
             [venue.address],
             True,

@@ -19,8 +19,13 @@ from tests.contracts.attacks.helpers import (
     malleate,
     vault_nonce,
 )
+from tests.contracts.router.aggregated_helpers import deploy_runtime
 
 AMOUNT = 5 * WETH
+# A withdrawal refused at a 208 kB EIP-1271 owner: the owner contract's own memory, the vault's
+# checks and one word of the answer. Measured: 147k gas with the bounded copy, 271k when the vault
+# copied the 208 kB too (OpenZeppelin's SignatureChecker).
+BOUNDED_1271_GAS = 200_000
 
 
 @pytest.fixture
@@ -201,6 +206,25 @@ def test_withdraw__contract_owner_approval_signed_by_wrong_key__reverts_invalid_
         )
 
 
+def test_withdraw__one_key_as_eoa_owner_and_eip1271_owner__reverts_signature_reused(
+    project, create_vault, follower, attacker, weth, deployer, sign_withdrawal, deadline, relayer
+):
+    """Audit finding 4: a 2-of-2 vault owned by an EOA and by an EIP-1271 wallet that checks that
+    same EOA's key. The key's 65 bytes pass once by ECDSA (the EOA) and once through EIP-1271 (the
+    wallet): one key alone would drain the vault. Identical signature bytes in one approval set
+    are refused, and nothing moves."""
+    wallet = deployer.deploy(project.MockERC1271Wallet, follower)
+    vault = create_vault(owners_=[follower, wallet], threshold=2)
+    fund(vault, weth, 10 * WETH, deployer)
+    (_,), (sig,) = sign_withdrawal(vault, [follower], weth, AMOUNT, attacker, deadline)
+    addrs = sorted([follower.address, wallet.address], key=lambda a: int(a, 16))
+
+    with blocked(
+        vault.SignatureReused, Watch([vault], [weth], [attacker]), index=1, earlierIndex=0
+    ):
+        submit(vault, weth, attacker, deadline, addrs, [sig, sig], relayer)
+
+
 # --------------------------------------------------------------------------- configuration changes
 
 
@@ -267,3 +291,32 @@ def test_withdraw__genuine_approvals__pays_the_approved_recipient_only(
     assert (event.to, event.amount, event.nonce) == (attacker.address, AMOUNT, 0)
     assert weth.balanceOf(funded_vault) == before - AMOUNT
     assert vault_nonce(funded_vault) == 1
+
+
+@pytest.mark.parametrize("opcode", ["fd", "f3"], ids=["reverts", "returns"])
+def test_withdraw__eip1271_owner_answers_with_huge_data__invalid_owner_signature_at_bounded_cost(
+    opcode, create_vault, follower, attacker, weth, deployer, sign_withdrawal, deadline, relayer,
+    execute_config,
+):  # fmt: skip
+    """Audit finding 1, for owners: an EIP-1271 owner contract chosen by the owners that answers
+    isValidSignature with 208 kB (a revert, or a return of zeros) is refused as a signer, and the
+    vault copies one word of the answer: the refused withdrawal costs what the owner contract's own
+    memory costs plus a bounded rest, not twice the 208 kB (OpenZeppelin's SignatureChecker copied
+    it all)."""
+    bomb = deploy_runtime(weth, deployer, bytes.fromhex("62033000" + "6000" + opcode))
+    vault = create_vault(owners_=[follower], threshold=1)
+    execute_config(vault, [follower], vault.addOwner.encode_input(bomb))
+    execute_config(vault, [follower], vault.setThreshold.encode_input(2))
+    fund(vault, weth, 10 * WETH, deployer)
+    (_,), (sig,) = sign_withdrawal(vault, [follower], weth, AMOUNT, attacker, deadline)
+    pairs = sorted([(follower.address, sig), (bomb, b"\x01" * 65)], key=lambda p: int(p[0], 16))
+    addrs, sigs = [a for a, _ in pairs], [s for _, s in pairs]
+
+    with blocked(vault.InvalidOwnerSignature, Watch([vault], [weth], [attacker]), signer=bomb):
+        submit(vault, weth, attacker, deadline, addrs, sigs, relayer)
+    receipt = vault.withdraw(
+        weth, AMOUNT, attacker, deadline, addrs, sigs, sender=relayer, gas=3_000_000,
+        raise_on_revert=False,
+    )  # fmt: skip
+    assert receipt.failed
+    assert receipt.gas_used < BOUNDED_1271_GAS, receipt.gas_used

@@ -25,6 +25,7 @@ def vault_args(system, owners, leader):
             threshold=2,
             leader=leader.address,
             policy=STRICT_POLICY,
+            oracle=system.factory.defaultOracle(),
             assets=[system.weth.address, system.usdc.address],
             venues=[system.venue.address],
             accept_guardian=True,

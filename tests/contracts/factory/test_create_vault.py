@@ -15,7 +15,7 @@ EIP1167_SUFFIX = bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
 
 
 def test_create_vault__fresh_parameters__emits_vault_created_with_every_field(
-    factory, vault_args, create, follower, owners, leader
+    factory, vault_args, create, follower, owners, leader, oracle
 ):
     args = vault_args()
 
@@ -27,6 +27,7 @@ def test_create_vault__fresh_parameters__emits_vault_created_with_every_field(
     assert event.leader == leader.address
     assert list(event.owners) == [o.address for o in owners[:3]]
     assert event.threshold == 2
+    assert event.oracle == oracle.address
     assert event.salt == b"\x07" * 32
 
 
@@ -148,6 +149,7 @@ def test_create_vault__copied_parameters_by_another_creator__cannot_squat_the_ad
         pytest.param(dict(threshold=1), id="threshold"),
         pytest.param(dict(accept_guardian=False), id="guardian"),
         pytest.param(dict(policy=(2_500, 50, 600, 3, 201)), id="policy"),
+        pytest.param(dict(oracle="0x" + "11" * 20), id="oracle"),
     ],
 )
 def test_predict_vault__any_parameter_changed__gives_another_address(
@@ -178,6 +180,26 @@ def test_create_vault__invalid_parameters__reverts_with_the_vaults_error_and_rec
     predicted = factory.predictVault(*args, sender=follower)
 
     with reverts(project.CopyVault.InvalidThreshold, threshold=4, owners=3):
+        factory.createVault(*args, sender=follower)
+
+    assert factory.vaultCount() == count
+    assert not factory.isVault(predicted)
+
+
+def test_create_vault__default_oracle_swapped_in_front__reverts_oracle_mismatch_creates_nothing(
+    factory, project, vault_args, follower, admin, oracle, deployer
+):
+    """Audit finding 2: the creator states the oracle it expects (it read the default when it
+    signed the transaction); the oracle admin swaps the default for a lying oracle just before.
+    Before the fix createVault took no oracle and built the vault on the lying one (which let a
+    dumped pool pass the vault's bounds); now the creation reverts and nothing is created."""
+    args = vault_args()  # expects the default read now: the platform oracle
+    predicted = factory.predictVault(*args, sender=follower)
+    lying = deployer.deploy(project.PriceOracle, admin)
+    count = factory.vaultCount()
+    factory.setDefaultOracle(lying, sender=admin)  # lands first
+
+    with reverts(factory.OracleMismatch, expected=oracle.address, current=lying.address):
         factory.createVault(*args, sender=follower)
 
     assert factory.vaultCount() == count

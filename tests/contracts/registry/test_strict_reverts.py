@@ -72,9 +72,9 @@ def test_selector__is_the_4byte_hash_of_the_error_signature(registry, router):
         "UnauthorizedSigner(address,address)"
     )
     assert (
-        selector(router.NotAVault)
-        == bytes.fromhex("1896a531")
-        == function_signature_to_4byte_selector("NotAVault(address)")
+        selector(router.BoundAboveQuote)
+        == bytes.fromhex("99475608")
+        == function_signature_to_4byte_selector("BoundAboveQuote(uint256,uint256)")
     )
 
 

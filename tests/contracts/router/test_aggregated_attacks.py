@@ -216,11 +216,14 @@ def test_cancel_aggregated__anyone_but_the_router__reverts_not_router(
 
 
 def test_mirror_aggregated__vault_refunded_bound_above_quote__restored_and_takes_the_intent_later(
-    create_vault, system, router, weth, usdc, make_intent, sign_intent, attacker, relayer, deployer
-):
+    create_vault, system, router, registry, weth, usdc, make_intent, sign_intent, attacker,
+    relayer, deployer,
+):  # fmt: skip
     """A vault left out at the quote gets its input back and its pull undone by cancelAggregated:
     both balances, the executed flag, the daily count (here 1 of 2 before the batch) and the loss
-    record are as before, so the same intent trades there later, as its second trade of the day."""
+    record are as before, so the same intent trades there later, as its second trade of the day.
+    The cancellation emits AggregatedTradeCancelled, and the raw accounting view is unchanged
+    (audit finding 8: the undo was silent)."""
     tight, loose = create_vault(policy=TWO_A_DAY), create_vault(policy=LOOSE)
     for vault in (tight, loose):
         fund(vault, weth, 5 * WETH, deployer)
@@ -231,6 +234,7 @@ def test_mirror_aggregated__vault_refunded_bound_above_quote__restored_and_takes
     state = (weth.balanceOf(tight), usdc.balanceOf(tight), tight.tradesToday())
     assert state[2] == 1
     loss = tight.lossUsed()
+    accounting = tight.tradeAccounting()
 
     receipt = router.mirrorAggregated(intent, sig, [tight, loose], sender=relayer)
 
@@ -240,6 +244,12 @@ def test_mirror_aggregated__vault_refunded_bound_above_quote__restored_and_takes
     assert (weth.balanceOf(tight), usdc.balanceOf(tight), tight.tradesToday()) == state
     assert not tight.isIntentExecuted(intent[0], intent[6])
     assert tight.lossUsed() <= loss  # only decayed: a cancelled pull records no loss
+    (cancelled,) = receipt.decode_logs(tight.AggregatedTradeCancelled)
+    assert (cancelled.contract_address, cancelled.leader, cancelled.nonce) == (
+        tight.address, intent[0], intent[6],
+    )  # fmt: skip
+    assert bytes(cancelled.digest) == bytes(registry.intentDigest(intent))
+    assert tight.tradeAccounting() == accounting
     assert_router_clean(router, [weth, usdc], [system.venue])
 
     # The pool recovers; the same intent now trades in the tight vault, within its daily limit.
@@ -249,6 +259,7 @@ def test_mirror_aggregated__vault_refunded_bound_above_quote__restored_and_takes
     assert weth.balanceOf(tight) == state[0] - state[0] // 5
     assert tight.isIntentExecuted(intent[0], intent[6])
     assert tight.tradesToday() == 2
+    assert tight.tradeAccounting()[:2] == (accounting[0], 2)
 
 
 def test_router__fixed_when_the_factory_is_deployed__no_function_can_change_it(

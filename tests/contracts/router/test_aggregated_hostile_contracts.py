@@ -283,11 +283,12 @@ def test_mirror_aggregated__a_vaults_oracle_pays_an_earlier_vault_mid_batch__oth
     followers, create_vault, system, router, owners, execute_config, make_intent, sign_intent,
     relayer, deployer,
 ):  # fmt: skip
-    """FAILS today (reported). A vault asks its owners' oracle through quoteCached, a CALL that may
-    write, where the view `quote` it replaced was a STATICCALL. This oracle pays 1 wei of tokenIn to
-    the vault pulled just before: that vault's tokenIn then fell by 1 wei less than its amountIn,
-    its settle refuses (InputMismatch) and the whole batch reverts. One follower's choice of
-    oracle must not stop the others' trades: they are mirrored whatever becomes of the odd vault."""
+    """A vault once asked its owners' oracle through quoteCached, a CALL that may write, where the
+    view `quote` it replaced was a STATICCALL (reported, since fixed: only the platform oracle is
+    called statefully, any other as a view). This oracle pays 1 wei of tokenIn to the vault pulled
+    just before: under a CALL that vault's tokenIn fell by 1 wei less than its amountIn and the
+    batch could revert. One follower's choice of oracle must not stop the others' trades: they are
+    mirrored whatever becomes of the odd vault."""
     weth = system.weth
     victim, other = followers
     odd = create_vault(assets=[weth.address, system.usdc.address])

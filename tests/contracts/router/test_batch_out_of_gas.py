@@ -141,11 +141,12 @@ def test_router__any_gas_limit__reverts_or_mirrors_every_vault_never_skips_one_f
     apart, then transactions where the outcome turns): each either reverts or mirrors all three
     followers, whichever frame the gas runs out in.
 
-    FAILS today for mirrorBatch (reported): in a window of about 8,500 gas the last follower's
-    swap runs out inside the Uniswap pair's token transfer, which the pair turns into
-    Error("UniswapV2: TRANSFER_FAILED"); a revert with data is not taken for out-of-gas, so the
-    follower is skipped with 0x08c379a0 and the call succeeds. No test on empty reverts can see
-    this; a fixed gas amount per vault call can (see the report)."""
+    This once failed for mirrorBatch (reported, since fixed by the fixed per-vault call gas): in a
+    window of about 8,500 gas the last follower's swap ran out inside the Uniswap pair's token
+    transfer, which the pair turned into Error("UniswapV2: TRANSFER_FAILED"); a revert with data
+    was not taken for out-of-gas, so the follower was skipped with 0x08c379a0 and the call
+    succeeded. No test on empty reverts could see this; a fixed gas amount per vault call
+    (MIRROR_CALL_GAS, PULL_CALL_GAS) rules it out."""
     method = getattr(router, mode)
     intent, sig = sign_intent(make_intent(fraction_bps=1_000))
     args = (intent, sig, followers)
@@ -180,11 +181,12 @@ def test_router__one_vaults_oracle_burns_all_its_gas__that_vault_skipped_others_
     mode, gas_burner, followers, create_vault, router, weth, owners, execute_config,
     make_intent, sign_intent, relayer, deployer,
 ):  # fmt: skip
-    """FAILS today (reported). SPEC §1.3: a vault that cannot take the trade is skipped and the
-    others proceed. A follower's own owners choose its oracle; one that loops until its gas is
-    gone leaves every frame above it 1/64 of its gas, so the router finds under 1/16 of the gas it
-    had before the call and reverts the whole batch with BatchOutOfGas, whatever the transaction's
-    gas limit: one follower stops every batch it is listed in (and the error does not say which)."""
+    """SPEC §1.3: a vault that cannot take the trade is skipped and the others proceed. A
+    follower's own owners choose its oracle; one that loops until its gas is gone once left every
+    frame above it 1/64 of its gas, so the router found under 1/16 of the gas it had before the
+    call and reverted the whole batch with BatchOutOfGas, whatever the transaction's gas limit
+    (reported, since fixed: each vault call now gets a fixed amount of gas, and the router checks
+    it can give it in full before the call)."""
     odd = create_vault()
     fund(odd, weth, 5 * WETH, deployer)
     execute_config(odd, owners[:2], odd.setOracle.encode_input(gas_burner))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.contracts.router.aggregated_helpers import deploy_runtime
 from tests.utils.deploy import DEFAULT_POLICY
 from tests.utils.reverts import reverts, selector
 
@@ -169,25 +170,26 @@ def test_mirror_batch__vault_that_cannot_trade__is_skipped_with_its_error_select
         blocked.mirror(args, sig, sender=relayer)
 
 
-def test_mirror_batch__addresses_that_are_not_vaults__skipped_with_not_a_vault_selector(
+def test_mirror_batch__public_intent_replayed_with_made_up_addresses__no_skip_events_none_counted(
     router, registry, funded, signed, weth, relayer, attacker
 ):
+    """Audit finding 5: anyone may replay a public intent with made-up addresses (accounts,
+    contracts such as a token). They are no vaults of this factory: they get no MirrorSkipped and
+    BatchMirrored does not count them, so indexers cannot be fed spoofed skips. Before the fix
+    each got MirrorSkipped(NotAVault) and was counted as skipped."""
     vault = funded()
     args, sig = signed
     digest = bytes(registry.intentDigest(args))
+    made_up = [attacker.address, weth.address] + [f"0x{i:040x}" for i in range(1, 24)]
 
-    receipt = router.mirrorBatch(args, sig, [attacker, vault, weth], sender=relayer)
+    receipt = router.mirrorBatch(args, sig, [*made_up, vault], sender=relayer)
 
-    not_a_vault = selector(router.NotAVault)
-    assert _skips(receipt, router) == [
-        (attacker.address, digest, not_a_vault),
-        (weth.address, digest, not_a_vault),
-    ]
-    assert _batch(receipt, router) == (digest, 1, 2)
+    assert _skips(receipt, router) == []
+    assert _batch(receipt, router) == (digest, 1, 0)
     assert vault.isIntentExecuted(args[0], args[6])
 
 
-def test_mirror_batch__vault_of_another_factory__skipped_with_not_a_vault_selector(
+def test_mirror_batch__vault_of_another_factory__ignored_no_skip_event_not_counted(
     project,
     router,
     registry,
@@ -201,7 +203,8 @@ def test_mirror_batch__vault_of_another_factory__skipped_with_not_a_vault_select
     weth,
     relayer,
 ):
-    """A genuine CopyVault clone, following the same leader, but created by another deployment."""
+    """A genuine CopyVault clone (same code hash), following the same leader, but created by
+    another factory: it is not this factory's vault, so its refusal is no skip here."""
     other = deployer.deploy(project.VaultFactory, admin, registry, oracle)
     other.setVenueAllowed(system.venue, True, sender=admin)
     receipt = other.createVault(
@@ -209,6 +212,7 @@ def test_mirror_batch__vault_of_another_factory__skipped_with_not_a_vault_select
         2,
         leader,
         DEFAULT_POLICY,
+        oracle,
         [weth.address, system.usdc.address],
         [system.venue.address],
         False,
@@ -221,9 +225,8 @@ def test_mirror_batch__vault_of_another_factory__skipped_with_not_a_vault_select
 
     receipt = router.mirrorBatch(args, sig, [outsider], sender=relayer)
 
-    assert _skips(receipt, router) == [
-        (outsider.address, bytes(registry.intentDigest(args)), selector(router.NotAVault))
-    ]
+    assert _skips(receipt, router) == []
+    assert _batch(receipt, router) == (bytes(registry.intentDigest(args)), 0, 0)
     assert weth.balanceOf(outsider) == 5 * WETH
 
 
@@ -312,3 +315,26 @@ def test_mirror_batch__afterwards__router_holds_no_tokens_and_no_allowances(
         for vault in (*followers, blocked):
             for spender in (router.address, system.venue.address, pair):
                 assert token.allowance(vault, spender) == 0
+
+
+def test_mirror_batch__clone_of_the_vault_code_made_outside_the_factory__ignored_not_counted(
+    router, registry, factory, funded, signed, relayer, deployer
+):
+    """A clone of this factory's vault implementation deployed by hand has the vault's code hash
+    but is not the factory's vault (uninitialised, it refuses every intent): its refusal is no
+    skip, so no MirrorSkipped and not counted (audit finding 5)."""
+    implementation = bytes.fromhex(factory.vaultImplementation().removeprefix("0x"))
+    clone = deploy_runtime(
+        router,
+        deployer,
+        bytes.fromhex("363d3d373d3d3d363d73")
+        + implementation
+        + bytes.fromhex("5af43d82803e903d91602b57fd5bf3"),
+    )
+    vault = funded()
+    args, sig = signed
+
+    receipt = router.mirrorBatch(args, sig, [clone, vault], sender=relayer)
+
+    assert _skips(receipt, router) == []
+    assert _batch(receipt, router) == (bytes(registry.intentDigest(args)), 1, 0)

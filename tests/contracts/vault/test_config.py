@@ -228,14 +228,14 @@ def test_execute_config__deadline_passed__reverts_deadline_expired(
 
 
 @pytest.mark.parametrize(
-    ("policy", "field"),
+    ("policy", "error", "inputs"),
     [
-        ((0, 100, 3_600, 10, 0), "maxFractionBps"),
-        ((10_001, 100, 3_600, 10, 0), "maxFractionBps"),
-        ((5_000, 10_000, 3_600, 10, 0), "maxSlippageBps"),
-        ((5_000, 100, 0, 10, 0), "maxOracleAge"),
-        ((5_000, 100, 3_600, 0, 0), "maxTradesPerDay"),
-        ((5_000, 100, 3_600, 10, 10_001), "lossBudgetBps"),
+        ((0, 100, 3_600, 10, 0), "InvalidMaxFraction", {"maxFractionBps": 0}),
+        ((10_001, 100, 3_600, 10, 0), "InvalidMaxFraction", {"maxFractionBps": 10_001}),
+        ((5_000, 10_000, 3_600, 10, 0), "InvalidMaxSlippage", {"maxSlippageBps": 10_000}),
+        ((5_000, 100, 0, 10, 0), "InvalidMaxOracleAge", {"maxOracleAge": 0}),
+        ((5_000, 100, 3_600, 0, 0), "InvalidMaxTradesPerDay", {"maxTradesPerDay": 0}),
+        ((5_000, 100, 3_600, 10, 10_001), "InvalidLossBudget", {"lossBudgetBps": 10_001}),
     ],
     ids=[
         "fraction-0",
@@ -246,10 +246,12 @@ def test_execute_config__deadline_passed__reverts_deadline_expired(
         "loss-over",
     ],
 )
-def test_execute_config__set_policy_out_of_range__bubbles_invalid_policy(
-    vault, owners, submit_config, policy, field
+def test_execute_config__set_policy_out_of_range__bubbles_the_fields_own_error(
+    vault, owners, submit_config, policy, error, inputs
 ):
-    with reverts(vault.InvalidPolicy, field=field):
+    """Each policy field has its own error carrying the refused value (audit finding 8: the
+    single InvalidPolicy(string) carried a string)."""
+    with reverts(getattr(vault, error), **inputs):
         submit_config(vault, owners[:2], calldata(vault, "setPolicy", policy))
 
     assert vault.policy() == (5_000, 100, 3_600, 10, 0)

@@ -88,6 +88,7 @@ def test_initialize__invalid_owners_or_threshold__vault_creation_reverts(
             threshold,
             leader,
             DEFAULT_POLICY,
+            factory.defaultOracle(),
             [weth],
             [venue],
             True,

@@ -143,3 +143,36 @@ def test_resume__one_owner_short_of_threshold__reverts_then_threshold_resumes(
 
     execute_config(vault_3_of_5, owners[:3], data)
     assert getattr(vault_3_of_5, state)() != stopped
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "event"),
+    [
+        ("unpause", (), "Unpaused"),
+        ("startCopying", (), "CopyingStarted"),
+        ("setGuardianAccepted", (True,), "GuardianAcceptanceChanged"),
+    ],
+)
+def test_execute_config__resume_or_same_guardian_setting_without_change__emits_nothing(
+    vault, owners, execute_config, function, args, event
+):
+    """Audit finding 8: like pause and stopCopying, these emit only when the state changes (the
+    vault is running, copying and accepts the guardian already)."""
+    receipt = execute_config(vault, owners[:2], calldata(vault, function, *args))
+
+    assert receipt.decode_logs(getattr(vault, event)) == []
+    assert (vault.paused(), vault.copying(), vault.guardianAccepted()) == (False, True, True)
+
+
+@pytest.mark.parametrize(
+    ("stop", "function", "event"),
+    [("pause", "unpause", "Unpaused"), ("stopCopying", "startCopying", "CopyingStarted")],
+)
+def test_execute_config__resume_after_a_stop__emits_once(
+    vault, owners, execute_config, stop, function, event
+):
+    getattr(vault, stop)(sender=owners[0])
+
+    receipt = execute_config(vault, owners[:2], calldata(vault, function))
+
+    assert len(receipt.decode_logs(getattr(vault, event))) == 1
