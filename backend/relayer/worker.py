@@ -344,7 +344,9 @@ class RelayerWorker:
         those below one are filled with a 0-value transfer to the sender itself, so the
         transactions after them can be mined. A missing nonce's own stored transaction is not
         sent again: its batch is closed (reorged, say) and its vaults are being planned anew, so
-        sending it could trade them in a transaction the relayer no longer follows."""
+        sending it could trade them in a transaction the relayer no longer follows. (The new plan
+        may sign to those very bytes again: then the new batch takes the transaction over and
+        follows it, `_store_transaction`.)"""
         in_flight = set(
             s.scalars(
                 select(RelayBatch.tx_nonce).where(
