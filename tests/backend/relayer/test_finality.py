@@ -147,6 +147,44 @@ def test_reorg__batch_replanned_identically_after_reorg__signed_again_without_a_
     _mirrored_once(relay, digest, vaults, 11)
 
 
+def test_reorg__replaced_batch_replanned_identically__first_and_replacement_taken_over(
+    relay, monkeypatch
+):
+    """The reorged batch had a replacement (the same nonce, higher fees) mined. Its re-plan, with
+    the same fees again, signs to its first transaction, then, not mined in time, to the very
+    replacement: each passes to the new batch in turn, and the replacement is mined once."""
+    fees = Fees(max_fee_per_gas=3 * GWEI, max_priority_fee_per_gas=GWEI)
+    monkeypatch.setattr(worker_module, "current_fees", lambda client, cap: fees)
+    vaults = relay.followers(2)
+    digest = relay.submit(nonce=12)
+    worker = relay.worker(confirmations=3, replace_after=0.2)
+    before = relay.rpc("evm_snapshot")
+
+    def sign_and_replace() -> None:
+        with relay.mining_paused():
+            worker.step()
+            time.sleep(0.3)
+            worker.step()  # replaced
+            relay.rpc("evm_mine")
+        worker.step()
+
+    sign_and_replace()
+    old = sorted(relay.transactions(), key=lambda t: t.id)
+    assert len(old) == 2 and _statuses(relay) == ["included"]
+    relay.rpc("evm_revert", before)
+    relay.chain.mine(1)
+    worker.step()  # reorged; the nonce handed back
+    sign_and_replace()  # planned again, signed and replaced identically
+    worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
+
+    reorged, mined = sorted(relay.batches(), key=lambda b: b.id)
+    assert (reorged.status, mined.status, mined.tx_hash) == ("reorged", "mined", old[1].tx_hash)
+    new = sorted(relay.transactions(), key=lambda t: t.id)
+    assert [(t.tx_hash, t.batch_id) for t in new] == [(t.tx_hash, mined.id) for t in old]
+    assert worker.stats.last_error is None
+    _mirrored_once(relay, digest, vaults, 12)
+
+
 def test_reorg__some_vaults_executed_on_the_new_fork__only_the_others_sent_again(relay):
     """After the reorg, someone with the relayer's key mirrors two of the four vaults: the re-plan
     asks each vault isIntentExecuted and sends only to the other two."""
