@@ -673,10 +673,25 @@ class Indexer:
 
 
 def is_store_outage(exc: BaseException) -> bool:
-    """The database is unreachable or dropped the connection (not a bug in a statement)."""
-    return isinstance(exc, OperationalError | InterfaceError) or (
+    """The database is unreachable or dropped the connection (not a bug in a statement).
+
+    A lost connection can also surface as another driver error raised while it is cleaned up
+    (psycopg, in the pool's ping after `pg_terminate_backend`: "connection socket closed", then
+    "can't change 'autocommit' now", a ProgrammingError): the driver's own OperationalError or
+    InterfaceError in the chain of causes is an outage too."""
+    if isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
+    ):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    seen, cause = set(), exc.orig
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if type(cause).__name__ in ("OperationalError", "InterfaceError"):  # DB-API 2.0 names
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def outage_reason(exc: BaseException) -> str:

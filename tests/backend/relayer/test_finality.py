@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import Engine, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from backend.config import load_settings
@@ -469,3 +472,16 @@ def _sender_columns(relay) -> dict:
         "next_nonce": row.next_nonce,
         "updated_at": row.updated_at,
     }
+
+
+def test_store_outage__lost_connection_surfacing_as_another_driver_error__an_outage_not_a_bug():
+    """Seen under `pg_terminate_backend` (chaos bench, pg_kill): the pool's ping finds the socket
+    closed, then psycopg refuses to restore autocommit, and SQLAlchemy raises a ProgrammingError.
+    The lost connection in its causes makes it an outage; an IntegrityError stays a bug."""
+    lost = psycopg.ProgrammingError("can't change 'autocommit' now")
+    lost.__context__ = psycopg.OperationalError("connection socket closed")  # raised while handled
+    assert worker_module._unavailable(ProgrammingError("select 1", {}, lost)) == "the store"
+    assert worker_module._unavailable(PoolTimeoutError("QueuePool limit")) == "the store"
+    unique = sqlite3.IntegrityError("UNIQUE constraint failed: relay_transactions.tx_hash")
+    assert worker_module._unavailable(IntegrityError("INSERT", {}, unique)) is None
+    assert worker_module._unavailable(ProgrammingError("select", {}, unique)) is None
