@@ -29,11 +29,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.chain.redact import scrub
+from backend.db.engine import is_store_outage
 from backend.exceptions import (
     ArtifactError,
     ChainError,
@@ -392,7 +393,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, OperationalError) and is_store_busy(exc):
             outages.warn("store busy", detail)
             return _store_busy(request)
-        if not _is_store_outage(exc):
+        if not is_store_outage(exc):
             raise exc  # a bug (an integrity error, say): the last resort logs it with its trace
         outages.warn("store unavailable", detail)
         return error_response(
@@ -442,12 +443,6 @@ _SQLITE_BUSY_PHRASES = ("database is locked", "database table is locked")
 def _first_line(error: BaseException | None) -> str:
     text = str(error).strip() if error is not None else ""
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _is_store_outage(exc: DBAPIError) -> bool:
-    """Connection refused or lost (OperationalError), a closed connection (InterfaceError), or a
-    connection the pool had to throw away: the store is down, not the request wrong."""
-    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
 
 
 def is_store_busy(exc: OperationalError) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.exceptions import StoreError
@@ -224,3 +224,32 @@ def check_connection(engine: Engine) -> None:
             f"cannot connect to the store at {engine.url.render_as_string(hide_password=True)}: "
             f"{exc.orig}; check COPYVAULT_DATABASE_URL and that the server is running"
         ) from None
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """The database is unreachable or dropped the connection (not a bug in a statement).
+
+    A lost connection can also surface as another driver error raised while it is cleaned up
+    (psycopg, in the pool's ping after `pg_terminate_backend`: "connection socket closed", then
+    "can't change 'autocommit' now", a ProgrammingError): the driver's own OperationalError or
+    InterfaceError in the chain of causes is an outage too."""
+    if isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    seen, cause = set(), exc.orig
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if type(cause).__name__ in ("OperationalError", "InterfaceError"):  # DB-API 2.0 names
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def outage_reason(exc: BaseException) -> str:
+    """The driver's first line: enough to name the outage, without SQL or a traceback."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0] if lines else ''}"

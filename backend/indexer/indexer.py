@@ -44,13 +44,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from backend.chain.artifacts import Artifacts
 from backend.chain.artifacts import load as load_artifacts
 from backend.chain.client import BlockHeader, ChainClient
 from backend.chain.deploy import Deployment
-from backend.db.engine import write_transaction
+from backend.db.engine import is_store_outage, outage_reason, write_transaction
 from backend.db.models import (
     PER_EVENT_TABLES,
     Block,
@@ -670,20 +669,6 @@ class Indexer:
         )
         self._reload_vaults(conn)
         return removed
-
-
-def is_store_outage(exc: BaseException) -> bool:
-    """The database is unreachable or dropped the connection (not a bug in a statement)."""
-    return isinstance(exc, OperationalError | InterfaceError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
-
-
-def outage_reason(exc: BaseException) -> str:
-    """The driver's first line: enough to name the outage, without SQL or a traceback."""
-    original = getattr(exc, "orig", None) or exc
-    lines = str(original).strip().splitlines()
-    return f"{type(original).__name__}: {lines[0] if lines else ''}"
 
 
 def run_in_thread(

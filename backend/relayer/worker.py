@@ -43,7 +43,6 @@ from eth_utils import to_checksum_address
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
@@ -53,6 +52,7 @@ from backend.chain.artifacts import load as load_artifacts
 from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
 from backend.chain.deploy import Deployment
+from backend.db.engine import is_store_outage
 from backend.db.models import Trade, Vault
 from backend.db.relay_models import Intent, RelayBatch, RelayOutcome, RelaySender, RelayTransaction
 from backend.exceptions import ChainError, CopyvaultError, RpcError
@@ -135,8 +135,15 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _unavailable(error: Exception) -> str:
-    return "the node" if isinstance(error, ChainError) else "the store"
+def _unavailable(error: Exception) -> str | None:
+    """What is down when `error` means an outage ("the node", "the store"); None for a bug. A
+    store outage is a lost or refused connection or an exhausted pool, never a statement the
+    store refused (an IntegrityError says the relayer broke a constraint)."""
+    if isinstance(error, ChainError):
+        return "the node"
+    if is_store_outage(error) or isinstance(error, PoolTimeoutError):
+        return "the store"
+    return None
 
 
 def _first_line(error: BaseException) -> str:
@@ -229,24 +236,29 @@ class RelayerWorker:
         """Work until `stop` is set; sleep `poll_interval` (or until `wakeup`) when idle."""
         wakeup = wakeup or threading.Event()
         outage = _Outage(self.worker_id)
+        last_bug: str | None = None
         while not stop.is_set():
             try:
                 busy = self.step()
                 outage.over()
-            except (DBAPIError, PoolTimeoutError, CopyvaultError) as exc:
-                # The store or the node down (or the pool exhausted): one line per outage, not
-                # one per try, and no traceback for a condition the operator already understands.
-                self.stats.last_error = _first_line(getattr(exc, "orig", None) or exc)
-                outage.began(_unavailable(exc), self.stats.last_error)
-                stop.wait(ERROR_BACKOFF)
-                continue
             except Exception as exc:
-                # A bug must not leave a process that looks alive and relays nothing: log it whole,
-                # keep it in the stats, and go on with the next round.
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("relayer %s: unexpected error; retrying", self.worker_id)
+                what = _unavailable(exc)
+                if what is not None:
+                    # The store or the node down (or the pool exhausted): one line per outage,
+                    # not one per try, and no traceback for a condition the operator understands.
+                    self.stats.last_error = _first_line(getattr(exc, "orig", None) or exc)
+                    outage.began(what, self.stats.last_error)
+                else:
+                    # A bug (an IntegrityError too: a constraint the relayer broke) must not pass
+                    # for an outage, nor leave a process that looks alive and relays nothing: log
+                    # it whole once per distinct error, keep it in the stats, retry the round.
+                    self.stats.last_error = f"{type(exc).__name__}: {_first_line(exc)}"
+                    if self.stats.last_error != last_bug:
+                        last_bug = self.stats.last_error
+                        log.exception("relayer %s: unexpected error; retrying", self.worker_id)
                 stop.wait(ERROR_BACKOFF)
                 continue
+            last_bug = None
             if not busy:
                 wakeup.wait(self.config.poll_interval)
                 wakeup.clear()
@@ -332,7 +344,9 @@ class RelayerWorker:
         those below one are filled with a 0-value transfer to the sender itself, so the
         transactions after them can be mined. A missing nonce's own stored transaction is not
         sent again: its batch is closed (reorged, say) and its vaults are being planned anew, so
-        sending it could trade them in a transaction the relayer no longer follows."""
+        sending it could trade them in a transaction the relayer no longer follows. (The new plan
+        may sign to those very bytes again: then the new batch takes the transaction over and
+        follows it, `_store_transaction`.)"""
         in_flight = set(
             s.scalars(
                 select(RelayBatch.tx_nonce).where(
@@ -673,7 +687,7 @@ class RelayerWorker:
             nonce = sender.next_nonce
             sender.next_nonce, sender.updated_at = nonce + 1, now
             row = self._signed_row(batch, intent, nonce, fees, now)
-            s.add(row)
+            self._store_transaction(s, batch, row)
             batch.status, batch.sender, batch.tx_nonce, batch.updated_at = (
                 "signed",
                 self.sender,
@@ -713,6 +727,46 @@ class RelayerWorker:
             raw=signed.raw,
             signed_at=now,
         )
+
+    def _store_transaction(self, s: Session, batch: RelayBatch, row: RelayTransaction) -> None:
+        """Store a transaction just signed for `batch`. It may be one signed before: a batch a
+        reorg (or a drop or revert a reorg later undid) closed is planned again for the same
+        vaults, gets the same nonce back (`_close_gap`) and the same fees, and signs to the very
+        same bytes, the same hash. That is one transaction, so it passes to the new batch: the
+        closed batch's row goes (the batch keeps the hash in its own columns and is never
+        followed again) and the new batch follows it. A tx hash maps to one batch the relayer
+        follows, and a receipt of it counts once, for that batch. Anything else owning the hash
+        (a batch in flight or mined) would be a bug: refused, nothing is sent."""
+        old = s.scalar(
+            select(RelayTransaction)
+            .where(RelayTransaction.tx_hash == row.tx_hash)
+            .with_for_update()
+        )
+        if old is not None:
+            owner = s.get(RelayBatch, old.batch_id, with_for_update=True)
+            if owner is None or owner.status not in UNDONE or owner.id == batch.id:
+                raise RuntimeError(
+                    f"batch {batch.id} signed transaction {row.tx_hash} (nonce {row.nonce}), "
+                    f"which batch {old.batch_id} "
+                    f"({owner.status if owner is not None else 'gone'}) holds already"
+                )
+            s.delete(old)
+            s.flush()  # the row goes before its hash is stored again
+            owner.error = (
+                f"{owner.error}; its transaction {row.tx_hash} was signed again, identically, "
+                f"by batch {batch.id}, which follows it"
+            )
+            log.warning(
+                "batch %d: transaction %s (nonce %d) is the one batch %d (%s) signed; "
+                "batch %d follows it now",
+                batch.id,
+                row.tx_hash,
+                row.nonce,
+                owner.id,
+                owner.status,
+                batch.id,
+            )
+        s.add(row)
 
     def _expire(self, s: Session, batch: RelayBatch, intent: Intent, now: datetime) -> None:
         batch.status, batch.updated_at = "expired", now
@@ -1007,7 +1061,7 @@ class RelayerWorker:
             intent = s.get(Intent, batch.intent_id)
             assert intent is not None
             row = self._signed_row(batch, intent, batch.tx_nonce, fees, now)
-            s.add(row)
+            self._store_transaction(s, batch, row)
             s.flush()
             return row.id, row.raw
 

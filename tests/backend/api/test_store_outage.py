@@ -5,8 +5,14 @@ line per condition per minute, with no traceback and no "unexpected error"."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from backend.api.errors import OutageLog
+import psycopg
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+from backend.api.errors import OutageLog, install_error_handlers
 from tests.backend.store_outages import store_down
 
 ERRORS_LOGGER = "backend.api.errors"
@@ -48,3 +54,33 @@ def test_outage_log__one_line_per_condition_per_interval_with_the_count_not_logg
     assert caplog.records[-1].getMessage() == (
         "store unavailable: connection refused (4 more since the last line)"
     )
+
+
+def _app_raising(error: Exception) -> TestClient:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/fails")
+    def fails() -> None:
+        raise error
+
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_lost_connection_surfacing_as_another_driver_error__503_store_unavailable():
+    """psycopg, cleaning up after `pg_terminate_backend`, can raise a ProgrammingError whose
+    cause is the lost connection (seen under the chaos bench's pg_kill): an outage, not a bug."""
+    lost = psycopg.ProgrammingError("can't change 'autocommit' now")
+    lost.__context__ = psycopg.OperationalError("connection socket closed")
+    answer = _app_raising(ProgrammingError("SELECT 1", {}, lost)).get("/fails")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "store_unavailable"
+
+
+def test_integrity_error__500_internal_error_logged_with_its_trace(caplog):
+    unique = sqlite3.IntegrityError("UNIQUE constraint failed: intents.digest")
+    answer = _app_raising(IntegrityError("INSERT", {}, unique)).get("/fails")
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "internal_error"
+    (record,) = [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    assert record.exc_info is not None

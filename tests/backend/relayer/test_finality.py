@@ -7,14 +7,19 @@ outage is one log line (SQLite and PostgreSQL).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
+import psycopg
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from backend.config import load_settings
 from backend.db.relay_models import RelaySender
-from backend.relayer.fees import current_fees
+from backend.relayer import worker as worker_module
+from backend.relayer.fees import GWEI, Fees, current_fees
 from backend.relayer.worker import RelayerConfig, run_in_thread
 from backend.services.intents import intent_message
 from scripts.server_process import poll_until
@@ -43,6 +48,19 @@ def _mirrored_once(relay, digest: str, vaults: list[str], nonce: int) -> None:
     assert sum(b["mirrored"] or 0 for b in status["batches"] if b["status"] == "mined") == len(
         vaults
     )
+
+
+def _relayed_then_reverted(relay, count: int, *, nonce: int, confirmations: int):
+    """`count` followers, an intent relayed in one round (its batch mined), then the chain
+    reverted to before the batch: (vaults, digest, worker, the undone transaction)."""
+    vaults = relay.followers(count)
+    digest = relay.submit(nonce=nonce)
+    worker = relay.worker(confirmations=confirmations)
+    before = relay.rpc("evm_snapshot")
+    worker.step()
+    (tx,) = relay.transactions()
+    relay.rpc("evm_revert", before)
+    return vaults, digest, worker, tx
 
 
 def test_finality__outcomes_pending_until_the_block_has_the_confirmations__then_done(relay):
@@ -96,6 +114,72 @@ def test_reorg__mined_batch_undone__intent_back_to_relaying_and_vaults_mirrored_
     assert relay.rpc("eth_getTransactionReceipt", undone.tx_hash) is None
     _mirrored_once(relay, digest, vaults, 2)
     assert _sender(relay).nonce_gaps == 1  # the undone nonce was handed out again
+
+
+def test_reorg__batch_replanned_identically_after_reorg__signed_again_without_a_hash_clash_and_mirrored_once(  # noqa: E501
+    relay, monkeypatch
+):
+    """The chaos bench's wedge: a batch undone by a reorg (its transaction gone from the node) is
+    planned again for the same vaults, gets its nonce back and the same fees, so it signs to the
+    very transaction of the reorged batch, byte for byte. It is one transaction: it passes to the
+    new batch (no unique-constraint clash on its hash every round), is mined once, counts once."""
+    fees = Fees(max_fee_per_gas=3 * GWEI, max_priority_fee_per_gas=GWEI)
+    monkeypatch.setattr(worker_module, "current_fees", lambda client, cap: fees)
+    vaults, digest, worker, undone = _relayed_then_reverted(relay, 2, nonce=11, confirmations=3)
+    first_batch = undone.batch_id
+    relay.chain.mine(1)
+    worker.step()
+    assert _statuses(relay) == ["reorged"]
+
+    worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
+
+    reorged, mined = sorted(relay.batches(), key=lambda b: b.id)
+    assert (reorged.status, mined.status, mined.tx_nonce) == ("reorged", "mined", undone.nonce)
+    (tx,) = relay.transactions()  # signed again identically: the same row's hash, one row
+    assert (tx.tx_hash, tx.raw) == (undone.tx_hash, undone.raw)
+    assert tx.batch_id == mined.id != first_batch
+    assert mined.tx_hash == undone.tx_hash
+    assert {relay.outcomes(digest)[v]["tx_hash"] for v in vaults} == {undone.tx_hash}
+    assert worker.stats.last_error is None
+    _mirrored_once(relay, digest, vaults, 11)
+
+
+def test_reorg__replaced_batch_replanned_identically__first_and_replacement_taken_over(
+    relay, monkeypatch
+):
+    """The reorged batch had a replacement (the same nonce, higher fees) mined. Its re-plan, with
+    the same fees again, signs to its first transaction, then, not mined in time, to the very
+    replacement: each passes to the new batch in turn, and the replacement is mined once."""
+    fees = Fees(max_fee_per_gas=3 * GWEI, max_priority_fee_per_gas=GWEI)
+    monkeypatch.setattr(worker_module, "current_fees", lambda client, cap: fees)
+    vaults = relay.followers(2)
+    digest = relay.submit(nonce=12)
+    worker = relay.worker(confirmations=3, replace_after=0.2)
+    before = relay.rpc("evm_snapshot")
+
+    def sign_and_replace() -> None:
+        with relay.mining_paused():
+            worker.step()
+            time.sleep(0.3)
+            worker.step()  # replaced
+            relay.rpc("evm_mine")
+        worker.step()
+
+    sign_and_replace()
+    old = sorted(relay.transactions(), key=lambda t: t.id)
+    assert len(old) == 2 and _statuses(relay) == ["included"]
+    relay.rpc("evm_revert", before)
+    relay.chain.mine(1)
+    worker.step()  # reorged; the nonce handed back
+    sign_and_replace()  # planned again, signed and replaced identically
+    worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
+
+    reorged, mined = sorted(relay.batches(), key=lambda b: b.id)
+    assert (reorged.status, mined.status, mined.tx_hash) == ("reorged", "mined", old[1].tx_hash)
+    new = sorted(relay.transactions(), key=lambda t: t.id)
+    assert [(t.tx_hash, t.batch_id) for t in new] == [(t.tx_hash, mined.id) for t in old]
+    assert worker.stats.last_error is None
+    _mirrored_once(relay, digest, vaults, 12)
 
 
 def test_reorg__some_vaults_executed_on_the_new_fork__only_the_others_sent_again(relay):
@@ -182,13 +266,7 @@ def test_reorg__new_fork_holds_the_replaced_transaction__recorded_as_mined_not_p
 def test_reorg__undone_transaction_back_in_the_pool__followed_again_not_planned_again(relay):
     """Nodes put a reorg's transactions back in their pool (geth does): the batch is in flight
     again, not planned again."""
-    vaults = relay.followers(2)
-    digest = relay.submit(nonce=9)
-    worker = relay.worker(confirmations=2)
-    before = relay.rpc("evm_snapshot")
-    worker.step()
-    (tx,) = relay.transactions()
-    relay.rpc("evm_revert", before)
+    vaults, digest, worker, tx = _relayed_then_reverted(relay, 2, nonce=9, confirmations=2)
     with relay.mining_paused():
         relay.rpc("eth_sendRawTransaction", tx.raw)
         worker.step()
@@ -304,3 +382,63 @@ def test_store_outage__one_warning_line_no_traceback__one_line_when_it_answers_a
     assert all(r.exc_info is None and "unexpected" not in r.getMessage() for r in records)
     assert len([r for r in records if "the store answers again" in r.getMessage()]) == 1
     _mirrored_once(relay, digest, vaults, 7)
+
+
+def test_run__integrity_error__logged_as_an_error_not_an_outage(relay, caplog):
+    """A constraint the relayer breaks is a bug, not an outage: it is logged as an unexpected
+    error with its traceback, once per distinct error however often the round is retried, and
+    the loop goes on (here the error stops, and the intent is relayed)."""
+    vaults = relay.followers(1)
+    digest = relay.submit(nonce=13)
+    worker = relay.worker(poll_interval=0.05)
+    worker.reconcile_nonce()
+    real_step, failures = worker.step, []
+
+    def step() -> bool:
+        if len(failures) < 4:
+            failures.append(1)
+            if len(failures) == 4:
+                raise RuntimeError("another bug")
+            with Session(relay.api.engine) as s, s.begin():  # the sender's row again: a real
+                s.add(RelaySender(**_sender_columns(relay)))  # IntegrityError of the store
+        return real_step()
+
+    worker.step = step
+    with caplog.at_level(logging.INFO, logger=WORKER_LOG):
+        thread, stop = run_in_thread(worker)
+        try:
+            poll_until(lambda: relay.status(digest)["status"] == "done", 30, every=0.1)
+        finally:
+            stop.set()
+            thread.join(30)
+
+    assert len(failures) == 4
+    records = [r for r in caplog.records if r.name == WORKER_LOG]
+    assert not [r for r in records if "unavailable" in r.getMessage()]
+    errors = [r for r in records if r.levelno == logging.ERROR]
+    assert [r.exc_info[0].__name__ for r in errors] == ["IntegrityError", "RuntimeError"]
+    assert all("unexpected error" in r.getMessage() for r in errors)
+    _mirrored_once(relay, digest, vaults, 13)
+
+
+def _sender_columns(relay) -> dict:
+    row = _sender(relay)
+    return {
+        "chain_id": row.chain_id,
+        "address": row.address,
+        "next_nonce": row.next_nonce,
+        "updated_at": row.updated_at,
+    }
+
+
+def test_store_outage__lost_connection_surfacing_as_another_driver_error__an_outage_not_a_bug():
+    """Seen under `pg_terminate_backend` (chaos bench, pg_kill): the pool's ping finds the socket
+    closed, then psycopg refuses to restore autocommit, and SQLAlchemy raises a ProgrammingError.
+    The lost connection in its causes makes it an outage; an IntegrityError stays a bug."""
+    lost = psycopg.ProgrammingError("can't change 'autocommit' now")
+    lost.__context__ = psycopg.OperationalError("connection socket closed")  # raised while handled
+    assert worker_module._unavailable(ProgrammingError("select 1", {}, lost)) == "the store"
+    assert worker_module._unavailable(PoolTimeoutError("QueuePool limit")) == "the store"
+    unique = sqlite3.IntegrityError("UNIQUE constraint failed: relay_transactions.tx_hash")
+    assert worker_module._unavailable(IntegrityError("INSERT", {}, unique)) is None
+    assert worker_module._unavailable(ProgrammingError("select", {}, unique)) is None
