@@ -247,6 +247,10 @@ class LogDecoder:
             if i.get("type") == "function"
         }
 
+    def topic_of(self, kind: str, event: str) -> str:
+        """The topic0 of `event` of the contract of `kind` (for eth_getLogs filters)."""
+        return next(topic for topic, d in self.by_kind[kind].items() if d.name == event)
+
     def reason_name(self, selector: str) -> str:
         """The error a 4-byte selector names, from every compiled ABI."""
         raw = bytes.fromhex(selector[2:])

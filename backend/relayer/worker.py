@@ -70,6 +70,9 @@ IN_FLIGHT: Final = ("planned", "signed", "included")
 # A batch whose vaults wait for a new plan (after asking the chain which of them executed).
 UNDONE: Final = ("reverted", "dropped", "reorged")
 SELF_TRANSFER_GAS: Final = 21_000
+# How far back a re-plan looks on chain for the Mirrored log of a vault that executed the intent in
+# a transaction the index has not reached (one eth_getLogs on one address and one digest topic).
+EXECUTED_LOOKBACK_BLOCKS: Final = 5_000
 # Seconds of deadline a batch must still have when it is signed (time to be mined).
 SEND_MARGIN: Final = 5
 ERROR_BACKOFF: Final = 1.0
@@ -184,6 +187,16 @@ class _Outage:
         self.what = None
 
 
+def _mirrored(tx_hash: str, block: int, amount_in: int, amount_out: int) -> dict[str, Any]:
+    return {
+        "status": "mirrored",
+        "tx_hash": tx_hash,
+        "block_number": block,
+        "amount_in": int(amount_in),
+        "amount_out": int(amount_out),
+    }
+
+
 def _skipped(reason: str, selector: str | None = None) -> dict[str, Any]:
     return {"status": "skipped", "reason": reason, "reason_selector": selector}
 
@@ -215,6 +228,7 @@ class RelayerWorker:
         self.decoder = LogDecoder(artifacts)
         self.registry_abi = ContractAbi(artifacts.get("LeaderRegistry"))
         self.vault_abi = ContractAbi(artifacts.get("CopyVault"))
+        self._mirrored_topic = self.decoder.topic_of("vault", "Mirrored")
         self.simulator = MirrorSimulator(
             client,
             router=deployment.router,
@@ -540,24 +554,38 @@ class RelayerWorker:
         return [v for v in vaults if v not in plan.settled]
 
     def _executed_outcome(self, vault: str, digest: str) -> dict[str, Any]:
+        """How a vault that already executed the intent did it: from the index's trade, else from
+        its `Mirrored` log on chain (after a reorg the index may not have reached that block yet;
+        settling from the index alone recorded a mirrored vault as skipped)."""
         with Session(self.engine) as s:
             trade = s.scalar(
                 select(Trade).where(
                     Trade.chain_id == self.chain_id, Trade.digest == digest, Trade.vault == vault
                 )
             )
-        if trade is None:
-            return _skipped(
-                "IntentAlreadyExecuted: the vault took this intent in a transaction the relayer "
-                "did not send (not indexed yet)"
+        if trade is not None:
+            return _mirrored(trade.tx_hash, trade.block_number, trade.amount_in, trade.amount_out)
+        mirrored = self._mirrored_log(vault, digest)
+        if mirrored is not None:
+            args = mirrored.args
+            return _mirrored(
+                mirrored.tx_hash, mirrored.block_number, args["amountIn"], args["amountOut"]
             )
-        return {
-            "status": "mirrored",
-            "tx_hash": trade.tx_hash,
-            "block_number": trade.block_number,
-            "amount_in": trade.amount_in,
-            "amount_out": trade.amount_out,
-        }
+        return _skipped(
+            "IntentAlreadyExecuted: the vault took this intent in a transaction the relayer did "
+            f"not send, more than {EXECUTED_LOOKBACK_BLOCKS} blocks ago"
+        )
+
+    def _mirrored_log(self, vault: str, digest: str):
+        """The vault's newest `Mirrored` log of this intent within the look-back window."""
+        head = self.client.block_number()
+        logs = self.client.get_logs(
+            max(0, head - EXECUTED_LOOKBACK_BLOCKS),
+            head,
+            [to_checksum_address(vault)],
+            [self._mirrored_topic, None, None, digest],
+        )
+        return self.decoder.decode(logs[-1], "vault") if logs else None
 
     def _simulate_and_split(
         self, message, signature: bytes, vaults: Sequence[str]

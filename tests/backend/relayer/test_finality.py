@@ -210,6 +210,33 @@ def test_reorg__some_vaults_executed_on_the_new_fork__only_the_others_sent_again
     assert all(relay.executed(v, 3) for v in vaults)
 
 
+def test_reorg__vaults_executed_on_the_new_fork_not_indexed_yet__mirrored_from_their_logs(relay):
+    """As above, but the index has not reached the new fork's mirror (the chaos bench's case):
+    those vaults are mirrored, read from their Mirrored logs, not reported skipped."""
+    vaults = relay.followers(3)
+    digest = relay.submit(nonce=4)
+    worker = relay.worker(confirmations=3)
+    before = relay.rpc("evm_snapshot")
+    worker.step()
+    relay.rpc("evm_revert", before)
+    (stored,) = relay.intents()
+    mirror = relay.actions.mirror_batch(
+        intent_message(stored).values(),
+        bytes.fromhex(stored.signature[2:]),
+        vaults[:2],
+        relayer=relay.chain.relayer,
+        aggregated=True,
+    )
+
+    worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
+
+    outcomes = relay.outcomes(digest)
+    assert {outcomes[v]["status"] for v in vaults} == {"mirrored"}
+    assert {outcomes[v]["tx_hash"].lower() for v in vaults[:2]} == {mirror["transactionHash"]}
+    assert all(outcomes[v]["amount_out"] for v in vaults)
+    assert relay.status(digest)["status"] == "done"
+
+
 def test_reorg__batch_reincluded_in_another_block__recorded_with_the_new_block_sent_once(relay):
     vaults = relay.followers(2)
     digest = relay.submit(nonce=8)
