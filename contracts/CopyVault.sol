@@ -15,6 +15,7 @@ import {ISanctionsList} from "./interfaces/ISanctionsList.sol";
 import {IVaultFactory} from "./interfaces/IVaultFactory.sol";
 import {IVenue} from "./interfaces/IVenue.sol";
 import {BoundedCall} from "./libraries/BoundedCall.sol";
+import {IntentHash} from "./libraries/IntentHash.sol";
 
 /// @title CopyVault
 /// @notice One follower's vault (an EIP-1167 clone). See ICopyVault and docs/security-model.md.
@@ -46,6 +47,9 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         keccak256("Withdrawal(address token,uint256 amount,address to,uint256 nonce,uint256 deadline)");
     bytes32 private constant CONFIG_TYPEHASH =
         keccak256("ConfigChange(bytes data,uint256 nonce,uint256 deadline)");
+    /// @dev The registry's EIP-712 domain name and version (LeaderRegistry's constructor), for intent digests.
+    bytes32 private constant REGISTRY_NAME_HASH = keccak256("CopyVault");
+    bytes32 private constant REGISTRY_VERSION_HASH = keccak256("1");
 
     uint8 private constant ASSET_BIT = 1;
     uint8 private constant VENUE_BIT = 2;
@@ -217,14 +221,16 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     // ----------------------------------------------------------------- router (aggregated mode)
 
     /// @inheritdoc ICopyVault
-    function pullAggregated(TradeIntent calldata intent, bytes calldata signature)
+    function pullAggregated(TradeIntent calldata intent, bytes calldata /* signature: checked by the router */ )
         external
         onlyRouter
         nonReentrant
         returns (uint256 amountIn, uint256 minOut)
     {
-        // The vault checks the signature itself (the registry's per-transaction cache makes it cheap).
-        bytes32 digest = registry.checkIntent(intent, signature);
+        // The immutable router, the only caller, verified this very intent with registry.checkIntent (signature,
+        // signer, deadline, fraction, cancelled nonce) before its first pull and reverts the whole batch when
+        // that fails: the vault does not re-verify it per vault (docs/security-model.md), it only names it.
+        bytes32 digest = _intentDigest(intent);
         Trade memory trade = _openTrade(intent);
         (amountIn, minOut) = (trade.amountIn, trade.minOut);
         PENDING_INTENT_SLOT.asBytes32().tstore(keccak256(abi.encode(intent)));
@@ -657,6 +663,14 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     function _hasPendingTrade() private view returns (bool) {
         return PENDING_INTENT_SLOT.asBytes32().tload() != bytes32(0);
+    }
+
+    /// @dev The registry's EIP-712 digest of `intent` (LeaderRegistry.intentDigest), computed here.
+    function _intentDigest(TradeIntent calldata intent) private view returns (bytes32) {
+        bytes32 registryDomain = keccak256(
+            abi.encode(DOMAIN_TYPEHASH, REGISTRY_NAME_HASH, REGISTRY_VERSION_HASH, block.chainid, address(registry))
+        );
+        return keccak256(abi.encodePacked("\x19\x01", registryDomain, IntentHash.structHash(intent)));
     }
 
     function _typedDigest(bytes32 structHash) private view returns (bytes32) {
