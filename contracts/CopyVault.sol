@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
 
@@ -86,13 +87,17 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     // ----------------------------------------------------------------- storage
 
-    // Slot 0 (with OwnerManager's threshold and owner count): everything a trade's first checks read.
+    // Slot 0 (with OwnerManager's threshold and owner count): everything a trade's first checks read, and the
+    // per-day trade count every trade writes, so that a trade reads and writes one slot for both (8 + 8 + 160 +
+    // 24 + 8 + 8 + 24 + 16 = 256 bits). The operation nonce is a uint24 raised with a checked cast: after 16.7
+    // million owner operations a vault refuses more instead of wrapping (an approval can never be replayed).
     address private _leader;
-    uint48 private _nonce;
+    uint24 private _nonce;
     bool private _paused;
     bool private _copying;
-    bool private _guardianAccepted;
-    bool private _initialized;
+    /// @dev UTC day number (block.timestamp / 1 days) of the last trade: fits a uint24 until the year 45,900.
+    uint24 private _tradeDay;
+    uint16 private _tradesThatDay;
 
     // Slot 1: the policy (96 bits) and the oracle (160 bits), read together by every trade. Stored as
     // fields, not as a Policy struct: a struct always starts and ends a slot of its own.
@@ -103,11 +108,11 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     uint16 private _lossBudgetBps;
     address private _oracle;
 
-    // Slot 2: per-day trade count and the decaying loss total.
-    uint32 private _tradeDay;
-    uint16 private _tradesThatDay;
+    // Slot 2: the decaying loss total (read only with a loss budget) and what no trade reads.
     uint64 private _lossUsed;
     uint40 private _lossUpdatedAt;
+    bool private _guardianAccepted;
+    bool private _initialized;
 
     mapping(address token => uint8 bits) private _permissions;
     /// @dev Executed intent nonces per leader, 256 to a word, so a vault pays a fresh slot once per 256 intents.
@@ -298,7 +303,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         if (deadline < block.timestamp) revert DeadlineExpired(deadline, block.timestamp);
         uint256 opNonce = _nonce;
         _verifyApprovals(withdrawalDigest(token, amount, to, opNonce, deadline), signers, signatures);
-        _nonce = uint48(opNonce + 1); // before the transfer: a reentrant call cannot reuse the approval
+        _nonce = SafeCast.toUint24(opNonce + 1); // before the transfer: a reentrant call cannot reuse the approval
         IERC20(token).safeTransfer(to, amount);
         emit Withdrawn(token, to, amount, opNonce);
     }
@@ -313,7 +318,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         if (!_isConfigSelector(selector)) revert DisallowedConfigCall(selector);
         uint256 opNonce = _nonce;
         _verifyApprovals(configDigest(data, opNonce, deadline), signers, signatures);
-        _nonce = uint48(opNonce + 1);
+        _nonce = SafeCast.toUint24(opNonce + 1);
         (bool ok, bytes memory reason) = address(this).call(data);
         if (!ok) {
             // Bubble the configuration function's own error so owners see why it failed.
@@ -541,7 +546,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     function _openTrade(TradeIntent calldata intent) private returns (Trade memory trade) {
         _checkEligible(intent);
         _executed[intent.leader][intent.nonce >> 8] |= 1 << (intent.nonce & 0xff);
-        uint32 today = uint32(block.timestamp / 1 days); // fits until the year 11 million
+        uint24 today = uint24(block.timestamp / 1 days); // fits until the year 45,900
         _tradesThatDay = _tradeDay == today ? _tradesThatDay + 1 : 1;
         _tradeDay = today;
 
