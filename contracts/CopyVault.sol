@@ -195,7 +195,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         returns (uint256 amountIn, uint256 amountOut)
     {
         bytes32 digest = registry.checkIntent(intent, signature);
-        Trade memory trade = _openTrade(intent);
+        Trade memory trade = _openTrade(intent, false);
         amountIn = trade.amountIn;
         IERC20 tokenIn = IERC20(intent.tokenIn);
         // Paying the venue's input address directly needs no allowance, so none can be left behind.
@@ -236,7 +236,8 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         // signer, deadline, fraction, cancelled nonce) before its first pull and reverts the whole batch when
         // that fails: the vault does not re-verify it per vault (docs/security-model.md), it only names it.
         bytes32 digest = _intentDigest(intent);
-        Trade memory trade = _openTrade(intent);
+        // The router also checked the platform's venue allowlist once for the batch (reverting it otherwise).
+        Trade memory trade = _openTrade(intent, true);
         (amountIn, minOut) = (trade.amountIn, trade.minOut);
         PENDING_INTENT_SLOT.asBytes32().tstore(keccak256(abi.encode(intent)));
         PENDING_DIGEST_SLOT.asBytes32().tstore(digest);
@@ -520,7 +521,8 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     // ----------------------------------------------------------------- internal: trading
 
     /// @dev Every check of SPEC §1.3 that does not need prices or the signature.
-    function _checkEligible(TradeIntent calldata intent) private view {
+    ///      `viaRouter`: the router checked the platform's venue allowlist for the whole batch.
+    function _checkEligible(TradeIntent calldata intent, bool viaRouter) private view {
         if (_leader != intent.leader) revert NotFollowingLeader(intent.leader, _leader);
         if (_paused) revert VaultPaused();
         if (!_copying) revert CopyingStoppedError();
@@ -528,7 +530,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         if (intent.tokenIn == intent.tokenOut) revert IdenticalTokens(intent.tokenIn);
         if (_permissions[intent.tokenIn] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenIn);
         if (_permissions[intent.tokenOut] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenOut);
-        if (_permissions[intent.venue] & VENUE_BIT == 0 || !factory.isVenueAllowed(intent.venue)) {
+        if (_permissions[intent.venue] & VENUE_BIT == 0 || (!viaRouter && !factory.isVenueAllowed(intent.venue))) {
             revert VenueNotAllowed(intent.venue);
         }
         uint16 maxFraction = _maxFractionBps;
@@ -543,8 +545,8 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @dev Every check, then the trade's amounts and bounds. Marks the intent executed and counts the trade
     ///      before any external call that could re-enter (the oracle, the token, the venue).
-    function _openTrade(TradeIntent calldata intent) private returns (Trade memory trade) {
-        _checkEligible(intent);
+    function _openTrade(TradeIntent calldata intent, bool viaRouter) private returns (Trade memory trade) {
+        _checkEligible(intent, viaRouter);
         _executed[intent.leader][intent.nonce >> 8] |= 1 << (intent.nonce & 0xff);
         uint24 today = uint24(block.timestamp / 1 days); // fits until the year 45,900
         _tradesThatDay = _tradeDay == today ? _tradesThatDay + 1 : 1;
