@@ -108,11 +108,15 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     uint16 private _lossBudgetBps;
     address private _oracle;
 
-    // Slot 2: the decaying loss total (read only with a loss budget) and what no trade reads.
+    // Slot 2: the decaying loss total, two flags no trade reads, and the allowed-route cache.
     uint64 private _lossUsed;
     uint40 private _lossUpdatedAt;
     bool private _guardianAccepted;
     bool private _initialized;
+    /// @dev The last route (the two tokens, either order, and the venue) that passed the owners' allowlists, as
+    ///      a 128-bit hash; zero when none. A trade on it reads this one slot instead of three allowlist slots.
+    ///      Every allowlist change clears it, so it never outlives the permissions that admitted it.
+    uint128 private _allowedRoute;
 
     mapping(address token => uint8 bits) private _permissions;
     /// @dev Executed intent nonces per leader, 256 to a word, so a vault pays a fresh slot once per 256 intents.
@@ -522,17 +526,25 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @dev Every check of SPEC §1.3 that does not need prices or the signature.
     ///      `viaRouter`: the router checked the platform's venue allowlist for the whole batch.
-    function _checkEligible(TradeIntent calldata intent, bool viaRouter) private view {
+    ///      Returns the intent's route key and whether the allowed-route cache already held it.
+    function _checkEligible(TradeIntent calldata intent, bool viaRouter)
+        private
+        view
+        returns (uint128 route, bool routeCached)
+    {
         if (_leader != intent.leader) revert NotFollowingLeader(intent.leader, _leader);
         if (_paused) revert VaultPaused();
         if (!_copying) revert CopyingStoppedError();
         if (_hasPendingTrade()) revert TradePending();
         if (intent.tokenIn == intent.tokenOut) revert IdenticalTokens(intent.tokenIn);
-        if (_permissions[intent.tokenIn] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenIn);
-        if (_permissions[intent.tokenOut] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenOut);
-        if (_permissions[intent.venue] & VENUE_BIT == 0 || (!viaRouter && !factory.isVenueAllowed(intent.venue))) {
-            revert VenueNotAllowed(intent.venue);
+        route = _routeKey(intent);
+        routeCached = _allowedRoute == route;
+        if (!routeCached) {
+            if (_permissions[intent.tokenIn] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenIn);
+            if (_permissions[intent.tokenOut] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenOut);
+            if (_permissions[intent.venue] & VENUE_BIT == 0) revert VenueNotAllowed(intent.venue);
         }
+        if (!viaRouter && !factory.isVenueAllowed(intent.venue)) revert VenueNotAllowed(intent.venue);
         uint16 maxFraction = _maxFractionBps;
         if (intent.fractionBps > maxFraction) revert FractionTooLarge(intent.fractionBps, maxFraction);
         if (_executed[intent.leader][intent.nonce >> 8] & (1 << (intent.nonce & 0xff)) != 0) {
@@ -546,7 +558,8 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     /// @dev Every check, then the trade's amounts and bounds. Marks the intent executed and counts the trade
     ///      before any external call that could re-enter (the oracle, the token, the venue).
     function _openTrade(TradeIntent calldata intent, bool viaRouter) private returns (Trade memory trade) {
-        _checkEligible(intent, viaRouter);
+        (uint128 route, bool routeCached) = _checkEligible(intent, viaRouter);
+        if (!routeCached) _allowedRoute = route;
         _executed[intent.leader][intent.nonce >> 8] |= 1 << (intent.nonce & 0xff);
         uint24 today = uint24(block.timestamp / 1 days); // fits until the year 45,900
         _tradesThatDay = _tradeDay == today ? _tradesThatDay + 1 : 1;
@@ -653,6 +666,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     function _setPermission(address target, uint8 bit, bool allowed) private {
         if (target == address(0)) revert ZeroAddress();
+        _allowedRoute = 0; // any allowlist change: the next trade checks the lists again
         uint8 bits = _permissions[target];
         _permissions[target] = allowed ? bits | bit : bits & ~bit;
         if (bit == ASSET_BIT) emit AssetAllowed(target, allowed);
@@ -666,6 +680,14 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
             || selector == this.removeOwner.selector || selector == this.setThreshold.selector
             || selector == this.unpause.selector || selector == this.startCopying.selector
             || selector == this.setGuardianAccepted.selector;
+    }
+
+    /// @dev A route's cache key: the two tokens in address order (the asset list has no direction) and the
+    ///      venue, hashed to 128 bits (a second preimage costs 2^128), never zero.
+    function _routeKey(TradeIntent calldata intent) private pure returns (uint128) {
+        (address a, address b) =
+            intent.tokenIn < intent.tokenOut ? (intent.tokenIn, intent.tokenOut) : (intent.tokenOut, intent.tokenIn);
+        return uint128(uint256(keccak256(abi.encode(a, b, intent.venue)))) | 1;
     }
 
     function _hasPendingTrade() private view returns (bool) {
