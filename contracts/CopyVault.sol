@@ -239,11 +239,12 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         // The immutable router, the only caller, verified this very intent with registry.checkIntent (signature,
         // signer, deadline, fraction, cancelled nonce) before its first pull and reverts the whole batch when
         // that fails: the vault does not re-verify it per vault (docs/security-model.md), it only names it.
-        bytes32 digest = _intentDigest(intent);
+        bytes32 intentHash = IntentHash.structHash(intent);
+        bytes32 digest = _intentDigest(intentHash);
         // The router also checked the platform's venue allowlist once for the batch (reverting it otherwise).
         Trade memory trade = _openTrade(intent, true);
         (amountIn, minOut) = (trade.amountIn, trade.minOut);
-        PENDING_INTENT_SLOT.asBytes32().tstore(keccak256(abi.encode(intent)));
+        PENDING_INTENT_SLOT.asBytes32().tstore(intentHash); // the EIP-712 struct hash names the pending intent
         PENDING_DIGEST_SLOT.asBytes32().tstore(digest);
         PENDING_AMOUNT_IN_SLOT.asUint256().tstore(amountIn);
         PENDING_MIN_OUT_SLOT.asUint256().tstore(minOut);
@@ -268,7 +269,9 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ICopyVault
-    function settleAggregated(TradeIntent calldata intent) external onlyRouter nonReentrant returns (uint256 amountOut) {
+    /// @dev No re-entrancy guard needed: the only outside calls here are `balanceOf` STATICCALLs, which cannot
+    ///      change state, and a vault with a pending trade refuses every other trading entry point.
+    function settleAggregated(TradeIntent calldata intent) external onlyRouter returns (uint256 amountOut) {
         _requirePending(intent);
         Trade memory trade = Trade({
             amountIn: PENDING_AMOUNT_IN_SLOT.asUint256().tload(),
@@ -615,7 +618,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     }
 
     function _requirePending(TradeIntent calldata intent) private view {
-        if (PENDING_INTENT_SLOT.asBytes32().tload() != keccak256(abi.encode(intent))) revert NoPendingTrade();
+        if (PENDING_INTENT_SLOT.asBytes32().tload() != IntentHash.structHash(intent)) revert NoPendingTrade();
     }
 
     /// @dev Adds the trade's realised shortfall against the oracle (gains do not offset) to the decayed total.
@@ -694,12 +697,12 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         return PENDING_INTENT_SLOT.asBytes32().tload() != bytes32(0);
     }
 
-    /// @dev The registry's EIP-712 digest of `intent` (LeaderRegistry.intentDigest), computed here.
-    function _intentDigest(TradeIntent calldata intent) private view returns (bytes32) {
+    /// @dev The registry's EIP-712 digest of an intent (LeaderRegistry.intentDigest) from its struct hash.
+    function _intentDigest(bytes32 intentHash) private view returns (bytes32) {
         bytes32 registryDomain = keccak256(
             abi.encode(DOMAIN_TYPEHASH, REGISTRY_NAME_HASH, REGISTRY_VERSION_HASH, block.chainid, address(registry))
         );
-        return keccak256(abi.encodePacked("\x19\x01", registryDomain, IntentHash.structHash(intent)));
+        return keccak256(abi.encodePacked("\x19\x01", registryDomain, intentHash));
     }
 
     function _typedDigest(bytes32 structHash) private view returns (bytes32) {
