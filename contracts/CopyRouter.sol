@@ -95,6 +95,8 @@ contract CopyRouter is ICopyRouter, ReentrancyGuardTransient {
         returns (uint256 mirrored, uint256 totalIn, uint256 totalOut)
     {
         if (vaults.length == 0) revert EmptyBatch();
+        // The platform's venue allowlist, checked once for the batch: the vaults check only their owners' list.
+        if (!factory.isVenueAllowed(intent.venue)) revert VenueNotAllowed(intent.venue);
         // What the pulls deliver is measured, not assumed (tokens donated to the router earlier stay out of it).
         Batch memory batch = _newBatch(
             registry.checkIntent(intent, signature), IERC20(intent.tokenIn).boundedBalanceOf(address(this))

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
 
@@ -15,6 +16,7 @@ import {ISanctionsList} from "./interfaces/ISanctionsList.sol";
 import {IVaultFactory} from "./interfaces/IVaultFactory.sol";
 import {IVenue} from "./interfaces/IVenue.sol";
 import {BoundedCall} from "./libraries/BoundedCall.sol";
+import {IntentHash} from "./libraries/IntentHash.sol";
 
 /// @title CopyVault
 /// @notice One follower's vault (an EIP-1167 clone). See ICopyVault and docs/security-model.md.
@@ -46,6 +48,9 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         keccak256("Withdrawal(address token,uint256 amount,address to,uint256 nonce,uint256 deadline)");
     bytes32 private constant CONFIG_TYPEHASH =
         keccak256("ConfigChange(bytes data,uint256 nonce,uint256 deadline)");
+    /// @dev The registry's EIP-712 domain name and version (LeaderRegistry's constructor), for intent digests.
+    bytes32 private constant REGISTRY_NAME_HASH = keccak256("CopyVault");
+    bytes32 private constant REGISTRY_VERSION_HASH = keccak256("1");
 
     uint8 private constant ASSET_BIT = 1;
     uint8 private constant VENUE_BIT = 2;
@@ -82,13 +87,17 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     // ----------------------------------------------------------------- storage
 
-    // Slot 0 (with OwnerManager's threshold and owner count): everything a trade's first checks read.
+    // Slot 0 (with OwnerManager's threshold and owner count): everything a trade's first checks read, and the
+    // per-day trade count every trade writes, so that a trade reads and writes one slot for both (8 + 8 + 160 +
+    // 24 + 8 + 8 + 24 + 16 = 256 bits). The operation nonce is a uint24 raised with a checked cast: after 16.7
+    // million owner operations a vault refuses more instead of wrapping (an approval can never be replayed).
     address private _leader;
-    uint48 private _nonce;
+    uint24 private _nonce;
     bool private _paused;
     bool private _copying;
-    bool private _guardianAccepted;
-    bool private _initialized;
+    /// @dev UTC day number (block.timestamp / 1 days) of the last trade: fits a uint24 until the year 45,900.
+    uint24 private _tradeDay;
+    uint16 private _tradesThatDay;
 
     // Slot 1: the policy (96 bits) and the oracle (160 bits), read together by every trade. Stored as
     // fields, not as a Policy struct: a struct always starts and ends a slot of its own.
@@ -99,11 +108,15 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     uint16 private _lossBudgetBps;
     address private _oracle;
 
-    // Slot 2: per-day trade count and the decaying loss total.
-    uint32 private _tradeDay;
-    uint16 private _tradesThatDay;
+    // Slot 2: the decaying loss total, two flags no trade reads, and the allowed-route cache.
     uint64 private _lossUsed;
     uint40 private _lossUpdatedAt;
+    bool private _guardianAccepted;
+    bool private _initialized;
+    /// @dev The last route (the two tokens, either order, and the venue) that passed the owners' allowlists, as
+    ///      a 128-bit hash; zero when none. A trade on it reads this one slot instead of three allowlist slots.
+    ///      Every allowlist change clears it, so it never outlives the permissions that admitted it.
+    uint128 private _allowedRoute;
 
     mapping(address token => uint8 bits) private _permissions;
     /// @dev Executed intent nonces per leader, 256 to a word, so a vault pays a fresh slot once per 256 intents.
@@ -186,7 +199,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         returns (uint256 amountIn, uint256 amountOut)
     {
         bytes32 digest = registry.checkIntent(intent, signature);
-        Trade memory trade = _openTrade(intent);
+        Trade memory trade = _openTrade(intent, false);
         amountIn = trade.amountIn;
         IERC20 tokenIn = IERC20(intent.tokenIn);
         // Paying the venue's input address directly needs no allowance, so none can be left behind.
@@ -217,17 +230,21 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     // ----------------------------------------------------------------- router (aggregated mode)
 
     /// @inheritdoc ICopyVault
-    function pullAggregated(TradeIntent calldata intent, bytes calldata signature)
+    function pullAggregated(TradeIntent calldata intent, bytes calldata /* signature: checked by the router */ )
         external
         onlyRouter
         nonReentrant
         returns (uint256 amountIn, uint256 minOut)
     {
-        // The vault checks the signature itself (the registry's per-transaction cache makes it cheap).
-        bytes32 digest = registry.checkIntent(intent, signature);
-        Trade memory trade = _openTrade(intent);
+        // The immutable router, the only caller, verified this very intent with registry.checkIntent (signature,
+        // signer, deadline, fraction, cancelled nonce) before its first pull and reverts the whole batch when
+        // that fails: the vault does not re-verify it per vault (docs/security-model.md), it only names it.
+        bytes32 intentHash = IntentHash.structHash(intent);
+        bytes32 digest = _intentDigest(intentHash);
+        // The router also checked the platform's venue allowlist once for the batch (reverting it otherwise).
+        Trade memory trade = _openTrade(intent, true);
         (amountIn, minOut) = (trade.amountIn, trade.minOut);
-        PENDING_INTENT_SLOT.asBytes32().tstore(keccak256(abi.encode(intent)));
+        PENDING_INTENT_SLOT.asBytes32().tstore(intentHash); // the EIP-712 struct hash names the pending intent
         PENDING_DIGEST_SLOT.asBytes32().tstore(digest);
         PENDING_AMOUNT_IN_SLOT.asUint256().tstore(amountIn);
         PENDING_MIN_OUT_SLOT.asUint256().tstore(minOut);
@@ -252,7 +269,9 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ICopyVault
-    function settleAggregated(TradeIntent calldata intent) external onlyRouter nonReentrant returns (uint256 amountOut) {
+    /// @dev No re-entrancy guard needed: the only outside calls here are `balanceOf` STATICCALLs, which cannot
+    ///      change state, and a vault with a pending trade refuses every other trading entry point.
+    function settleAggregated(TradeIntent calldata intent) external onlyRouter returns (uint256 amountOut) {
         _requirePending(intent);
         Trade memory trade = Trade({
             amountIn: PENDING_AMOUNT_IN_SLOT.asUint256().tload(),
@@ -292,7 +311,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         if (deadline < block.timestamp) revert DeadlineExpired(deadline, block.timestamp);
         uint256 opNonce = _nonce;
         _verifyApprovals(withdrawalDigest(token, amount, to, opNonce, deadline), signers, signatures);
-        _nonce = uint48(opNonce + 1); // before the transfer: a reentrant call cannot reuse the approval
+        _nonce = SafeCast.toUint24(opNonce + 1); // before the transfer: a reentrant call cannot reuse the approval
         IERC20(token).safeTransfer(to, amount);
         emit Withdrawn(token, to, amount, opNonce);
     }
@@ -307,7 +326,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
         if (!_isConfigSelector(selector)) revert DisallowedConfigCall(selector);
         uint256 opNonce = _nonce;
         _verifyApprovals(configDigest(data, opNonce, deadline), signers, signatures);
-        _nonce = uint48(opNonce + 1);
+        _nonce = SafeCast.toUint24(opNonce + 1);
         (bool ok, bytes memory reason) = address(this).call(data);
         if (!ok) {
             // Bubble the configuration function's own error so owners see why it failed.
@@ -509,17 +528,26 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     // ----------------------------------------------------------------- internal: trading
 
     /// @dev Every check of SPEC §1.3 that does not need prices or the signature.
-    function _checkEligible(TradeIntent calldata intent) private view {
+    ///      `viaRouter`: the router checked the platform's venue allowlist for the whole batch.
+    ///      Returns the intent's route key and whether the allowed-route cache already held it.
+    function _checkEligible(TradeIntent calldata intent, bool viaRouter)
+        private
+        view
+        returns (uint128 route, bool routeCached)
+    {
         if (_leader != intent.leader) revert NotFollowingLeader(intent.leader, _leader);
         if (_paused) revert VaultPaused();
         if (!_copying) revert CopyingStoppedError();
         if (_hasPendingTrade()) revert TradePending();
         if (intent.tokenIn == intent.tokenOut) revert IdenticalTokens(intent.tokenIn);
-        if (_permissions[intent.tokenIn] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenIn);
-        if (_permissions[intent.tokenOut] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenOut);
-        if (_permissions[intent.venue] & VENUE_BIT == 0 || !factory.isVenueAllowed(intent.venue)) {
-            revert VenueNotAllowed(intent.venue);
+        route = _routeKey(intent);
+        routeCached = _allowedRoute == route;
+        if (!routeCached) {
+            if (_permissions[intent.tokenIn] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenIn);
+            if (_permissions[intent.tokenOut] & ASSET_BIT == 0) revert AssetNotAllowed(intent.tokenOut);
+            if (_permissions[intent.venue] & VENUE_BIT == 0) revert VenueNotAllowed(intent.venue);
         }
+        if (!viaRouter && !factory.isVenueAllowed(intent.venue)) revert VenueNotAllowed(intent.venue);
         uint16 maxFraction = _maxFractionBps;
         if (intent.fractionBps > maxFraction) revert FractionTooLarge(intent.fractionBps, maxFraction);
         if (_executed[intent.leader][intent.nonce >> 8] & (1 << (intent.nonce & 0xff)) != 0) {
@@ -532,10 +560,11 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     /// @dev Every check, then the trade's amounts and bounds. Marks the intent executed and counts the trade
     ///      before any external call that could re-enter (the oracle, the token, the venue).
-    function _openTrade(TradeIntent calldata intent) private returns (Trade memory trade) {
-        _checkEligible(intent);
+    function _openTrade(TradeIntent calldata intent, bool viaRouter) private returns (Trade memory trade) {
+        (uint128 route, bool routeCached) = _checkEligible(intent, viaRouter);
+        if (!routeCached) _allowedRoute = route;
         _executed[intent.leader][intent.nonce >> 8] |= 1 << (intent.nonce & 0xff);
-        uint32 today = uint32(block.timestamp / 1 days); // fits until the year 11 million
+        uint24 today = uint24(block.timestamp / 1 days); // fits until the year 45,900
         _tradesThatDay = _tradeDay == today ? _tradesThatDay + 1 : 1;
         _tradeDay = today;
 
@@ -589,7 +618,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
     }
 
     function _requirePending(TradeIntent calldata intent) private view {
-        if (PENDING_INTENT_SLOT.asBytes32().tload() != keccak256(abi.encode(intent))) revert NoPendingTrade();
+        if (PENDING_INTENT_SLOT.asBytes32().tload() != IntentHash.structHash(intent)) revert NoPendingTrade();
     }
 
     /// @dev Adds the trade's realised shortfall against the oracle (gains do not offset) to the decayed total.
@@ -640,6 +669,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     function _setPermission(address target, uint8 bit, bool allowed) private {
         if (target == address(0)) revert ZeroAddress();
+        _allowedRoute = 0; // any allowlist change: the next trade checks the lists again
         uint8 bits = _permissions[target];
         _permissions[target] = allowed ? bits | bit : bits & ~bit;
         if (bit == ASSET_BIT) emit AssetAllowed(target, allowed);
@@ -655,8 +685,24 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
             || selector == this.setGuardianAccepted.selector;
     }
 
+    /// @dev A route's cache key: the two tokens in address order (the asset list has no direction) and the
+    ///      venue, hashed to 128 bits (a second preimage costs 2^128), never zero.
+    function _routeKey(TradeIntent calldata intent) private pure returns (uint128) {
+        (address a, address b) =
+            intent.tokenIn < intent.tokenOut ? (intent.tokenIn, intent.tokenOut) : (intent.tokenOut, intent.tokenIn);
+        return uint128(uint256(keccak256(abi.encode(a, b, intent.venue)))) | 1;
+    }
+
     function _hasPendingTrade() private view returns (bool) {
         return PENDING_INTENT_SLOT.asBytes32().tload() != bytes32(0);
+    }
+
+    /// @dev The registry's EIP-712 digest of an intent (LeaderRegistry.intentDigest) from its struct hash.
+    function _intentDigest(bytes32 intentHash) private view returns (bytes32) {
+        bytes32 registryDomain = keccak256(
+            abi.encode(DOMAIN_TYPEHASH, REGISTRY_NAME_HASH, REGISTRY_VERSION_HASH, block.chainid, address(registry))
+        );
+        return keccak256(abi.encodePacked("\x19\x01", registryDomain, intentHash));
     }
 
     function _typedDigest(bytes32 structHash) private view returns (bytes32) {

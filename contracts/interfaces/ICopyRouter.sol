@@ -17,6 +17,8 @@ interface ICopyRouter {
 
     /// @notice Thrown when the vault list is empty.
     error EmptyBatch();
+    /// @notice mirrorAggregated: the platform does not allow the intent's venue (checked once for the batch).
+    error VenueNotAllowed(address venue);
     /// @notice Thrown when the transaction's gas cannot give the next vault its fixed call gas: raise the limit.
     error BatchOutOfGas();
     /// @notice Thrown (aggregated mode) when the vaults' pulls delivered `arrived` of `token` where they reported

@@ -91,6 +91,24 @@ def test_mirror_aggregated__expired_or_cancelled_intent__whole_batch_reverts_wit
     assert_reverts(error, router.mirrorAggregated, intent, sig, followers, sender=relayer, **inputs)
 
 
+def test_mirror_aggregated__venue_revoked_by_the_platform__whole_batch_reverts_nothing_moves(
+    followers, router, factory, venue, weth, make_intent, sign_intent, admin, relayer
+):
+    """The platform's venue list is checked once by the router for the whole batch (the vaults check
+    only their owners' list in this mode): a venue the platform revoked reverts the batch before any
+    vault is pulled, where each vault used to be skipped with the same error."""
+    intent, sig = sign_intent(make_intent())
+    balances = [weth.balanceOf(v) for v in followers]
+    factory.setVenueAllowed(venue, False, sender=admin)
+
+    assert_reverts(
+        router.VenueNotAllowed, router.mirrorAggregated, intent, sig, followers,
+        sender=relayer, venue=venue,
+    )  # fmt: skip
+    assert [weth.balanceOf(v) for v in followers] == balances
+    assert not any(v.isIntentExecuted(intent[0], intent[6]) for v in followers)
+
+
 def test_mirror_aggregated__same_batch_replayed__all_skipped_already_executed_nothing_moves(
     followers, router, weth, usdc, make_intent, sign_intent, relayer
 ):

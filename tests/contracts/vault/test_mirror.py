@@ -150,6 +150,39 @@ def test_mirror__token_removed_from_allowlist__reverts_asset_not_allowed(
         funded_vault.mirror(intent, sig, sender=relayer)
 
 
+@pytest.mark.parametrize("revoked", ["tokenIn", "tokenOut", "venue"])
+def test_mirror__allowlist_change_after_a_trade_on_the_route__next_trade_checks_the_lists_again(
+    funded_vault,
+    owners,
+    weth,
+    usdc,
+    venue,
+    execute_config,
+    make_intent,
+    sign_intent,
+    relayer,
+    revoked,
+):
+    """A trade remembers its route (both tokens, either direction, and the venue) so that the next
+    trade on it reads one slot instead of three allowlist slots; any allowlist change forgets it."""
+    intent, sig = sign_intent(make_intent())
+    funded_vault.mirror(intent, sig, sender=relayer)  # the route is now cached
+    # The way back on the same route passes on the cache.
+    back, back_sig = sign_intent(make_intent(token_in=usdc.address, token_out=weth.address))
+    funded_vault.mirror(back, back_sig, sender=relayer)
+    target = {"tokenIn": weth, "tokenOut": usdc, "venue": venue}[revoked].address
+    change = "setVenueAllowed" if revoked == "venue" else "setAssetAllowed"
+    execute_config(funded_vault, owners[:2], calldata(funded_vault, change, target, False))
+    intent, sig = sign_intent(make_intent())
+
+    if revoked == "venue":
+        expected = reverts(funded_vault.VenueNotAllowed, venue=target)
+    else:
+        expected = reverts(funded_vault.AssetNotAllowed, asset=target)
+    with expected:
+        funded_vault.mirror(intent, sig, sender=relayer)
+
+
 @pytest.mark.parametrize("allowlist", ["vault", "platform"])
 def test_mirror__venue_off_an_allowlist__reverts_venue_not_allowed(
     funded_vault,
