@@ -178,7 +178,7 @@ interface ICopyVault {
 
     // ----------------------------------------------------------------- router (aggregated mode)
 
-    /// @notice Router only: run every check of SPEC §1.3 but the intent's own (signature, signer, deadline,
+    /// @notice Router only: run every check of a mirrored trade (`mirror`) but the intent's own (signature, signer, deadline,
     ///         fraction, cancelled nonce), which the immutable router verified with `registry.checkIntent` before
     ///         its first pull (the whole batch reverts otherwise; `signature` is not read here), mark the
     ///         intent executed, count the trade, and send `amountIn` of `tokenIn` to the router. The trade stays

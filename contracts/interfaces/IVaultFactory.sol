@@ -48,7 +48,7 @@ interface IVaultFactory {
     /// @param owners The owner keys (EOAs or EIP-1271 contracts), at most 32, no zero or duplicate.
     /// @param threshold Approvals needed for withdrawals and configuration, 1 ≤ threshold ≤ owners.
     /// @param leader The address whose signed intents the vault mirrors.
-    /// @param policy The owners' risk limits (SPEC §1.1).
+    /// @param policy The owners' risk limits (fraction, slippage, oracle age, trades per day, loss budget).
     /// @param oracle The oracle the creator expects: it must equal `defaultOracle()`, or the call reverts with
     ///        `OracleMismatch` (so an oracle admin cannot swap the default in front of the creation).
     /// @param assets Tokens the vault may trade and accept as deposits.

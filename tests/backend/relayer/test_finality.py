@@ -182,23 +182,30 @@ def test_reorg__replaced_batch_replanned_identically__first_and_replacement_take
     _mirrored_once(relay, digest, vaults, 12)
 
 
+def _relay_undone_then_mirrored_on_the_new_fork(relay, worker, mirrored: list[str]) -> dict:
+    """The worker relays the intent; the chain is reverted to before it; then someone with the
+    relayer's key (taking the undone batch's nonce: no gap) mirrors `mirrored` on the new fork.
+    The receipt of that mirror."""
+    before = relay.rpc("evm_snapshot")
+    worker.step()
+    relay.rpc("evm_revert", before)
+    (stored,) = relay.intents()
+    return relay.actions.mirror_batch(
+        intent_message(stored).values(),
+        bytes.fromhex(stored.signature[2:]),
+        mirrored,
+        relayer=relay.chain.relayer,
+        aggregated=True,
+    )
+
+
 def test_reorg__some_vaults_executed_on_the_new_fork__only_the_others_sent_again(relay):
     """After the reorg, someone with the relayer's key mirrors two of the four vaults: the re-plan
     asks each vault isIntentExecuted and sends only to the other two."""
     vaults = relay.followers(4)
     digest = relay.submit(nonce=3)
     worker = relay.worker(confirmations=3)
-    before = relay.rpc("evm_snapshot")
-    worker.step()
-    relay.rpc("evm_revert", before)
-    (stored,) = relay.intents()
-    relay.actions.mirror_batch(
-        intent_message(stored).values(),
-        bytes.fromhex(stored.signature[2:]),
-        vaults[:2],
-        relayer=relay.chain.relayer,  # takes the undone batch's nonce: no gap here
-        aggregated=True,
-    )
+    _relay_undone_then_mirrored_on_the_new_fork(relay, worker, vaults[:2])
     relay.api.index()
 
     worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
@@ -216,17 +223,7 @@ def test_reorg__vaults_executed_on_the_new_fork_not_indexed_yet__mirrored_from_t
     vaults = relay.followers(3)
     digest = relay.submit(nonce=4)
     worker = relay.worker(confirmations=3)
-    before = relay.rpc("evm_snapshot")
-    worker.step()
-    relay.rpc("evm_revert", before)
-    (stored,) = relay.intents()
-    mirror = relay.actions.mirror_batch(
-        intent_message(stored).values(),
-        bytes.fromhex(stored.signature[2:]),
-        vaults[:2],
-        relayer=relay.chain.relayer,
-        aggregated=True,
-    )
+    mirror = _relay_undone_then_mirrored_on_the_new_fork(relay, worker, vaults[:2])
 
     worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
 

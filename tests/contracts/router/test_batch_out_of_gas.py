@@ -181,7 +181,7 @@ def test_router__one_vaults_oracle_burns_all_its_gas__that_vault_skipped_others_
     mode, gas_burner, followers, create_vault, router, weth, owners, execute_config,
     make_intent, sign_intent, relayer, deployer,
 ):  # fmt: skip
-    """SPEC §1.3: a vault that cannot take the trade is skipped and the others proceed. A
+    """A vault that cannot take the trade is skipped and the others proceed. A
     follower's own owners choose its oracle; one that loops until its gas is gone once left every
     frame above it 1/64 of its gas, so the router found under 1/16 of the gas it had before the
     call and reverted the whole batch with BatchOutOfGas, whatever the transaction's gas limit
