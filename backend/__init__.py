@@ -1,1 +1,1 @@
-"""copyvault backend: indexer, relayer and API around the on-chain vaults (SPEC §2)."""
+"""copyvault backend: indexer, relayer and API around the on-chain vaults (docs/backend.md)."""

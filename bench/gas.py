@@ -1,4 +1,4 @@
-"""Exact gas of copyvault beside its anchors, on one anvil node in one run (SPEC §4).
+"""Exact gas of copyvault beside its anchors, on one anvil node in one run (docs/protocol.md §4).
 
     python -m bench.gas [--sizes 1,10,100,250] [--json reports/bench-gas.json]
 

@@ -1,5 +1,5 @@
-"""Indexer backfill throughput into SQLite and PostgreSQL (SPEC §4: at least 5,000 events/s into
-SQLite).
+"""Indexer backfill throughput into SQLite and PostgreSQL (docs/protocol.md §4: at least 5,000
+events/s into SQLite).
 
     python -m bench.indexer [--events 100000] [--backends sqlite,postgresql]
                             [--json reports/bench-indexer.json]
@@ -49,8 +49,9 @@ from bench.report import machine, packed_call, text_table, write_json
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = "reports/bench-indexer.json"
 DEFAULT_EVENTS = 100_000
-SQLITE_TARGET = 5_000  # events/s, SPEC §4
-PONDER_REFERENCE = 6_600  # events/s, SPEC §4 (Ponder on a 2-core machine, 100,000 simple events)
+SQLITE_TARGET = 5_000  # events/s, docs/protocol.md §4
+# events/s, docs/protocol.md §4 (Ponder on a 2-core machine, 100,000 simple events)
+PONDER_REFERENCE = 6_600
 CALLS_PER_TX = 1_000
 CREATIONS_PER_TX = 40
 EVENTS_PER_CREATION = 10  # 1 owner, 1 asset, 1 venue: see the module docstring
@@ -304,7 +305,8 @@ def format_table(generated: Generated, results: list[Result]) -> str:
         f"Events: {generated.events:,} ({generated.vaults:,} vault creations x "
         f"{EVENTS_PER_CREATION}, {generated.deposits:,} deposits, {generated.stops:,} stops) in "
         f"{generated.blocks:,} blocks / {generated.transactions:,} transactions, generated in "
-        f"{generated.seconds:.1f}s. Reference: Ponder ~{PONDER_REFERENCE:,} events/s (SPEC §4)."
+        f"{generated.seconds:.1f}s. Reference: Ponder ~{PONDER_REFERENCE:,} events/s "
+        "(docs/protocol.md §4)."
     )
     return "\n".join(lines)
 

@@ -1,5 +1,5 @@
-"""Relay latency: one signed intent mirrored into N vaults by the real server (SPEC §4: 500 vaults
-within 2 blocks on a local node).
+"""Relay latency: one signed intent mirrored into N vaults by the real server (docs/protocol.md §4:
+500 vaults within 2 blocks on a local node).
 
     python -m bench.relay [--vaults 100,500] [--gas-limits 30000000,60000000]
                           [--json reports/bench-relay.json]
@@ -68,7 +68,7 @@ GAS_LIMIT_LABELS = {
     DOUBLE_GAS_LIMIT: "60M",
 }
 TARGET_VAULTS = 500
-TARGET_BLOCKS = 2  # SPEC §4
+TARGET_BLOCKS = 2  # docs/protocol.md §4
 BLOCK_TIME = 1  # seconds, interval mining during the measurement
 TX_GAS_CAP = 2**24  # EIP-7825
 FRACTION_BPS = 1_000
@@ -425,7 +425,7 @@ def format_table(results: list[Result]) -> str:
         f"Blocks: the block holding the last mirror minus H (1 = the next block). Interval mining "
         f"{BLOCK_TIME}s (observed {', '.join(f'{t:.2f}' for t in observed) or '-'} s/block); "
         f"EIP-7825 cap of {TX_GAS_CAP:,} gas per transaction enforced; relayer batches of at most "
-        "200 vaults under 2^24 gas. Target (SPEC §4): 500 vaults within 2 blocks."
+        "200 vaults under 2^24 gas. Target (docs/protocol.md §4): 500 vaults within 2 blocks."
     )
     return "\n".join(lines)
 

@@ -527,7 +527,7 @@ contract CopyVault is ICopyVault, OwnerManager, ReentrancyGuardTransient {
 
     // ----------------------------------------------------------------- internal: trading
 
-    /// @dev Every check of SPEC §1.3 that does not need prices or the signature.
+    /// @dev Every check of docs/protocol.md §1.3 that does not need prices or the signature.
     ///      `viaRouter`: the router checked the platform's venue allowlist for the whole batch.
     ///      Returns the intent's route key and whether the allowed-route cache already held it.
     function _checkEligible(TradeIntent calldata intent, bool viaRouter)

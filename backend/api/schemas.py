@@ -450,8 +450,9 @@ BatchStatus = Literal[
 
 
 class IntentSubmission(Model):
-    """A leader's TradeIntent (SPEC §1.2) and its EIP-712 signature on the registry's domain
-    (CopyVault / 1 / this chain / the LeaderRegistry), as `eth_signTypedData_v4` produces it."""
+    """A leader's TradeIntent (docs/protocol.md §1.2) and its EIP-712 signature on the registry's
+    domain (CopyVault / 1 / this chain / the LeaderRegistry), as `eth_signTypedData_v4`
+    produces it."""
 
     leader: AddressIn
     venue: AddressIn

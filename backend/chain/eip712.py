@@ -1,12 +1,13 @@
 """copyvault's EIP-712 types: the one Python definition of what leaders and owners sign.
 
 The contracts recompute these digests on chain (the LeaderRegistry for trade intents,
-each CopyVault for owner approvals) and `shared/vectors/eip712.json` pins them, so any
+each CopyVault for owner approvals) and `tests/vectors/eip712.json` pins them, so any
 drift here would make every signature the backend produces or accepts fail on chain.
 Hence:
 
-- the type strings are literal copies of SPEC §1.1–1.2 and each message class derives
-  its fields from its type string, so there is one source of truth per type;
+- the type strings are literal copies of those in docs/protocol.md §1 (EIP-712 domains and signed
+  types) and each message class derives its fields from its type string, so there is one source of
+  truth per type;
 - `struct_hash` is EIP-712's ``hashStruct`` written out with eth-abi (dynamic ``bytes``
   replaced by their keccak), and `sign` refuses to sign unless eth-account's own
   encoding of `typed_data` yields the same hashes, so the JSON shown to wallets and the
@@ -158,7 +159,8 @@ _JSON_PARSERS = {"bytes": _parse_bytes}
 
 @dataclass(frozen=True)
 class Domain:
-    """The EIP-712 domain of one verifying contract: name and version are fixed by SPEC."""
+    """The EIP-712 domain of one verifying contract: name and version are fixed by the protocol
+    (docs/protocol.md §1: "CopyVault", "1")."""
 
     chain_id: int
     verifying_contract: str

@@ -9,7 +9,7 @@ import {BoundedCall} from "../libraries/BoundedCall.sol";
 
 /// @title OwnerManager
 /// @notice The owner set, its threshold, and the one place where M-of-N approvals are checked.
-/// @dev Invariant (SPEC §1.5, 4): 1 ≤ threshold ≤ owners ≤ MAX_OWNERS, no zero or duplicate owner.
+/// @dev Invariant (docs/protocol.md §1.5, 4): 1 ≤ threshold ≤ owners ≤ MAX_OWNERS, no zero or duplicate owner.
 abstract contract OwnerManager is ICopyVault {
     /// @dev Bounds every loop over owners and keeps the count in a uint8.
     uint256 internal constant MAX_OWNERS = 32;

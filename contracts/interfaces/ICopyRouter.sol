@@ -4,8 +4,8 @@ pragma solidity 0.8.30;
 import {TradeIntent} from "./ICopyTypes.sol";
 
 /// @title ICopyRouter
-/// @notice Mirrors one signed intent into many vaults in one transaction (SPEC §1.3). The router never
-///         holds tokens between calls.
+/// @notice Mirrors one signed intent into many vaults in one transaction (docs/protocol.md §1.3). The router
+///         never holds tokens between calls.
 interface ICopyRouter {
     /// @notice `vault`, a vault of this factory, could not take the intent; `reason` is the selector of the error
     ///         the vault raised (zero for a revert without data). Addresses in the list that are not vaults of this

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-/// @notice A vault owners' risk settings (SPEC §1.1).
+/// @notice A vault owners' risk settings (docs/protocol.md §1.1).
 /// @dev Packed into one storage slot together with the vault's oracle address.
 struct Policy {
     /// Largest share, in basis points, of the vault's `tokenIn` balance one intent may trade (1..10000).

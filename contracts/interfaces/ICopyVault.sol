@@ -5,7 +5,8 @@ import {Policy, TradeIntent} from "./ICopyTypes.sol";
 
 /// @title ICopyVault
 /// @notice A follower's vault, owned by M-of-N owner keys, mirroring one leader's signed trade intents inside
-///         its owners' limits (SPEC §1.1, §1.3). Stopping takes one key; everything else takes the threshold.
+///         its owners' limits (docs/protocol.md §1.1, §1.3). Stopping takes one key; everything else takes the
+///         threshold.
 interface ICopyVault {
     /// @notice What the factory passes to a new clone.
     struct InitParams {
@@ -169,7 +170,7 @@ interface ICopyVault {
     /// @notice Deposit an allowlisted `token`; credits what actually arrived (fee-on-transfer safe).
     function deposit(address token, uint256 amount) external;
 
-    /// @notice Mirror a leader's signed intent into this vault, inside the owners' limits (SPEC §1.3).
+    /// @notice Mirror a leader's signed intent into this vault, inside the owners' limits (docs/protocol.md §1.3).
     /// @return amountIn What the vault sold.
     /// @return amountOut What the vault received, measured on its own balance.
     function mirror(TradeIntent calldata intent, bytes calldata signature)

@@ -5,7 +5,7 @@ import {TradeIntent} from "./ICopyTypes.sol";
 
 /// @title ILeaderRegistry
 /// @notice Leaders, their trade-only delegates and cancelled intent nonces; the EIP-712 verifying
-///         contract for intents, so one signature serves every vault (SPEC §1.2).
+///         contract for intents, so one signature serves every vault (docs/protocol.md §1.2).
 interface ILeaderRegistry {
     // ----------------------------------------------------------------- events
 

@@ -6,7 +6,7 @@ import {Policy} from "./ICopyTypes.sol";
 /// @title IVaultFactory
 /// @notice Creates follower vaults as clones at CREATE2 addresses derived from the creator's parameters, and
 ///         holds the platform's settings. No platform role can move vault funds or change a vault's owners,
-///         leader or policy (SPEC §1.4).
+///         leader or policy (docs/protocol.md §1.4).
 interface IVaultFactory {
     // ----------------------------------------------------------------- events
 

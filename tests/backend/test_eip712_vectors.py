@@ -1,7 +1,6 @@
-"""The Python EIP-712 encoding reproduces every shared vector (SPEC §1.2) and round-trips.
+"""The Python EIP-712 encoding reproduces every test vector (docs/protocol.md §1) and round-trips.
 
-The vectors are ``tests/vectors/eip712.json`` (the specification's ``shared/vectors/eip712.json``,
-copied; ``tests/test_vectors_copy.py`` keeps them equal); the contracts'
+The vectors are ``tests/vectors/eip712.json``; the contracts'
 digest views are held to the same file, so passing here means the backend and the chain
 agree on every byte a leader or an owner signs.
 """
@@ -30,7 +29,7 @@ from backend.chain.eip712 import (
 from tests.backend.strategies import domains, messages, private_keys
 from tests.utils.vectors import load_vectors
 
-SPEC_TYPE_STRINGS = {
+PROTOCOL_TYPE_STRINGS = {
     "TradeIntent": "TradeIntent(address leader,address venue,address tokenIn,address tokenOut,"
     "uint16 fractionBps,uint256 minPrice,uint256 nonce,uint256 deadline)",
     "Withdrawal": "Withdrawal(address token,uint256 amount,address to,uint256 nonce,"
@@ -75,7 +74,7 @@ def test_vectors__cover_every_signed_type() -> None:
 
 def test_type_string__matches_spec_and_vector(vector: dict[str, Any]) -> None:
     cls = eip712.MESSAGE_TYPES[vector["primaryType"]]
-    assert cls.TYPE_STRING == SPEC_TYPE_STRINGS[cls.PRIMARY_TYPE] == vector["typeString"]
+    assert cls.TYPE_STRING == PROTOCOL_TYPE_STRINGS[cls.PRIMARY_TYPE] == vector["typeString"]
 
 
 def test_typehash__matches_vector(vector: dict[str, Any]) -> None:

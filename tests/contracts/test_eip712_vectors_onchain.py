@@ -1,6 +1,6 @@
-"""The contracts' digest views reproduce every shared EIP-712 vector (SPEC §1.2).
+"""The contracts' digest views reproduce every EIP-712 test vector (docs/protocol.md §1).
 
-The vectors (``tests/vectors/eip712.json``, the specification's, copied) name fixed verifying
+The vectors (``tests/vectors/eip712.json``) name fixed verifying
 contracts (0xaAaA… a registry, 0xbBbB… a vault) and chain ids 31337, 1 and 8453. The deployed
 code is placed at those addresses with ``anvil_setCode`` (the registry's runtime code; for the
 vault, the EIP-1167 clone proxy copied from a real clone, so it runs the real implementation with
@@ -128,7 +128,7 @@ def test_onchain_type_hash__is_the_constant_the_contract_hashes_with(
     """The type hashes are private constants; the compiler inlines each as a PUSH32 in the
     runtime code of the contract that verifies that type (the registry for intents, the vault
     implementation for owner approvals). The vector's type hash is there, and is the keccak of
-    the SPEC's type string.
+    the type string docs/protocol.md §1 gives.
     """
     verifier = (
         registry.address

@@ -1,8 +1,9 @@
-"""The EIP-712 test vectors (SPEC §1.2), kept in the repository so a clone tests on its own.
+"""The EIP-712 test vectors of docs/protocol.md §1 (EIP-712 domains and signed types).
 
-`tests/vectors/eip712.json` is a copy of the specification's `shared/vectors/eip712.json`;
-`tests/test_vectors_copy.py` fails when the two differ (where the specification sits beside the
-repository, as on the development machines)."""
+`tests/vectors/eip712.json` is the repository's own copy, so a clone tests on its own. The
+vectors were first published, computed two independent ways, outside this repository; where that
+original sits beside the clone (as on the development machines), `tests/test_vectors_copy.py`
+checks that the copy still holds the same vectors. Nothing else reads the original."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VECTORS_FILE = REPO_ROOT / "tests" / "vectors" / "eip712.json"
-SPEC_VECTORS_FILE = REPO_ROOT.parent / "shared" / "vectors" / "eip712.json"
+# Where the original was published on the development machines; absent elsewhere, and not needed.
+ORIGINAL_VECTORS_FILE = REPO_ROOT.parent / "shared" / "vectors" / "eip712.json"
 
 
-def load_vectors() -> list[dict[str, Any]]:
-    return json.loads(VECTORS_FILE.read_text())["vectors"]
+def load_vectors(path: Path = VECTORS_FILE) -> list[dict[str, Any]]:
+    return json.loads(path.read_text())["vectors"]

@@ -1,6 +1,6 @@
 """One key versus the threshold: pausing, stopping, a single owner trying threshold-only actions.
 
-Rule of thumb (SPEC §1.1): stopping takes one key; everything else takes the threshold.
+Rule of thumb (docs/protocol.md §1.1): stopping takes one key; everything else takes the threshold.
 Withdrawals work while paused; deposits and trades do not.
 """
 

@@ -1,7 +1,8 @@
 """Forged, stale, cancelled, replayed and tampered trade intents.
 
-Invariant 3 (SPEC §1.5): an intent (a leader's nonce) executes at most once per vault; cancelled,
-expired or wrongly signed intents never execute. Registry errors are matched on the registry's ABI.
+Invariant 3 (docs/protocol.md §1.5): an intent (a leader's nonce) executes at most once per vault;
+cancelled, expired or wrongly signed intents never execute. Registry errors are matched on the
+registry's ABI.
 """
 
 from __future__ import annotations

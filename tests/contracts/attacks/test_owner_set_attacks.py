@@ -1,7 +1,7 @@
 """Owner sets and thresholds that would lock or hand over a vault, at creation and later.
 
-Invariant 4 (SPEC §1.5): owners and threshold are always valid (1 ≤ M ≤ N, no zero or duplicate
-owner).
+Invariant 4 (docs/protocol.md §1.5): owners and threshold are always valid (1 ≤ M ≤ N, no zero or
+duplicate owner).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Platform roles reaching for vault funds: the admin (holding every role) and the guardian.
 
-Invariant 6 (SPEC §1.5, §1.4): no platform role can move vault funds or change a vault's owners,
-leader or policy. The guardian can pause vaults that accepted it, and nothing else.
+Invariant 6 (docs/protocol.md §1.5, §1.4): no platform role can move vault funds or change a vault's
+owners, leader or policy. The guardian can pause vaults that accepted it, and nothing else.
 """
 
 from __future__ import annotations
@@ -257,9 +257,9 @@ def sandwich(project, deployer, admin, oracle, weth, usdc, weth_usdc_pair, venue
 def test_mirror__feed_admin_installs_lying_feed__loosens_existing_vaults_bounds_trust_assumption(
     funded_vault, sandwich, make_intent, sign_intent, relayer
 ):
-    # Documents SPEC §1.4's trust assumption, the one way around invariant 6: whoever holds
-    # FEED_ADMIN_ROLE moves every vault's price bound, and with any live intent that signs no limit
-    # price (minPrice 0) can sandwich the vaults. Hence the timelock on feed changes.
+    # Documents docs/protocol.md §1.4's trust assumption, the one way around invariant 6: whoever
+    # holds FEED_ADMIN_ROLE moves every vault's price bound, and with any live intent that signs no
+    # limit price (minPrice 0) can sandwich the vaults. Hence the timelock on feed changes.
     sandwich()
     intent, sig = sign_intent(make_intent(min_price=0))
     receipt = funded_vault.mirror(intent, sig, sender=relayer)

@@ -1,7 +1,7 @@
 """Replayed owner approvals: twice, on another vault, on another chain, too early, too late.
 
-Invariant 2 (SPEC §1.5): an approval works once, on the vault and chain it names, before its
-deadline.
+Invariant 2 (docs/protocol.md §1.5): an approval works once, on the vault and chain it names, before
+its deadline.
 """
 
 from __future__ import annotations

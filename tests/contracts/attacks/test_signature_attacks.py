@@ -1,9 +1,9 @@
 """Forged, tampered and malformed owner approvals (withdrawals and configuration changes).
 
-Invariant 1 (SPEC §1.5): no token leaves a vault except by an M-of-N approved withdrawal to the
-approved recipient. Every approval set that is short, duplicated, unordered, foreign, malleated
-or signed over other terms is refused with the exact error, and the vault's balances and nonce do
-not move.
+Invariant 1 (docs/protocol.md §1.5): no token leaves a vault except by an M-of-N approved withdrawal
+to the approved recipient. Every approval set that is short, duplicated, unordered, foreign,
+malleated or signed over other terms is refused with the exact error, and the vault's balances and
+nonce do not move.
 """
 
 from __future__ import annotations

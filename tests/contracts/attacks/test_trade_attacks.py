@@ -1,7 +1,7 @@
 """Trades that would drain a vault: scam tokens, rogue venues, dumped pools, bad oracles, liars.
 
-Invariant 1 (SPEC §1.5): a mirrored trade returns at least the bound (leader's limit and the
-owners' slippage under the oracle) to the same vault, measured on the vault's own balances.
+Invariant 1 (docs/protocol.md §1.5): a mirrored trade returns at least the bound (leader's limit and
+the owners' slippage under the oracle) to the same vault, measured on the vault's own balances.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """VaultFactory.createVault / predictVault: clones at CREATE2 addresses bound to their creator
-(SPEC §1.4).
+(docs/protocol.md §1.4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""SPEC §1.5 invariants 1–4 and 6 under random sequences of everything anyone can do to a vault.
+"""docs/protocol.md §1.5 invariants 1–4 and 6 under random sequences of everything anyone can do to
+a vault.
 
 A Hypothesis state machine drives one vault through deposits, withdrawals (approved, or wrong in
 one way), configuration changes, pauses, copying switches, guardian and platform-admin actions,

@@ -1,5 +1,5 @@
 """PriceOracle.quote: exact conversions across token and feed decimals; stale, future, zero,
-negative and missing prices refused (SPEC §1.4).
+negative and missing prices refused (docs/protocol.md §1.4).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """LeaderRegistry: leaders register, appoint and revoke trade-only delegates, and cancel nonces
-(SPEC §1.2).
+(docs/protocol.md §1.2).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""CopyRouter.mirrorAggregated under attack: forged and replayed intents, duplicated vaults,
-callers other than the router, a pool moved before the batch (SPEC §1.3, invariants 3 and 5)."""
+"""CopyRouter.mirrorAggregated under attack: forged and replayed intents, duplicated vaults, callers
+other than the router, a pool moved before the batch (docs/protocol.md §1.3, invariants 3 and 5)."""
 
 from __future__ import annotations
 

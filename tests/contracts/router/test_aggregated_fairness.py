@@ -1,6 +1,6 @@
-"""CopyRouter.mirrorAggregated: one swap, one price for every follower (SPEC §1.3), against the
-sequential mode (mirrorBatch), where the first follower gets the best price and the last the
-worst."""
+"""CopyRouter.mirrorAggregated: one swap, one price for every follower (docs/protocol.md §1.3),
+against the sequential mode (mirrorBatch), where the first follower gets the best price and the last
+the worst."""
 
 from __future__ import annotations
 

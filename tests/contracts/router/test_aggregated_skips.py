@@ -1,5 +1,5 @@
 """CopyRouter.mirrorAggregated: a vault that cannot take the trade is skipped with the selector of
-the error it would have raised, and the rest of the batch is mirrored (SPEC §1.3)."""
+the error it would have raised, and the rest of the batch is mirrored (docs/protocol.md §1.3)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """CopyRouter.mirrorBatch (sequential mode): one intent into many vaults, one swap per vault; a
-vault that cannot trade is skipped with its own error's selector and the others proceed (SPEC
-§1.3, invariant 5).
+vault that cannot trade is skipped with its own error's selector and the others proceed
+(docs/protocol.md §1.3, invariant 5).
 
 Fixtures live in this module: the router folder is shared with the aggregated-mode tests.
 """

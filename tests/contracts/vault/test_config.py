@@ -1,6 +1,6 @@
 """CopyVault.executeConfig: every configuration change takes the threshold of owner approvals,
 runs only the vault's configuration functions, and shares the operation nonce with withdrawals
-(SPEC §1.1)."""
+(docs/protocol.md §1.1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """CopyVault.deposit: anyone deposits allowlisted assets; the vault credits what actually
-arrived (SPEC §1.1)."""
+arrived (docs/protocol.md §1.1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """CopyVault.initialize: only the factory initialises, once per clone; the implementation never
-(SPEC §1.1: a vault's code and owners are fixed at creation)."""
+(docs/protocol.md §1.1: a vault's code and owners are fixed at creation)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ INVALID_OWNER_SETS = {
 def test_initialize__invalid_owners_or_threshold__vault_creation_reverts(
     factory, implementation, owners, leader, weth, venue, name
 ):
-    """SPEC §1.5 invariant 4: 1 ≤ M ≤ N, no zero or duplicate owner, from creation on."""
+    """Invariant 4 (docs/protocol.md §1.5): 1 ≤ M ≤ N, no zero or duplicate owner, from creation."""
     indexes, threshold, error, inputs = INVALID_OWNER_SETS[name]
     addresses = [ZERO_ADDRESS if i is None else owners[i].address for i in indexes]
     inputs = {k: owners[v].address if k == "owner" else v for k, v in inputs.items()}

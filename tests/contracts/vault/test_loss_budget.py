@@ -1,5 +1,6 @@
-"""CopyVault loss budget (Policy.lossBudgetBps): cumulative execution loss against the oracle,
-in millionths of a basis point, decaying linearly by the budget every 24 h; 0 is off (SPEC §1.1)."""
+"""CopyVault loss budget (Policy.lossBudgetBps): cumulative execution loss against the oracle, in
+millionths of a basis point, decaying linearly by the budget every 24 h; 0 is off
+(docs/protocol.md §1.1)."""
 
 from __future__ import annotations
 

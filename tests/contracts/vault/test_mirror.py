@@ -1,4 +1,5 @@
-"""CopyVault.mirror: a leader's signed intent traded inside the owners' limits (SPEC §1.3)."""
+"""CopyVault.mirror: a leader's signed intent traded inside the owners' limits
+(docs/protocol.md §1.3)."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_mirror__after_trade__no_allowance_or_tokens_left_with_venue_or_pair(
         assert token.balanceOf(venue) == 0
 
 
-# ----------------------------------------------------------------------------- SPEC §1.3 checks
+# --------------------------------------------------------------- docs/protocol.md §1.3 checks
 
 
 def test_mirror__intent_of_another_leader__reverts_not_following_leader(

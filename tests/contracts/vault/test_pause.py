@@ -1,5 +1,5 @@
 """CopyVault.pause / stopCopying: stopping takes one key (any owner; the guardian, if accepted,
-may pause); resuming takes the threshold (SPEC §1.1)."""
+may pause); resuming takes the threshold (docs/protocol.md §1.1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """CopyVault views: what a new vault reports, how the views follow operations, and the EIP-712
-digests the vault checks approvals against (SPEC §1.1)."""
+digests the vault checks approvals against (docs/protocol.md §1.1)."""
 
 from __future__ import annotations
 

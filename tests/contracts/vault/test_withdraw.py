@@ -1,5 +1,6 @@
 """CopyVault.withdraw: M-of-N owner approvals move exactly the approved amount to the approved
-recipient, once, before the deadline, paused or not (SPEC §1.1, §1.5 invariants 1, 2)."""
+recipient, once, before the deadline, paused or not (docs/protocol.md §1.1, §1.5 invariants 1,
+2)."""
 
 from __future__ import annotations
 

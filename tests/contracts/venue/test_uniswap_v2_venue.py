@@ -1,5 +1,5 @@
-"""UniswapV2Venue: prices and trades exactly as the real Uniswap V2 pair, holding nothing (SPEC
-§1.4).
+"""UniswapV2Venue: prices and trades exactly as the real Uniswap V2 pair, holding nothing
+(docs/protocol.md §1.4).
 """
 
 from __future__ import annotations
