@@ -144,6 +144,8 @@ def _key_settings(chain, folder: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def relay(anvil_chain, stores, tmp_path) -> Iterator[RelayEnv]:
+    """The leader is registered (intake admits its intents once a follower holds their tokenIn)."""
+    anvil_chain.actions.register(anvil_chain.leader, "ipfs://leader")
     with open_env(anvil_chain, stores, tmp_path) as api:
         key_settings = _key_settings(anvil_chain, tmp_path)
         signer = load_relayer_signer(load_settings(**key_settings))
