@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from eth_utils import to_checksum_address
-from sqlalchemy import Engine, bindparam, func, insert, literal, select
+from sqlalchemy import Engine, bindparam, func, insert, literal, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -331,18 +331,22 @@ _INDEX_FACTS = select(
     select(Leader.address)
     .where(Leader.chain_id == bindparam("chain_id"), Leader.address == bindparam("leader"))
     .scalar_subquery(),
+    # From the leader's vaults (by their leader index) to each one's balance row (its key): never a
+    # scan of every vault holding the token. Stops at the first follower able to trade.
     select(Vault.address)
-    .join(
-        VaultBalance,
-        (VaultBalance.chain_id == Vault.chain_id) & (VaultBalance.vault == Vault.address),
-    )
     .where(
         Vault.chain_id == bindparam("chain_id"),
         Vault.leader == bindparam("leader"),
         Vault.paused.is_(False),
         Vault.copying.is_(True),
-        VaultBalance.token == bindparam("token_in"),
-        VaultBalance.balance > 0,
+        select(VaultBalance.vault)
+        .where(
+            VaultBalance.chain_id == Vault.chain_id,
+            VaultBalance.vault == Vault.address,
+            VaultBalance.token == bindparam("token_in"),
+            VaultBalance.balance > 0,
+        )
+        .exists(),
     )
     .exists(),
     # Counted up to the limit only: a leader with a long queue costs no more than one at the limit.
@@ -352,7 +356,8 @@ _INDEX_FACTS = select(
         .where(
             Intent.chain_id == bindparam("chain_id"),
             Intent.leader == bindparam("leader"),
-            Intent.status.in_(PENDING_STATUSES),
+            # Constants in the SQL, not an expanding parameter: the statement stays cached.
+            Intent.status.in_([literal_column(f"'{status}'") for status in PENDING_STATUSES]),
         )
         .limit(bindparam("max_pending"))
         .subquery()
