@@ -54,6 +54,25 @@ def test_fairness__both_leaders_keep_submitting__turns_alternate_none_starved(re
     assert _planned_order(relay) == [a[0], b[0], a[1], b[1], a[2], b[2]]
 
 
+def test_fairness__two_backlogs__a_newcomer_waits_at_most_one_turn_of_each(relay):
+    """Sybil backlogs (two leaders, three intents each) delay a third leader's intent by one turn
+    of each of them, no more: each backlog counts once, whatever its length."""
+    _two_leaders(relay)
+    third = relay.chain.delegate  # a third leader here
+    relay.actions.register(third, "ipfs://third-leader")
+    relay.follower(relay.chain.owners[2], salt=3, leader=third.address)
+    a = [relay.submit(nonce=n) for n in range(1, 4)]
+    b = [relay.submit(nonce=n, leader=OTHER) for n in range(1, 4)]
+    late = relay.submit(nonce=1, leader=third)
+    worker = relay.worker()
+    worker.reconcile_nonce()
+    for _ in range(3):
+        worker.step()
+    assert _planned_order(relay) == [a[0], b[0], late]
+    worker.run_until_idle()
+    assert _planned_order(relay) == [a[0], b[0], late, a[1], b[1], a[2], b[2]]
+
+
 def test_fairness__turns_recorded_per_leader(relay):
     _two_leaders(relay)
     relay.submit(nonce=1)
