@@ -3,10 +3,12 @@ helpers that sign TradeIntents as a leader, a delegate, another key or a contrac
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import httpx
 import pytest
 
 from backend.api.schemas import intent_submission_body
@@ -76,6 +78,30 @@ class IntakeEnv:
         admit_leader(self.chain, wallet, salt=salt)
         self.api.index()
         return wallet
+
+
+def post_all_at_once(url: str, bodies: list[dict[str, Any]]) -> list[tuple[Any, str | None]]:
+    """POST every body to `url`/v1/intents at once (one thread and connection each, released
+    together): (status or the transport error, the error code or None) per answer, in any order."""
+    answers: list[tuple[Any, str | None]] = []
+    start = threading.Barrier(len(bodies))
+
+    def submit(body):
+        with httpx.Client(base_url=url, timeout=60) as client:
+            start.wait()
+            try:
+                response = client.post("/v1/intents", json=body)
+            except httpx.HTTPError as exc:
+                answers.append((repr(exc), None))
+                return
+            answers.append((response.status_code, (response.json().get("error") or {}).get("code")))
+
+    threads = [threading.Thread(target=submit, args=(b,)) for b in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return answers
 
 
 def body_of(message: eip712.TradeIntent, signature: str) -> dict[str, Any]:

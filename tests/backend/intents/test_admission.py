@@ -16,9 +16,9 @@ from sqlalchemy import update
 from backend.chain import eip712
 from backend.chain.actions import Key
 from backend.db.relay_models import Intent
-from tests.backend.api.helpers import open_env
+from tests.backend.api.helpers import open_env, uvicorn_server
 from tests.backend.helpers import admit_leader
-from tests.backend.intents.conftest import IntakeEnv, assert_error
+from tests.backend.intents.conftest import IntakeEnv, assert_error, post_all_at_once
 
 PENDING_LIMIT = 3
 
@@ -248,3 +248,19 @@ def test_pending_limit__forged_intent_gets_the_signature_error_not_429(limited_i
         assert intake.post(intake.body(intake.message(nonce=nonce))).status_code == 202
     forged = intake.body(intake.message(nonce=40), _fresh_key())
     assert_error(intake.post(forged), 403, "unauthorized_signer")
+
+
+def test_attack__concurrent_flood_of_one_leader__only_202_or_429_and_bounded(limited_intake):
+    """One leader's 12 intents at once on a real uvicorn server (real concurrency): every answer is
+    202 or 429 leader_pending_limit (never a 500 or a store error), what is stored is what was
+    answered 202, and at least the limit gets in. The count is read, not locked, so concurrent
+    requests may pass it together: at most one per request in flight (documented)."""
+    intake = limited_intake
+    bodies = [intake.body(intake.message(nonce=500 + i)) for i in range(12)]
+    with uvicorn_server(intake.api.app) as url:
+        answers = post_all_at_once(url, bodies)
+    assert set(answers) <= {(202, None), (429, "leader_pending_limit")}, answers
+    accepted = sum(1 for status, _ in answers if status == 202)
+    assert PENDING_LIMIT <= accepted <= len(bodies) and intake.stored() == accepted
+    # Once the burst is over the limit holds exactly: the next intent is refused.
+    assert_error(intake.post(intake.body(intake.message(nonce=900))), 429, "leader_pending_limit")
