@@ -246,6 +246,21 @@ class Settings(BaseSettings):
             "and mine it)."
         ),
     )
+    # ------------------------------------------------------------------ admission
+    intake_max_pending_per_leader: int = Field(
+        32,
+        ge=1,
+        description=(
+            "Most intents of one leader not yet final (accepted, planning, relaying) that intake "
+            "holds; beyond it POST /v1/intents answers 429 leader_pending_limit."
+        ),
+    )
+    intake_pending_retry_after_seconds: int = Field(
+        12,
+        ge=1,
+        description="Retry-After seconds of a 429 leader_pending_limit (about one block).",
+    )
+
     relayer_enabled: bool = Field(
         False,
         description=(

@@ -6,7 +6,10 @@ validated on 2 cores, p99 under 50 ms), beside GET /v1/health measured in the sa
 
 What runs:
 
-- a private anvil with copyvault deployed by backend/chain/deploy.py and a registered leader;
+- a private anvil with copyvault deployed by backend/chain/deploy.py and a registered leader
+  followed by one vault holding WETH (what intake's admission asks of a leader); the server's
+  per-leader pending limit is raised to the number of requests, since the one leader's accepted
+  intents stay pending (no relayer);
 - for each store, the real server (`python -m backend.cli serve`: one uvicorn process, its indexer
   thread, no relayer, so only intake is measured) on a fresh store, once its index has caught up;
 - before any timing, the bench signs every intent it will send (EIP-712, eth-account) and
@@ -60,6 +63,7 @@ TARGET_RATE = 500  # intents/s, SPEC §4
 TARGET_P99_MS = 50.0
 LEADER_ACCOUNT = 2
 STRANGER_ACCOUNT = 5
+FOLLOWER_OWNER_ACCOUNT = 6
 PHASES = ("health", "accepted", "rejected")
 EXPECTED_STATUS = {"health": 200, "accepted": 202, "rejected": 403}
 
@@ -185,10 +189,11 @@ def measure_store(
     client = ChainClient(node_url)
     with STORES[backend]() as url, tempfile.TemporaryDirectory(prefix="copyvault-intake-") as tmp:
         serve_args = ("--workers", str(args.workers)) if args.workers > 1 else ()
-        with running_server(node_url, deployment, Path(tmp), url, serve_args=serve_args) as (
-            api,
-            server,
-        ):
+        # The one leader's accepted intents all stay pending (no relayer): room for all of them.
+        limit = {"COPYVAULT_INTAKE_MAX_PENDING_PER_LEADER": str(len(bodies["accepted"]) + 1)}
+        with running_server(
+            node_url, deployment, Path(tmp), url, serve_args=serve_args, settings=limit
+        ) as (api, server):
             head = client.block_number()
             if not poll_until(lambda: indexed_through(api, head), 120):
                 raise RuntimeError("the server's indexer did not catch up with the chain")
@@ -272,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         actions = Actions(client, deployment)
         leader = Key.anvil(LEADER_ACCOUNT)
         actions.register(leader, "ipfs://bench-leader")
+        owner = Key.anvil(FOLLOWER_OWNER_ACCOUNT)
+        follower = actions.create_vault([owner], leader=leader.address)
+        actions.deposit(follower, actions.token("WETH"), 10**18, owner)
         started = time.perf_counter()
         n = args.requests
         bodies = {

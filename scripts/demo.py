@@ -7,8 +7,9 @@ indexer and relayer, the relayer's key encrypted at rest for this run. Then, as 
 1. followers create vaults (1-of-1, 2-of-3, 3-of-5 owners) and deposit; one pauses, one stops
    copying, one caps trades at 5 %; one vault follows someone else;
 2. the leader registers and signs a trade intent in JavaScript, as a wallet's
-   eth_signTypedData_v4 does, and posts it to the API; a forged and an expired intent are refused
-   with their codes, and posting the real one again changes nothing;
+   eth_signTypedData_v4 does, and posts it to the API; an unregistered key's own intent, a forged
+   and an expired intent are refused with their codes, and posting the real one again changes
+   nothing;
 3. the relayer mirrors the intent into every eligible vault at one price; the demo prints what
    the API says per vault and checks it against the chain;
 4. two of three owners approve a withdrawal through the API; anyone sends the ready call; the
@@ -116,9 +117,20 @@ def post_intents(api: httpx.Client, a: Actions, leader: Key) -> str:
     digest = accepted.json()["digest"]
     say(f"  202 accepted  intent {digest[:18]}… (signed with @metamask/eth-sig-util under Node)")
 
-    forged = eip712.sign(Key.anvil(STRANGER).private_key, domain, message)
+    stranger = Key.anvil(STRANGER)
+    forged = eip712.sign(stranger.private_key, domain, message)
     expired = replace(message, nonce=2, deadline=a.timestamp() - 1)
+    # A key nobody follows trading as its own leader: refused by admission, nothing queued.
+    unadmitted = replace(message, leader=stranger.address)
     refusals = [
+        (
+            "an unregistered leader's intent",
+            intent_submission_body(
+                unadmitted, eip712.sign(stranger.private_key, domain, unadmitted)
+            ),
+            403,
+            "leader_not_registered",
+        ),
         (
             "a stranger's signature",
             intent_submission_body(message, forged),

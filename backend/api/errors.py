@@ -109,6 +109,8 @@ class ApiError(CopyvaultError):
     code: ClassVar[str] = "bad_request"
     # Temporary refusals (503) tell the client when to come back.
     retry_after: ClassVar[bool] = False
+    # When set (per instance), the Retry-After seconds this refusal names instead of the setting's.
+    retry_after_seconds: int | None = None
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -273,6 +275,37 @@ class StreamLimitError(ApiError):
     retry_after = True
 
 
+# ----------------------------------------------------------------------------- admission
+# Intake admits an intent only for a registered leader with a following vault that can trade it,
+# and at most COPYVAULT_INTAKE_MAX_PENDING_PER_LEADER intents of one leader not yet final.
+
+
+class LeaderNotRegisteredError(ApiError):
+    """The intent's leader never called LeaderRegistry.register (as the index knows it)."""
+
+    status = 403
+    code = "leader_not_registered"
+
+
+class NoFundedFollowerError(ApiError):
+    """No vault following the leader could trade the intent: none that is unpaused, copying and
+    holds a positive (indexed) balance of its tokenIn."""
+
+    status = 409
+    code = "no_funded_follower"
+
+
+class LeaderPendingLimitError(ApiError):
+    """The leader already has as many intents not yet final as intake keeps for one leader."""
+
+    status = 429
+    code = "leader_pending_limit"
+
+    def __init__(self, message: str, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 # ----------------------------------------------------------------------------- rendering
 
 
@@ -339,6 +372,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         headers = retry_after(request) if exc.retry_after else None
+        if exc.retry_after_seconds is not None:
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
         return error_response(exc.status, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -456,12 +491,14 @@ def is_store_busy(exc: OperationalError) -> bool:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Bad input (the code names it: invalid_cursor, invalid_json, malformed_signature...).",
-        403: "Not allowed (not_owner, unauthorized_signer).",
+        403: "Not allowed (not_owner, unauthorized_signer, leader_not_registered).",
         404: "Unknown resource (vault_not_found, leader_not_found, proposal_not_found, "
         "intent_not_found).",
-        409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed).",
+        409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed, "
+        "no_funded_follower).",
         413: "The request body is larger than the API accepts (body_too_large).",
         422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
+        429: "Too many: try again after Retry-After (leader_pending_limit).",
         503: "Try again after Retry-After: the node or the store is unreachable or busy "
         "(chain_unavailable, store_unavailable, store_busy), the server is not ready "
         "(index_behind, node_unavailable, relayer_degraded) or a stream limit is reached.",

@@ -105,6 +105,8 @@ async def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContex
         clock=state.clock,
         deadline_margin=state.settings.intent_deadline_margin,
         on_accepted=state.relay_wakeup.set,
+        max_pending=state.settings.intake_max_pending_per_leader,
+        pending_retry_after=state.settings.intake_pending_retry_after_seconds,
     )
 
 

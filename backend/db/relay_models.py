@@ -23,6 +23,9 @@ never delete an accepted intent or the record of a transaction the relayer signe
   in a block not yet final), `mirrored` (transaction, amounts) or `skipped` (the reason: the vault's
   error from the router's MirrorSkipped, or why the relayer left it out). `mirrored` and `skipped`
   are final.
+- `relay_leader_turns`: when a worker last took an intent of each leader to plan; workers plan the
+  waiting intent of the leader served longest ago first (round-robin over leaders), so one leader's
+  backlog never holds back another leader's intent by more than one planning turn.
 - `relay_senders`: the sender's next nonce, locked (SELECT ... FOR UPDATE) while a nonce is taken;
   `degraded_reason` is non-NULL exactly while the sender is degraded (since `degraded_since`);
   `nonce_gaps` counts the gaps found between the stored next nonce and the node's.
@@ -71,6 +74,8 @@ class Intent(Base):
         Index(None, "chain_id", "status"),
         Index(None, "chain_id", "plan_due"),
         Index(None, "chain_id", "leader", "nonce"),
+        # Intake counts a leader's intents not yet final (the per-leader pending limit).
+        Index(None, "chain_id", "leader", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -201,3 +206,13 @@ class RelaySender(Base):
     degraded_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Nonce gaps found between the store and the node, filled or abandoned (a counter).
     nonce_gaps: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class RelayLeaderTurn(Base):
+    """When a relayer worker last took one of the leader's intents to plan (its turn)."""
+
+    __tablename__ = "relay_leader_turns"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leader: Mapped[str] = mapped_column(Address, primary_key=True)
+    served_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -4,11 +4,14 @@ A worker repeats three kinds of work, each a short database transaction around l
 several workers (threads or processes, on one PostgreSQL store) can share one queue:
 
 1. **Plan** an intent whose vaults wait for a plan (`plan_due`). The worker claims it for a lease
-   (`FOR UPDATE SKIP LOCKED`, then `claimed_by` / `claim_expires_at`), checks it once more on chain
-   (`registry.verifyIntent`), takes the vaults that follow the leader from the index, simulates and
-   splits them into batches (`planner.plan_batches`), and saves batches and per-vault outcomes in
-   one transaction, only if its claim still holds. A worker that dies mid-plan sent nothing; the
-   lease runs out and another worker plans the intent.
+   (`FOR UPDATE SKIP LOCKED`, then `claimed_by` / `claim_expires_at`), fairly between leaders: the
+   oldest waiting intent of the leader whose last turn (`relay_leader_turns`) is longest ago, a
+   leader never served first (round-robin: one leader's backlog delays another leader's intent by
+   at most one planning turn per worker, and a backlogged leader still gets every other turn). It
+   checks the intent once more on chain (`registry.verifyIntent`), takes the vaults that follow the
+   leader from the index, simulates and splits them into batches (`planner.plan_batches`), and
+   saves batches and per-vault outcomes in one transaction, only if its claim still holds. A worker
+   that dies mid-plan sent nothing; the lease runs out and another worker plans the intent.
 2. **Send** a planned batch: in one transaction the batch row is locked (`SKIP LOCKED`), the sender
    row is locked to take the next nonce, the transaction is signed and stored, and the batch becomes
    `signed`. Only then is it broadcast. A batch is signed once; a crash after the commit leaves a
@@ -54,7 +57,14 @@ from backend.chain.clock import ChainClock
 from backend.chain.deploy import Deployment
 from backend.db.engine import is_store_outage
 from backend.db.models import Trade, Vault
-from backend.db.relay_models import Intent, RelayBatch, RelayOutcome, RelaySender, RelayTransaction
+from backend.db.relay_models import (
+    Intent,
+    RelayBatch,
+    RelayLeaderTurn,
+    RelayOutcome,
+    RelaySender,
+    RelayTransaction,
+)
 from backend.exceptions import ChainError, CopyvaultError, RpcError
 from backend.indexer.decoder import LogDecoder
 from backend.relayer.fees import GWEI, Fees, bumped, current_fees
@@ -418,9 +428,8 @@ class RelayerWorker:
     def _insert_sender_if_missing(self, s: Session, next_nonce: int) -> None:
         """Two workers starting together both find no row; ON CONFLICT DO NOTHING lets the second
         wait for the first's row instead of failing on the primary key."""
-        insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
         s.execute(
-            insert(RelaySender)
+            _insert(s)(RelaySender)
             .values(
                 chain_id=self.chain_id,
                 address=self.sender,
@@ -453,21 +462,29 @@ class RelayerWorker:
                 intent.claimed_by = intent.claim_expires_at = None
 
     def _claim_intent(self) -> tuple | None:
+        """Claim the next intent to plan: round-robin over leaders (the leader whose last turn is
+        oldest, or who never had one, goes first; its oldest waiting intent), not first-in-first-
+        out, so a leader's backlog cannot hold back another leader's intent."""
         now = _utcnow()
         with self._write() as s, s.begin():
+            turn = RelayLeaderTurn
             intent = s.scalar(
                 select(Intent)
+                .outerjoin(
+                    turn, (turn.chain_id == Intent.chain_id) & (turn.leader == Intent.leader)
+                )
                 .where(
                     Intent.chain_id == self.chain_id,
                     Intent.plan_due,
                     or_(Intent.claim_expires_at.is_(None), Intent.claim_expires_at < now),
                 )
-                .order_by(Intent.id)
+                .order_by(turn.served_at.asc().nulls_first(), Intent.id)
                 .limit(1)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=Intent)
             )
             if intent is None:
                 return None
+            self._take_turn(s, intent.leader, now)
             intent.claimed_by = self.worker_id
             intent.claim_expires_at = now + timedelta(seconds=self.config.claim_seconds)
             if intent.status == "accepted":
@@ -475,6 +492,17 @@ class RelayerWorker:
             intent.updated_at = now
             signature = bytes.fromhex(intent.signature[2:])
             return intent.id, intent_message(intent), signature, intent.digest, intent.leader
+
+    def _take_turn(self, s: Session, leader: str, now: datetime) -> None:
+        """Record the leader's turn (an upsert: two workers may serve one leader at once)."""
+        statement = _insert(s)(RelayLeaderTurn).values(
+            chain_id=self.chain_id, leader=leader, served_at=now
+        )
+        s.execute(
+            statement.on_conflict_do_update(
+                index_elements=["chain_id", "leader"], set_={"served_at": now}
+            )
+        )
 
     def _plan(self, intent_id: int, message, signature: bytes, digest: str, leader: str) -> _Plan:
         plan = _Plan()
@@ -1092,6 +1120,11 @@ class RelayerWorker:
             self._store_transaction(s, batch, row)
             s.flush()
             return row.id, row.raw
+
+
+def _insert(s: Session) -> Any:
+    """The dialect's INSERT (for ON CONFLICT)."""
+    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _ranges(numbers: Sequence[int]) -> str:

@@ -1,21 +1,32 @@
 """Intake of signed trade intents: validate as the chain would, store once per digest.
 
-The checks mirror `LeaderRegistry.checkIntent` and the platform's allowlists, in this order, and
-nothing is stored unless every one passes:
+The checks mirror `LeaderRegistry.checkIntent`, the platform's allowlists and its admission rules,
+in this order, and nothing is stored unless every one passes:
 
 1. terms: `fractionBps` in 1..10000 (`invalid_fraction`), two different tokens (`identical_tokens`);
 2. the EIP-712 digest on the registry's domain for this chain; the same digest seen before, with the
    same signature or signer, returns the stored intent as it is (idempotent: never relayed twice);
-3. the signer, in the registry's order: an ECDSA signer (low s; `malformed_signature` for bytes
+3. admission, from the index and before any signature is recovered (spam from fresh keys costs one
+   SELECT, no ECDSA): the leader is registered in the LeaderRegistry (`leader_not_registered`) and
+   at least one vault following it can trade the intent: not paused, copying, and holding a
+   positive indexed balance of `tokenIn` (`no_funded_follower`);
+4. the signer, in the registry's order: an ECDSA signer (low s; `malformed_signature` for bytes
    that are no signature) that is the leader or a delegate whose expiry is still ahead
    (`unauthorized_signer`); or, for a contract leader, `registry.verifyIntent` through eth_call
    (EIP-1271: `invalid_signature`);
-5. the deadline is at least `intent_deadline_margin` seconds ahead of the chain's clock
+5. the leader has fewer than `max_pending` intents not yet final (accepted, planning, relaying):
+   else 429 `leader_pending_limit` with Retry-After. Checked after the signer, so only an intent
+   the leader (or its delegate) approved is told about the leader's queue;
+6. the deadline is at least `intent_deadline_margin` seconds ahead of the chain's clock
    (`intent_expired`): an intent that would expire while being relayed is refused now;
-6. the nonce is not cancelled in the registry (`nonce_cancelled`) and not used (`nonce_used`):
+7. the nonce is not cancelled in the registry (`nonce_cancelled`) and not used (`nonce_used`):
    another intent of the leader with that nonce was accepted, or a vault already traded it;
-7. the venue is allowed platform-wide (`unknown_venue`) and the platform's oracle prices both tokens
+8. the venue is allowed platform-wide (`unknown_venue`) and the platform's oracle prices both tokens
    (`token_not_allowed`), without which no vault could bound the trade.
+
+Every index fact of rules 3, 5, 7 and 8 is read in one SELECT (`_INDEX_FACTS`). The pending count
+is read, not locked: concurrent requests of one leader may pass it together, so a leader can exceed
+the limit by at most the number of its requests in flight at that moment.
 
 Delegates, cancelled nonces, venues and feeds are read from the index (what the indexer has seen at
 its confirmations). The relayer checks the intent once more on chain (`verifyIntent`) before it
@@ -30,7 +41,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from eth_utils import to_checksum_address
-from sqlalchemy import Engine, bindparam, insert, select
+from sqlalchemy import Engine, bindparam, func, insert, literal, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,7 +52,10 @@ from backend.api.errors import (
     IntentNotFoundError,
     InvalidFractionError,
     InvalidSignatureError,
+    LeaderNotRegisteredError,
+    LeaderPendingLimitError,
     MalformedSignatureError,
+    NoFundedFollowerError,
     NonceCancelledError,
     NonceUsedError,
     TokenNotAllowedError,
@@ -62,12 +76,23 @@ from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
 from backend.chain.code_cache import CodePresence
 from backend.db.engine import write_transaction
-from backend.db.models import LeaderDelegate, LeaderNonceWord, OracleFeed, PlatformVenue, Trade
+from backend.db.models import (
+    Leader,
+    LeaderDelegate,
+    LeaderNonceWord,
+    OracleFeed,
+    PlatformVenue,
+    Trade,
+    Vault,
+    VaultBalance,
+)
 from backend.db.relay_models import Intent, RelayBatch, RelayOutcome
 from backend.exceptions import ChainUnavailableError, RpcError
 
 MAX_BPS: Final = 10_000
 PRICE_SCALE: Final = 10**18
+# An intent not yet final: the relayer may still send it (counted by the pending limit).
+PENDING_STATUSES: Final = ("accepted", "planning", "relaying")
 
 
 @dataclass(frozen=True)
@@ -83,6 +108,9 @@ class IntakeContext:
     clock: ChainClock
     deadline_margin: int
     on_accepted: Callable[[], None] = lambda: None
+    # Admission: most intents of one leader not yet final, and the Retry-After of a refusal.
+    max_pending: int = 32
+    pending_retry_after: int = 12
 
     @property
     def domain(self) -> eip712.Domain:
@@ -247,6 +275,9 @@ class _IndexFacts:
     venue_allowed: bool
     token_in_priced: bool
     token_out_priced: bool
+    registered: bool  # the leader registered in the LeaderRegistry
+    funded_follower: bool  # an unpaused, copying follower holds tokenIn
+    pending: int  # the leader's intents not yet final, counted up to max_pending
 
 
 def _priced(token_param: str):
@@ -296,6 +327,42 @@ _INDEX_FACTS = select(
     .scalar_subquery(),
     _priced("token_in"),
     _priced("token_out"),
+    # Admission: the leader's registration, a follower able to trade, its pending intents.
+    select(Leader.address)
+    .where(Leader.chain_id == bindparam("chain_id"), Leader.address == bindparam("leader"))
+    .scalar_subquery(),
+    # From the leader's vaults (by their leader index) to each one's balance row (its key): never a
+    # scan of every vault holding the token. Stops at the first follower able to trade.
+    select(Vault.address)
+    .where(
+        Vault.chain_id == bindparam("chain_id"),
+        Vault.leader == bindparam("leader"),
+        Vault.paused.is_(False),
+        Vault.copying.is_(True),
+        select(VaultBalance.vault)
+        .where(
+            VaultBalance.chain_id == Vault.chain_id,
+            VaultBalance.vault == Vault.address,
+            VaultBalance.token == bindparam("token_in"),
+            VaultBalance.balance > 0,
+        )
+        .exists(),
+    )
+    .exists(),
+    # Counted up to the limit only: a leader with a long queue costs no more than one at the limit.
+    select(func.count())
+    .select_from(
+        select(literal(1))
+        .where(
+            Intent.chain_id == bindparam("chain_id"),
+            Intent.leader == bindparam("leader"),
+            # Constants in the SQL, not an expanding parameter: the statement stays cached.
+            Intent.status.in_([literal_column(f"'{status}'") for status in PENDING_STATUSES]),
+        )
+        .limit(bindparam("max_pending"))
+        .subquery()
+    )
+    .scalar_subquery(),
 )
 
 
@@ -312,8 +379,10 @@ def _index_facts(
         "oracle": ctx.oracle.lower(),
         "token_in": message.token_in.lower(),
         "token_out": message.token_out.lower(),
+        "max_pending": ctx.max_pending,
     }
-    bitmap, other, traded, venue, token_in, token_out = session.execute(_INDEX_FACTS, params).one()
+    row = session.execute(_INDEX_FACTS, params).one()
+    bitmap, other, traded, venue, token_in, token_out, registered, funded, pending = row
     return _IndexFacts(
         cancelled_bitmap=bitmap,
         other_intent=other,
@@ -321,7 +390,36 @@ def _index_facts(
         venue_allowed=venue is not None,
         token_in_priced=token_in is not None,
         token_out_priced=token_out is not None,
+        registered=registered is not None,
+        funded_follower=bool(funded),
+        pending=pending,
     )
+
+
+def _require_admitted(message: eip712.TradeIntent, facts: _IndexFacts) -> None:
+    if not facts.registered:
+        raise LeaderNotRegisteredError(
+            f"leader {message.leader} is not registered in the LeaderRegistry (as indexed): the "
+            "leader calls register(profileURI) first, then submits intents"
+        )
+    if not facts.funded_follower:
+        raise NoFundedFollowerError(
+            f"no vault following leader {message.leader} can trade this intent: none is unpaused, "
+            f"copying and holds token_in {message.token_in} (indexed balance > 0); submit "
+            "intents that sell a token your followers hold"
+        )
+
+
+def _require_pending_room(
+    ctx: IntakeContext, message: eip712.TradeIntent, facts: _IndexFacts
+) -> None:
+    if facts.pending >= ctx.max_pending:
+        raise LeaderPendingLimitError(
+            f"leader {message.leader} has {ctx.max_pending} intents not yet final (the most "
+            "intake holds for one leader): retry after the Retry-After seconds, when some are "
+            "relayed",
+            retry_after_seconds=ctx.pending_retry_after,
+        )
 
 
 def _require_nonce_open(message: eip712.TradeIntent, facts: _IndexFacts) -> None:
@@ -387,11 +485,19 @@ def submit_intent(
     existing = _find(session, ctx.chain_id, digest)
     if existing is not None and _same_approval(ctx, existing, message, body.signature):
         return intent_status(session, existing), False
-    signer = _authorized_signer(session, ctx, message, body.signature)
-    if existing is not None:  # the same intent, approved by another valid signature
+    if existing is not None:  # approved by another signature: the same intent if it is valid
+        _authorized_signer(session, ctx, message, body.signature)
         return intent_status(session, existing), False
-    _require_time_left(ctx, message)
     facts = _index_facts(session, ctx, message, digest)
+    # Admission first: an intent no vault could trade is refused for one SELECT, before ECDSA.
+    # Seam (operators part): the deny-list check `is_denied(session, chain_id, [leader])` belongs
+    # here too, and again on the recovered signer just below.
+    _require_admitted(message, facts)
+    signer = _authorized_signer(session, ctx, message, body.signature)
+    # Seam (limits part): the per-leader rate limit belongs here, after the signer is known. Before
+    # it, anyone could spend a real leader's budget with forged intents naming that leader.
+    _require_pending_room(ctx, message, facts)
+    _require_time_left(ctx, message)
     _require_nonce_open(message, facts)
     _require_allowed_route(ctx, message, facts)
     # Give the read connection back before taking a write one: a request never holds two, so a

@@ -190,3 +190,26 @@ def assert_matches_chain(engine: Engine, anvil_chain: Any, *, chain_id: int | No
             held = token_balances(anvil_chain.client, address, tokens)
             for token, amount in held.items():
                 assert balances.get(token, 0) == amount, (address, token)
+
+
+def admit_leader(
+    chain: Any,
+    leader: Any = None,
+    *,
+    token: str = "WETH",
+    amount: int = 10**18,
+    salt: int = 900,
+    owner: Any = None,
+) -> str:
+    """What intake's admission asks of a leader: registered in the LeaderRegistry, with a vault
+    following it that holds `token` (a Key leader registers itself; for a contract leader, the
+    caller registers it). The vault's address; index the chain before submitting."""
+    a = chain.actions
+    leader = leader if leader is not None else chain.leader
+    address = leader if isinstance(leader, str) else leader.address
+    if not isinstance(leader, str):
+        a.register(leader, f"ipfs://leader-{address.lower()}")
+    owner = owner or chain.owners[0]
+    vault = a.create_vault([owner], leader=address, salt=salt)
+    a.deposit(vault, a.token(token), amount, owner)
+    return vault

@@ -23,7 +23,7 @@ DigestPath = Annotated[HashIn, Path(description="The intent's EIP-712 digest.")]
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         200: {"model": IntentStatusOut, "description": "Submitted before: the stored intent."},
-        **error_responses(403, 409, 413, 503),
+        **error_responses(403, 409, 413, 429, 503),
     },
 )
 def submit_intent(

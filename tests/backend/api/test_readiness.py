@@ -13,6 +13,7 @@ from sqlalchemy import insert, update
 from backend.api.app import create_app
 from backend.db.relay_models import Intent, RelaySender
 from tests.backend.api.helpers import api_settings, intent_body, open_env
+from tests.backend.helpers import admit_leader
 
 NOT_CACHED = {"ready_cache_seconds": 0}
 
@@ -22,6 +23,9 @@ def _codes(response) -> list[str]:
 
 
 def _valid_intent(chain, nonce: int = 1) -> dict:
+    """An intent intake admits once ready: its leader registered and followed by a vault holding
+    its tokenIn (set up on the chain here, before the app indexes it)."""
+    admit_leader(chain)
     intent, signature = chain.actions.intent(chain.leader, nonce=nonce)
     return intent_body(intent, signature)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from backend.chain.actions import Key
 from scripts.server_process import indexed_through, poll_until, running_server
 from tests.backend.api.helpers import intent_body
+from tests.backend.helpers import admit_leader
 
 OUTLIVE_GRACE_SECONDS = 10.0
 
@@ -39,9 +40,7 @@ def _alive(pid: int) -> bool:
 
 def test_serve_workers__api_processes_share_one_indexer_and_one_relayer(anvil_chain, tmp_path):
     chain, a = anvil_chain, anvil_chain.actions
-    owner = chain.owners[0]
-    vault = a.create_vault([owner], leader=chain.leader.address, salt=1)
-    a.deposit(vault, a.token("WETH"), 10**18, owner)
+    admit_leader(chain, salt=1)
     store = f"sqlite:///{tmp_path / 'store.db'}"
     relayer = Key.anvil(3)
     with running_server(

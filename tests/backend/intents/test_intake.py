@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import threading
 
-import httpx
 import pytest
 
 from backend.chain import eip712
 from backend.chain.actions import HOUR, Key
 from backend.chain.deploy import DEFAULT_POLICY
 from backend.chain.js_signer import sign_typed_data_v4_js
-from tests.backend.intents.conftest import assert_error, body_of
+from tests.backend.intents.conftest import assert_error, body_of, post_all_at_once
 
 STRANGER = "0x" + "12" * 20
 
@@ -323,22 +322,7 @@ def test_more_concurrent_intents_than_pooled_connections__all_accepted(intake_se
     request waiting for a second connection until the pool timed out (found by bench/intake.py)."""
     intake, url = intake_server
     bodies = [intake.body(intake.message(nonce=1_000 + i)) for i in range(24)]
-    codes: list = []
-    start = threading.Barrier(len(bodies))
-
-    def submit(body):
-        with httpx.Client(base_url=url, timeout=60) as client:
-            start.wait()
-            try:
-                codes.append(client.post("/v1/intents", json=body).status_code)
-            except httpx.HTTPError as exc:
-                codes.append(repr(exc))
-
-    threads = [threading.Thread(target=submit, args=(b,)) for b in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    codes = [status for status, _ in post_all_at_once(url, bodies)]
     assert codes == [202] * 24, codes
     assert intake.stored() == 24
 

@@ -87,10 +87,11 @@ class RelayEnv:
             for i in range(count)
         ]
 
-    def submit(self, *, nonce: int, **kwargs: Any) -> str:
-        """Sign an intent as the leader, index the chain first, POST it; its digest."""
+    def submit(self, *, nonce: int, leader: Key | None = None, **kwargs: Any) -> str:
+        """Sign an intent as the leader (default: the chain's), index the chain first, POST it;
+        its digest."""
         self.api.index()
-        intent, signature = self.actions.intent(self.chain.leader, nonce=nonce, **kwargs)
+        intent, signature = self.actions.intent(leader or self.chain.leader, nonce=nonce, **kwargs)
         response = self.api.post("/v1/intents", json=intent_body(intent, signature))
         assert response.status_code == 202, response.text
         return response.json()["digest"]
@@ -144,6 +145,8 @@ def _key_settings(chain, folder: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def relay(anvil_chain, stores, tmp_path) -> Iterator[RelayEnv]:
+    """The leader is registered (intake admits its intents once a follower holds their tokenIn)."""
+    anvil_chain.actions.register(anvil_chain.leader, "ipfs://leader")
     with open_env(anvil_chain, stores, tmp_path) as api:
         key_settings = _key_settings(anvil_chain, tmp_path)
         signer = load_relayer_signer(load_settings(**key_settings))

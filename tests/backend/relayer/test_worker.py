@@ -79,7 +79,14 @@ def test_relayer__followers_of_the_leader__eligible_mirrored_at_one_price_others
 
 
 def test_relayer__leader_without_followers__done_and_nothing_sent(relay):
+    """Intake admits the intent while a funded vault follows the leader; by the time it is planned
+    that vault follows someone else, so the leader has no follower left."""
+    owner, a = relay.chain.owners[0], relay.actions
+    vault = relay.follower(owner, salt=1)
     digest = relay.submit(nonce=2)
+    other = relay.chain.delegate.address
+    a.execute_config(vault, a.config_call("setLeader", other), [owner], relayer=relay.chain.relayer)
+    relay.api.index()
     relay.worker().run_until_idle()
     status = relay.status(digest)
     assert (status["status"], status["vaults"], status["batches"]) == ("done", [], [])
