@@ -17,12 +17,9 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from sqlalchemy import update
 
-from backend.chain import eip712
-from backend.chain.abi import ContractAbi
-from backend.chain.actions import HOUR, Key
-from backend.chain.tx import created_address
+from backend.chain.actions import Key
 from tests.backend.api.helpers import ApiEnv, open_env, uvicorn_server
-from tests.backend.intents.conftest import assert_error, body_of
+from tests.backend.intents.conftest import IntakeEnv, assert_error
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -117,30 +114,13 @@ class IdentityEnv:
 
     def intent(self, signer: Key | None = None, **overrides: Any) -> dict[str, Any]:
         """A POST /v1/intents body (default: the leader's intent, signed by the leader)."""
-        a = self.chain.actions
-        values = {
-            "leader": self.chain.leader.address,
-            "venue": a.venue,
-            "token_in": a.token("WETH"),
-            "token_out": a.token("USDC"),
-            "fraction_bps": 1_000,
-            "min_price": 0,
-            "nonce": 1,
-            "deadline": a.timestamp() + HOUR,
-        } | overrides
-        message = eip712.TradeIntent(**values)
-        domain = a.domain(self.chain.deployment.registry)
-        key = signer or self.chain.leader
-        return body_of(message, "0x" + eip712.sign(key.private_key, domain, message).hex())
+        intake = IntakeEnv(self.api)
+        return intake.body(intake.message(**overrides), signer)
 
     def contract_wallet(self, key: Key) -> str:
         """A smart-contract account (EIP-1271, the tests' MockERC1271Wallet) approving what
         `key` signs."""
-        a = self.chain.actions
-        wallet = ContractAbi(a.artifacts.get("MockERC1271Wallet"))
-        return created_address(
-            a.sender(self.chain.deployer).send(None, wallet.deploy_data(key.address))
-        )
+        return IntakeEnv(self.api).contract_leader(key)
 
     def expire(self, model: Any, **where: Any) -> None:
         """Move a row's `expires_at` an hour into the past."""
