@@ -247,6 +247,8 @@ class ApiKeyGate:
             key_id = state.get("api_key_id")
             if key_id is not None:
                 await self._record(scope, key_id, status, state.get(_INTENT_DIGEST))
+            else:  # refused before the key was looked up (not ready, an invalid body): still a use
+                await self._record_known(scope, token, status)
 
     async def _record_known(self, scope: Scope, token: str, status: int) -> None:
         app_state = getattr(scope["app"].state, "copyvault", None)

@@ -34,7 +34,11 @@ class AuthSession(Base):
     """A signed-in address: a short-lived, revocable session."""
 
     __tablename__ = "auth_sessions"
-    __table_args__ = (Index(None, "chain_id", "address"), Index(None, "token_hash", unique=True))
+    __table_args__ = (
+        Index(None, "chain_id", "address"),
+        Index(None, "token_hash", unique=True),
+        Index(None, "expires_at"),
+    )
 
     # Public id (random hex): what GET /v1/auth/sessions lists and DELETE revokes.
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

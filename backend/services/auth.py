@@ -277,6 +277,8 @@ def sign_in(
                 "siwe_nonce_used",
                 "the message's nonce was already used to sign in (a replay): get a new nonce",
             )
+        # Expired sessions are of no use to anyone: removed here so the table stays bounded.
+        conn.execute(delete(AuthSession).where(AuthSession.expires_at < now))
         conn.execute(
             insert(AuthSession).values(
                 id=new.id,

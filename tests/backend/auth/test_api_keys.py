@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 
+from fastapi import Request
 from sqlalchemy import select
 
+from backend.api.auth import Principal, intent_caller
+from backend.api.deps import SessionDep, StateDep
 from backend.db.auth_models import ApiKey, ApiKeyUse
 from backend.db.relay_models import Intent
 from tests.backend.auth.conftest import assert_error
@@ -224,3 +227,47 @@ def test_intake_requiring_credentials__anonymous_401_key_or_session_202(ident_st
     assert ident.post("/v1/intents", created["key"], json=ident.intent(nonce=2)).status_code == 202
     assert ident.post("/v1/intents", session, json=ident.intent(nonce=3)).status_code == 202
     assert ident.api.count(Intent) == 2
+
+
+def test_key__invalid_intent_body__422_and_the_use_still_recorded(ident):
+    _, created = _leader_key(ident)
+    response = ident.post("/v1/intents", created["key"], json={"leader": "' OR 1=1 --"})
+    assert response.status_code == 422
+    [use] = _uses(ident)
+    assert (use.key_id, use.route, use.status, use.intent_digest) == (
+        created["id"],
+        "/v1/intents",
+        422,
+        None,
+    )
+
+
+def test_key__principal_on_request_state_carries_id_and_rate_for_the_limiter(ident):
+    """The seam of the shared rate limiter: `request.state.principal` after authentication."""
+    seen: list[Principal | None] = []
+
+    async def spy(request: Request, state: StateDep, session: SessionDep) -> Principal | None:
+        principal = await intent_caller(request, state, session)
+        seen.append(getattr(request.state, "principal", None))
+        return principal
+
+    session, created = _leader_key(ident, rate_per_minute=42)
+    ident.api.app.dependency_overrides[intent_caller] = spy
+    try:
+        assert (
+            ident.post("/v1/intents", created["key"], json=ident.intent(nonce=1)).status_code == 202
+        )
+        assert ident.post("/v1/intents", session, json=ident.intent(nonce=2)).status_code == 202
+        assert ident.api.post("/v1/intents", json=ident.intent(nonce=3)).status_code == 202
+    finally:
+        ident.api.app.dependency_overrides.clear()
+    leader = ident.chain.leader.address.lower()
+    assert seen[0] == Principal(
+        kind="api_key", address=leader, credential_id=created["id"], rate_per_minute=42
+    )
+    assert seen[1] is not None and (seen[1].kind, seen[1].address, seen[1].rate_per_minute) == (
+        "session",
+        leader,
+        None,
+    )
+    assert seen[2] is None

@@ -49,6 +49,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_auth_sessions_token_hash"), "auth_sessions", ["token_hash"], unique=True
     )
+    op.create_index(op.f("ix_auth_sessions_expires_at"), "auth_sessions", ["expires_at"])
     op.create_table(
         "api_keys",
         sa.Column("id", sa.String(length=32), nullable=False),
