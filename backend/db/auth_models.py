@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.models import Base
@@ -72,10 +72,9 @@ class ApiKeyUse(Base):
     """One request that presented a key (accepted or refused), with the answer's status."""
 
     __tablename__ = "api_key_uses"
-    __table_args__ = (
-        ForeignKeyConstraint(["key_id"], ["api_keys.id"], ondelete="CASCADE"),
-        Index(None, "key_id", "id"),
-    )
+    # No foreign key: an audit record outlives anything done to the key's row (keys are revoked,
+    # never deleted, but no cascade may ever take a use record with it).
+    __table_args__ = (Index(None, "key_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     key_id: Mapped[str] = mapped_column(String(32), nullable=False)

@@ -79,12 +79,6 @@ def upgrade() -> None:
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("client", sa.String(length=64), nullable=True),
         sa.Column("intent_digest", backend.db.types.Hash32(length=66), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["key_id"],
-            ["api_keys.id"],
-            name=op.f("fk_api_key_uses_key_id_api_keys"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_key_uses")),
     )
     op.create_index(op.f("ix_api_key_uses_key_id_id"), "api_key_uses", ["key_id", "id"])
