@@ -32,12 +32,14 @@ from backend.api.errors import (
     ApiKeyNotAllowedError,
     ApiKeyWrongLeaderError,
     CredentialsRequiredError,
+    OriginNotAllowedError,
     SessionWrongLeaderError,
     UnauthenticatedError,
     error_response,
 )
 from backend.api.schemas import IntentSubmission, checksum
 from backend.chain import eip712
+from backend.config import Settings
 from backend.services import auth
 from backend.services.intents import IntakeContext
 from backend.services.intents import _message as intent_message
@@ -74,11 +76,33 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-def _session_token(request: Request) -> str | None:
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _check_cookie_origin(request: Request, origins: frozenset[str]) -> None:
+    """A request that changes something on the strength of the cookie must come from the web app:
+    its Origin header present and allowed (defence in depth beside SameSite=Strict, for browsers
+    or proxies that drop it). Scripts send the bearer form, which no browser attaches by itself."""
+    if request.method in SAFE_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if origin is None or origin.rstrip("/").lower() not in origins:
+        raise OriginNotAllowedError(
+            f"a session cookie is accepted on {request.method} only from the web app's origin "
+            f"({', '.join(sorted(origins))}), and this request's Origin is {origin or 'missing'}: "
+            "scripts send `Authorization: Bearer cvs_...` instead"
+        )
+
+
+def _session_token(request: Request, settings: Settings) -> str | None:
     """The session token of the request (bearer first, then the cookie), or None."""
     token = _bearer(request)
     if token is None:
         token = request.cookies.get(SESSION_COOKIE)
+        if token is not None:
+            _check_cookie_origin(
+                request, auth.allowed_origins(settings.siwe_domain, settings.siwe_uri_origins)
+            )
     if token is None:
         return None
     if token.startswith(auth.KEY_PREFIX):
@@ -101,7 +125,7 @@ def _resolve_session(session: Session, chain_id: int, token: str) -> Principal:
 async def current_session(request: Request, state: StateDep, session: SessionDep) -> Principal:
     """The request's live session, or 401 (unauthenticated, session_invalid, session_expired,
     session_revoked); an API key is 403 api_key_not_allowed."""
-    token = _session_token(request)
+    token = _session_token(request, state.settings)
     if token is None:
         raise UnauthenticatedError(
             "unauthenticated",
@@ -143,7 +167,7 @@ async def intent_caller(request: Request, state: StateDep, session: SessionDep) 
     if bearer is not None and bearer.startswith(auth.KEY_PREFIX):
         principal = await run_in_threadpool(_resolve_key, session, chain_id, bearer, request)
     else:
-        token = _session_token(request)
+        token = _session_token(request, state.settings)
         assert token is not None
         principal = await run_in_threadpool(_resolve_session, session, chain_id, token)
     request.state.principal = principal

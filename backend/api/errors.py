@@ -339,6 +339,13 @@ class SessionWrongLeaderError(ApiError):
     code = "session_wrong_leader"
 
 
+class OriginNotAllowedError(ApiError):
+    """A state-changing request authenticated by the session cookie from another origin."""
+
+    status = 403
+    code = "origin_not_allowed"
+
+
 class NotALeaderError(ApiError):
     """API keys are for leaders registered in the index."""
 

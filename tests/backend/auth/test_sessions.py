@@ -4,8 +4,8 @@ Stolen tokens after logout or revocation, expired sessions, wrong kinds of token
 
 from __future__ import annotations
 
-from backend.db.auth_models import AuthSession
-from tests.backend.auth.conftest import assert_error
+from backend.db.auth_models import ApiKey, AuthSession
+from tests.backend.auth.conftest import ORIGIN, assert_error
 
 
 def test_logout__stolen_cookie_and_bearer_then_401_session_revoked(ident):
@@ -13,7 +13,7 @@ def test_logout__stolen_cookie_and_bearer_then_401_session_revoked(ident):
     text = ident.message(owner.address)
     response = ident.sign_in_response(text, ident.sign(owner, text), bearer=False)
     token = response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
-    stolen = {"Cookie": f"cv_session={token}"}
+    stolen = {"Cookie": f"cv_session={token}", "Origin": ORIGIN}
     assert ident.api.client.get("/v1/auth/me", headers=stolen).status_code == 200
     logout = ident.api.client.post("/v1/auth/logout", headers=stolen)
     assert logout.status_code == 204
@@ -99,3 +99,26 @@ def test_session_endpoints__without_or_with_wrong_credentials__401_or_403_each_c
     for headers, status, code in cases:
         assert_error(ident.api.client.get("/v1/auth/me", headers=headers), status, code)
     assert ident.get("/v1/auth/me", token).status_code == 200
+
+
+def test_cookie_session__state_change_from_another_or_no_origin__403_nothing_changed(ident):
+    """Cross-site request forgery, should a browser or proxy drop SameSite: refused by Origin."""
+    ident.register()
+    leader = ident.chain.leader
+    text = ident.message(leader.address)
+    response = ident.sign_in_response(text, ident.sign(leader, text), bearer=False)
+    cookie = {"Cookie": response.headers["set-cookie"].split(";")[0]}
+    key_body = {"name": "csrf", "expires_in_days": 1, "rate_per_minute": 1}
+    for origin in ({"Origin": "https://evil.test"}, {}, {"Origin": "null"}):
+        headers = cookie | origin
+        forged = ident.api.client.post("/v1/auth/keys", headers=headers, json=key_body)
+        assert_error(forged, 403, "origin_not_allowed")
+        assert_error(
+            ident.api.client.post("/v1/auth/logout", headers=headers), 403, "origin_not_allowed"
+        )
+    assert ident.api.count(ApiKey) == 0
+    # Reads need no Origin, and the web app's own origin may change things.
+    assert ident.api.client.get("/v1/auth/me", headers=cookie).status_code == 200
+    own = ident.api.client.post("/v1/auth/keys", headers=cookie | {"Origin": ORIGIN}, json=key_body)
+    assert own.status_code == 201, own.text
+    assert ident.api.count(ApiKey) == 1
