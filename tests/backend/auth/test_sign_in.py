@@ -222,3 +222,21 @@ def test_sign_in__garbage_and_oversized_input__4xx_never_500(ident):
     big = ident.api.post("/v1/auth/sign-in", json={"message": "a" * 2_048, "signature": signature})
     assert big.status_code == 400 and time.monotonic() - started < 1.0
     assert ident.sign_in_response(good, signature).status_code == 201
+
+
+def test_sign_in__node_down__eoa_signs_in_contract_wallet_503_nonce_kept(ident):
+    """An EOA's signature needs no node; a contract wallet's does: 503 with Retry-After (not
+    "invalid"), and its nonce is not consumed."""
+    owner, wallet_key = ident.chain.owners[0], ident.chain.keys[7]
+    wallet = ident.contract_wallet(wallet_key)
+    eoa_text = ident.message(owner.address)
+    wallet_text = ident.message(wallet)
+    ident.chain.node.stop()
+    assert ident.sign_in_response(eoa_text, ident.sign(owner, eoa_text)).status_code == 201
+    down = ident.sign_in_response(wallet_text, ident.sign(wallet_key, wallet_text))
+    assert_error(down, 503, "chain_unavailable")
+    assert down.headers["retry-after"]
+    with ident.api.engine.connect() as conn:
+        used = conn.execute(select(AuthNonce.used_at).order_by(AuthNonce.created_at)).scalars()
+        assert [u is not None for u in used] == [True, False]
+    assert _sessions(ident) == 1
