@@ -118,8 +118,13 @@ def _session_token(request: Request, settings: Settings) -> str | None:
 
 
 def _resolve_session(session: Session, chain_id: int, token: str) -> Principal:
-    row = auth.authenticate_session(session, chain_id=chain_id, token=token)
-    return Principal(kind="session", address=row.address, credential_id=row.id)
+    try:
+        row = auth.authenticate_session(session, chain_id=chain_id, token=token)
+        return Principal(kind="session", address=row.address, credential_id=row.id)
+    finally:
+        # The read connection back to the pool: a handler that writes takes another, and a
+        # request never holds two (a full pool cannot deadlock).
+        session.rollback()
 
 
 async def current_session(request: Request, state: StateDep, session: SessionDep) -> Principal:
@@ -141,19 +146,22 @@ CurrentSession = Annotated[Principal, Depends(current_session)]
 
 
 def _resolve_key(session: Session, chain_id: int, token: str, request: Request) -> Principal:
-    row, check = auth.check_key(session, chain_id=chain_id, token=token)
-    if row is not None:
-        # Recorded by the gate after the answer, whatever it is (401s included).
-        request.state.api_key_id = row.id
-    if check != "ok":
-        raise auth.key_refusal(check)
-    assert row is not None
-    return Principal(
-        kind="api_key",
-        address=row.leader,
-        credential_id=row.id,
-        rate_per_minute=row.rate_per_minute,
-    )
+    try:
+        row, check = auth.check_key(session, chain_id=chain_id, token=token)
+        if row is not None:
+            # Recorded by the gate after the answer, whatever it is (401s included).
+            request.state.api_key_id = row.id
+        if check != "ok":
+            raise auth.key_refusal(check)
+        assert row is not None
+        return Principal(
+            kind="api_key",
+            address=row.leader,
+            credential_id=row.id,
+            rate_per_minute=row.rate_per_minute,
+        )
+    finally:
+        session.rollback()  # as in _resolve_session
 
 
 async def intent_caller(request: Request, state: StateDep, session: SessionDep) -> Principal | None:
