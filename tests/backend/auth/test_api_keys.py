@@ -271,3 +271,27 @@ def test_key__principal_on_request_state_carries_id_and_rate_for_the_limiter(ide
         None,
     )
     assert seen[2] is None
+
+
+def test_tokens_swapped_or_forged__session_as_key_and_key_as_session_refused(ident):
+    session, created = _leader_key(ident)
+    key = created["key"]
+    as_key = "cvk_" + session.removeprefix("cvs_")
+    assert_error(ident.post("/v1/intents", as_key, json=ident.intent()), 401, "api_key_invalid")
+    as_session = "cvs_" + key.removeprefix("cvk_")
+    assert_error(ident.get("/v1/auth/me", as_session), 401, "session_invalid")
+    assert_error(ident.get("/v1/auth/keys", key), 403, "api_key_not_allowed")
+    forged = [
+        "cvk_' OR 1=1 --_x",
+        "cvk_" + created["id"] + "_",
+        "cvk_" + created["id"],
+        "cvk_" + created["id"] + "_" + "a" * 5_000,
+        "cvk_" + "f" * 5_000 + "_x",
+        "cvk_%00_%00",
+    ]
+    for token in forged:
+        assert_error(ident.post("/v1/intents", token, json=ident.intent()), 401, "api_key_invalid")
+    assert ident.api.count(Intent) == 0
+    # Only the real key's use (on a forbidden route) is recorded: forgeries of the wrong shape are
+    # refused before any look-up, and a session token names no key.
+    assert [(u.key_id, u.status) for u in _uses(ident)] == [(created["id"], 403)]
