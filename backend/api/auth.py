@@ -54,8 +54,8 @@ _INTENT_DIGEST: Final = "intent_digest"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request authenticated as. The limits part keys its per-credential limit on
-    `credential_id` and, for API keys, enforces `rate_per_minute`."""
+    """Who a request authenticated as (`request.state.principal`). A per-credential rate limit
+    keys on `credential_id`; an API key's own limit is `rate_per_minute`."""
 
     kind: Literal["session", "api_key"]
     address: str  # lowercase: the session's address, or the key's leader
