@@ -384,6 +384,22 @@ class Settings(BaseSettings):
             raise ValueError(f"has a placeholder {', '.join(bad)}; put the real credentials in")
         return value
 
+    @field_validator("siwe_uri_origins")
+    @classmethod
+    def _check_siwe_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin.strip())
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme://host[:port] only, e.g. "
+                    '["https://app.example.com"]'
+                )
+        return [origin.strip().rstrip("/") for origin in value]
+
     @field_validator("rpc_url")
     @classmethod
     def _check_rpc_url(cls, value: str) -> str:
