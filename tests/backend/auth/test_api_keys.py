@@ -295,3 +295,18 @@ def test_tokens_swapped_or_forged__session_as_key_and_key_as_session_refused(ide
     # Only the real key's use (on a forbidden route) is recorded: forgeries of the wrong shape are
     # refused before any look-up, and a session token names no key.
     assert [(u.key_id, u.status) for u in _uses(ident)] == [(created["id"], 403)]
+
+
+def test_create_key__for_another_leader_or_by_a_delegate__refused_nothing_stored(ident):
+    chain, a = ident.chain, ident.chain.actions
+    ident.register()
+    a.set_delegate(chain.leader, chain.delegate.address, a.timestamp() + 86_400)
+    other = chain.owners[2]
+    ident.register(other)
+    session = ident.sign_in(other)
+    body = {"name": "x", "expires_in_days": 1, "rate_per_minute": 1}
+    smuggled = ident.post("/v1/auth/keys", session, json=body | {"leader": chain.leader.address})
+    assert_error(smuggled, 422, "invalid_request")
+    delegate = ident.sign_in(chain.delegate)
+    assert_error(ident.post("/v1/auth/keys", delegate, json=body), 403, "not_a_leader")
+    assert ident.api.count(ApiKey) == 0
