@@ -4,11 +4,11 @@ Sign-in. `issue_nonce` stores a random nonce (single use, `siwe_nonce_seconds`).
 the message with the `siwe` package, requires its canonical form, and checks, in this order: the
 domain (`siwe_domain`), the URI's origin (`siwe_uri_origins`), the chain id (the deployment's),
 issued-at / not-before / expiration against the server's clock, the nonce (issued here, unused,
-unexpired), and the signature over the EIP-191 hash of the message text with the verifier the
-proposals use (`backend.services.signatures.verify_signature`: ECDSA, else EIP-1271 for a contract
-wallet). Only then is the nonce consumed, by one conditional UPDATE in the transaction that creates
-the session: of two sign-ins racing with one nonce exactly one changes the row, the other gets
-`siwe_nonce_used`.
+unexpired, not after the message's issued-at), and the signature over the EIP-191 hash of the
+message text with the verifier the proposals use (`backend.services.signatures.verify_signature`:
+ECDSA, else EIP-1271 for a contract wallet). Only then is the nonce consumed, by one conditional
+UPDATE in the transaction that creates the session: of two sign-ins racing with one nonce exactly
+one changes the row, the other gets `siwe_nonce_used`.
 
 Sessions and keys. A session token is `cvs_<43 url-safe characters>`, a key `cvk_<id>_<secret>`;
 both secrets are 32 bytes from `secrets`. Only SHA-256 of a secret is stored. A password hash
@@ -31,7 +31,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
-from eth_account.messages import _hash_eip191_message, encode_defunct
+from eth_account.messages import defunct_hash_message
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -214,13 +214,20 @@ def _check_fields(ctx: SignInContext, msg: SiweMessage, now: datetime) -> None:
         )
 
 
-def _check_nonce(session: Session, nonce: str, now: datetime) -> None:
-    row = session.get(AuthNonce, nonce)
+def _check_nonce(session: Session, ctx: SignInContext, msg: SiweMessage, now: datetime) -> None:
+    row = session.get(AuthNonce, msg.nonce)
     if row is None or _aware(row.expires_at) <= now:
         raise SignInError(
             "siwe_nonce_unknown",
             "the message's nonce was not issued by this server or has expired: get a new one "
             "from POST /v1/auth/nonce and sign again",
+        )
+    issued_from = _aware(row.created_at) - timedelta(seconds=ctx.skew_seconds)
+    if msg.issued_at._datetime < issued_from:
+        raise SignInError(
+            "siwe_issued_at",
+            f"the message says it was issued at {msg.issued_at}, before its nonce was "
+            f"({_aware(row.created_at).isoformat()}): sign a new message with this nonce",
         )
     if row.used_at is not None:
         raise SignInError(
@@ -230,7 +237,7 @@ def _check_nonce(session: Session, nonce: str, now: datetime) -> None:
 
 
 def _verify(ctx: SignInContext, message: str, address: str, signature: str) -> Method:
-    digest = _hash_eip191_message(encode_defunct(text=message))
+    digest = bytes(defunct_hash_message(text=message))  # EIP-191: what personal_sign signs
     try:
         raw = bytes.fromhex(signature[2:])
         return verify_signature(
@@ -261,7 +268,7 @@ def sign_in(
     now = utcnow()
     parsed = _parse(message, ctx.domain)
     _check_fields(ctx, parsed, now)
-    _check_nonce(session, parsed.nonce, now)
+    _check_nonce(session, ctx, parsed, now)
     session.rollback()  # no read connection held while the node is asked (EIP-1271)
     method = _verify(ctx, message, parsed.address, signature)
     token = SESSION_PREFIX + secrets.token_urlsafe(SECRET_BYTES)

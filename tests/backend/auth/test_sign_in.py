@@ -132,6 +132,8 @@ def test_sign_in__expired_old_or_not_yet_valid__401_each_with_its_code(ident):
             "siwe_issued_at",
         ),
         ({"issued_at": iso(now + timedelta(hours=1))}, "siwe_issued_at"),
+        # Within the nonce's lifetime, but minutes before the nonce existed: backdated.
+        ({"issued_at": iso(now - timedelta(minutes=3))}, "siwe_issued_at"),
         ({"not_before": iso(now + timedelta(minutes=10))}, "siwe_not_yet_valid"),
     ]
     for overrides, code in cases:
