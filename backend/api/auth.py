@@ -238,6 +238,12 @@ def _bearer_of(scope: Scope) -> str | None:
     return None
 
 
+def _app_state(scope: Scope) -> Any:
+    """The app's AppState (None before the lifespan built it)."""
+    app = scope.get("app")
+    return getattr(getattr(app, "state", None), "copyvault", None)
+
+
 class ApiKeyGate:
     """API keys may only POST /v1/intents: any other request with one is answered 403 here,
     before routing; every request that presented a known key is recorded after its answer."""
@@ -283,7 +289,7 @@ class ApiKeyGate:
                 await self._record_known(scope, token, status)
 
     async def _record_known(self, scope: Scope, token: str, status: int) -> None:
-        app_state = getattr(scope["app"].state, "copyvault", None)
+        app_state = _app_state(scope)
         if app_state is None:
             return
 
@@ -303,7 +309,7 @@ class ApiKeyGate:
             await self._record(scope, key_id, status, None)
 
     async def _record(self, scope: Scope, key_id: str, status: int, digest: str | None) -> None:
-        app_state = getattr(scope["app"].state, "copyvault", None)
+        app_state = _app_state(scope)
         if app_state is None:
             return
         client = scope.get("client")
