@@ -13,11 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from eth_abi import encode
 from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_account.messages import defunct_hash_message, encode_defunct
+from eth_utils import to_checksum_address
 from sqlalchemy import update
 
 from backend.chain.actions import Key
+from backend.chain.deploy import npm_abi
+from backend.chain.tx import created_address
 from tests.backend.api.helpers import ApiEnv, open_env, uvicorn_server
 from tests.backend.intents.conftest import IntakeEnv, assert_error
 
@@ -121,6 +125,43 @@ class IdentityEnv:
         """A smart-contract account (EIP-1271, the tests' MockERC1271Wallet) approving what
         `key` signs."""
         return IntakeEnv(self.api).contract_leader(key)
+
+    def safe(self, owners: list[Key], threshold: int) -> str:
+        """A real Safe 1.4.1 proxy (npm bytecode) owned by `owners`, with the
+        CompatibilityFallbackHandler that answers EIP-1271 for it."""
+        a, deployer = self.chain.actions, self.chain.deployer
+        singleton, factory, handler = (
+            created_address(a.sender(deployer).send(None, npm_abi(name).deploy_data()))
+            for name in ("Safe", "SafeProxyFactory", "CompatibilityFallbackHandler")
+        )
+        zero = "0x" + "00" * 20
+        initializer = npm_abi("Safe").call_data(
+            "setup", [o.address for o in owners], threshold, zero, b"", handler, zero, 0, zero
+        )
+        create = npm_abi("SafeProxyFactory").call_data(
+            "createProxyWithNonce", singleton, initializer, 0
+        )
+        proxy = to_checksum_address(self.chain.client.call(factory, create)[-20:])
+        a.sender(deployer).send(factory, create)
+        return proxy
+
+    def safe_sign(self, safe: str, owners: list[Key], text: str) -> str:
+        """The Safe's EIP-1271 signature of the sign-in text, as Safe's tooling makes it: each
+        owner signs the EIP-712 SafeMessage(bytes message = abi.encode(EIP-191 hash of the text))
+        on the Safe's domain; 65-byte signatures concatenated in ascending owner order."""
+        digest = bytes(defunct_hash_message(text=text))
+        typed = {
+            "domain_data": {"chainId": self.chain.deployment.chain_id, "verifyingContract": safe},
+            "message_types": {"SafeMessage": [{"name": "message", "type": "bytes"}]},
+            "message_data": {"message": encode(["bytes32"], [digest])},
+        }
+        ordered = sorted(owners, key=lambda k: int(k.address, 16))
+        return (
+            "0x"
+            + b"".join(
+                bytes(Account.sign_typed_data(k.private_key, **typed).signature) for k in ordered
+            ).hex()
+        )
 
     def expire(self, model: Any, **where: Any) -> None:
         """Move a row's `expires_at` an hour into the past."""

@@ -242,3 +242,21 @@ def test_sign_in__node_down__eoa_signs_in_contract_wallet_503_nonce_kept(ident):
         used = conn.execute(select(AuthNonce.used_at).order_by(AuthNonce.created_at)).scalars()
         assert [u is not None for u in used] == [True, False]
     assert _sessions(ident) == 1
+
+
+def test_sign_in__real_safe_2_of_3__signs_in_with_two_owners_not_with_one(ident):
+    """A Safe 1.4.1 (the npm bytecode) as the signing-in address: its fallback handler checks the
+    owners' signatures over its SafeMessage wrapping of the EIP-191 hash."""
+    owners = ident.chain.keys[6:9]
+    safe = ident.safe(owners, threshold=2)
+    text = ident.message(safe)
+    one = ident.sign_in_response(text, ident.safe_sign(safe, owners[:1], text))
+    assert "isValidSignature" in assert_error(one, 401, "siwe_signature_invalid")
+    stranger = ident.sign_in_response(
+        text, ident.safe_sign(safe, [owners[0], ident.attacker], text)
+    )
+    assert_error(stranger, 401, "siwe_signature_invalid")
+    two = ident.sign_in_response(text, ident.safe_sign(safe, owners[1:], text))
+    assert two.status_code == 201, two.text
+    assert (two.json()["address"], two.json()["method"]) == (safe, "eip1271")
+    assert _sessions(ident) == 1
