@@ -5,6 +5,7 @@ intents and can do nothing else. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import time
 
 from fastapi import Request
 from sqlalchemy import select
@@ -310,3 +311,18 @@ def test_create_key__for_another_leader_or_by_a_delegate__refused_nothing_stored
     delegate = ident.sign_in(chain.delegate)
     assert_error(ident.post("/v1/auth/keys", delegate, json=body), 403, "not_a_leader")
     assert ident.api.count(ApiKey) == 0
+
+
+def test_session_of_an_expired_delegate__intent_403_session_wrong_leader(ident):
+    chain, a = ident.chain, ident.chain.actions
+    ident.register()
+    a.set_delegate(chain.leader, chain.delegate.address, a.timestamp() + 600)
+    ident.api.index()
+    delegate = ident.sign_in(chain.delegate)
+    assert ident.post("/v1/intents", delegate, json=ident.intent(nonce=1)).status_code == 202
+    chain.rpc("evm_increaseTime", 3_600)
+    chain.mine()
+    time.sleep(1.2)  # the API's chain clock reads the head about once a second
+    late = ident.post("/v1/intents", delegate, json=ident.intent(nonce=2))
+    assert_error(late, 403, "session_wrong_leader")
+    assert ident.api.count(Intent) == 1
