@@ -260,3 +260,17 @@ def test_sign_in__real_safe_2_of_3__signs_in_with_two_owners_not_with_one(ident)
     assert two.status_code == 201, two.text
     assert (two.json()["address"], two.json()["method"]) == (safe, "eip1271")
     assert _sessions(ident) == 1
+
+
+def test_nonce__random_single_use_short_lived_and_expired_ones_removed(ident):
+    first = ident.api.post("/v1/auth/nonce").json()
+    second = ident.nonce()
+    assert first["nonce"] != second and len(second) == 32 and second.isalnum()
+    expires = datetime.fromisoformat(first["expires_at"].replace("Z", "+00:00"))
+    lifetime = expires - datetime.now(UTC)
+    assert timedelta(0) < lifetime <= timedelta(seconds=ident.api.settings.siwe_nonce_seconds)
+    ident.expire(AuthNonce, nonce=first["nonce"])
+    ident.nonce()
+    with ident.api.engine.connect() as conn:
+        kept = set(conn.execute(select(AuthNonce.nonce)).scalars())
+    assert first["nonce"] not in kept and second in kept and len(kept) == 2
