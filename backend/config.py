@@ -331,6 +331,52 @@ class Settings(BaseSettings):
         description="Batches sent for one group of vaults before the relayer gives up on them.",
     )
 
+    # ------------------------------------------------------------------ identity (sign-in, keys)
+    siwe_domain: str = Field(
+        "localhost:8000",
+        min_length=1,
+        description=(
+            "The host (and port) a Sign-in with Ethereum message must name as its domain: the web "
+            "app's own, which wallets show and check against the page's origin."
+        ),
+    )
+    siwe_uri_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Origins (scheme://host[:port]) a sign-in message's URI may have, as a JSON list. "
+            "Empty: https://<siwe_domain> only."
+        ),
+    )
+    siwe_nonce_seconds: int = Field(
+        300, ge=10, le=3_600, description="How long a sign-in nonce may be used (once)."
+    )
+    siwe_clock_skew_seconds: int = Field(
+        60,
+        ge=0,
+        le=600,
+        description="Tolerance for a wallet's clock on a sign-in message's issued-at/not-before.",
+    )
+    session_seconds: int = Field(
+        3_600, ge=60, le=7 * 86_400, description="Lifetime of a session from its sign-in."
+    )
+    api_key_max_days: int = Field(
+        90, ge=1, le=366, description="Longest lifetime a leader API key may be given, in days."
+    )
+    api_key_max_rate_per_minute: int = Field(
+        600, ge=1, description="Highest own rate (requests per minute) an API key may be given."
+    )
+    api_key_max_per_leader: int = Field(
+        20, ge=1, le=1_000, description="Most live (unrevoked, unexpired) API keys of one leader."
+    )
+    intents_require_credentials: bool = Field(
+        False,
+        description=(
+            "Refuse POST /v1/intents without the leader's API key or a session of the leader or "
+            "one of its delegates (401 credentials_required). Off by default: the intent's "
+            "EIP-712 signature already authenticates the leader."
+        ),
+    )
+
     # ------------------------------------------------------------------ validation
 
     @field_validator("database_url")
@@ -352,6 +398,22 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"has a placeholder {', '.join(bad)}; put the real credentials in")
         return value
+
+    @field_validator("siwe_uri_origins")
+    @classmethod
+    def _check_siwe_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin.strip())
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme://host[:port] only, e.g. "
+                    '["https://app.example.com"]'
+                )
+        return [origin.strip().rstrip("/") for origin in value]
 
     @field_validator("rpc_url")
     @classmethod

@@ -306,6 +306,105 @@ class LeaderPendingLimitError(ApiError):
         self.retry_after_seconds = retry_after_seconds
 
 
+# ----------------------------------------------------------------------------- identity
+# Sign-in with Ethereum, sessions and leader API keys (backend/services/auth.py).
+
+
+class SiweMalformedError(ApiError):
+    """The sign-in message is not an EIP-4361 message (the siwe parser refused it)."""
+
+    code = "siwe_malformed"
+
+
+class SignInError(ApiError):
+    """A well-formed sign-in message that does not sign in: the code names the failed check
+    (siwe_domain_mismatch, siwe_uri_not_allowed, siwe_chain_mismatch, siwe_expired,
+    siwe_not_yet_valid, siwe_issued_at, siwe_nonce_unknown, siwe_nonce_used,
+    siwe_signature_invalid)."""
+
+    status = 401
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code  # type: ignore[misc]  # one class, the failed check's code per instance
+
+
+class UnauthenticatedError(ApiError):
+    """No session where one is needed, or a session token that is unknown, expired or revoked:
+    the code says which (unauthenticated, session_invalid, session_expired, session_revoked)."""
+
+    status = 401
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code  # type: ignore[misc]
+
+
+class ApiKeyAuthError(UnauthenticatedError):
+    """An API key that is unknown or wrong (api_key_invalid), expired or revoked."""
+
+
+class CredentialsRequiredError(ApiError):
+    """POST /v1/intents without a key or session while COPYVAULT_INTENTS_REQUIRE_CREDENTIALS."""
+
+    status = 401
+    code = "credentials_required"
+
+
+class ApiKeyNotAllowedError(ApiError):
+    """A leader API key (cvk_) on any endpoint but POST /v1/intents."""
+
+    status = 403
+    code = "api_key_not_allowed"
+
+
+class ApiKeyWrongLeaderError(ApiError):
+    """A leader's key presented with another leader's intent."""
+
+    status = 403
+    code = "api_key_wrong_leader"
+
+
+class SessionWrongLeaderError(ApiError):
+    """A session presented with an intent of a leader it is neither nor a live delegate of."""
+
+    status = 403
+    code = "session_wrong_leader"
+
+
+class OriginNotAllowedError(ApiError):
+    """A state-changing request authenticated by the session cookie from another origin."""
+
+    status = 403
+    code = "origin_not_allowed"
+
+
+class NotALeaderError(ApiError):
+    """API keys are for leaders registered in the index."""
+
+    status = 403
+    code = "not_a_leader"
+
+
+class SessionNotFoundError(NotFoundError):
+    code = "session_not_found"
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    code = "api_key_not_found"
+
+
+class ApiKeyTermsError(ApiError):
+    """An expiry or rate outside the bounds the server's settings give."""
+
+    code = "api_key_terms"
+
+
+class TooManyApiKeysError(ApiError):
+    status = 409
+    code = "too_many_api_keys"
+
+
 # ----------------------------------------------------------------------------- rendering
 
 
@@ -491,7 +590,10 @@ def is_store_busy(exc: OperationalError) -> bool:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Bad input (the code names it: invalid_cursor, invalid_json, malformed_signature...).",
-        403: "Not allowed (not_owner, unauthorized_signer, leader_not_registered).",
+        401: "Not signed in, or the session or API key is unknown, expired or revoked "
+        "(unauthenticated, session_expired, api_key_revoked, siwe_nonce_used, ...).",
+        403: "Not allowed (not_owner, unauthorized_signer, api_key_not_allowed, "
+        "api_key_wrong_leader, not_a_leader, leader_not_registered).",
         404: "Unknown resource (vault_not_found, leader_not_found, proposal_not_found, "
         "intent_not_found).",
         409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed, "

@@ -5,17 +5,27 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from backend.api.auth import ApiKeyGate
 from backend.api.errors import install_error_handlers
 from backend.api.extras import create_extras
 from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
-from backend.api.routes import health, intents, leaders, metrics, proposals, stream, vaults
+from backend.api.routes import (
+    auth,
+    health,
+    intents,
+    leaders,
+    metrics,
+    proposals,
+    stream,
+    vaults,
+)
 from backend.config import Settings
 
 
 def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     extras = create_extras(app, settings)
     install_error_handlers(app)
-    for module in (intents, vaults, leaders, proposals, stream):
+    for module in (intents, vaults, leaders, proposals, stream, auth):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -27,10 +37,14 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (leaders.router, prefix),
         (proposals.router, prefix),
         (stream.router, prefix),
+        (auth.router, prefix),
         (metrics.router, ""),
     ):
         for route in router.routes:
             route.metrics_template = router_prefix + route.path  # type: ignore[attr-defined]
+    # Identity: an API key anywhere but POST /v1/intents is refused before routing; every use of
+    # a key is recorded after its answer.
+    app.add_middleware(ApiKeyGate, intents_path=f"{prefix}/intents")
     # Added last = outermost: metrics see every answer, 413s included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=extras.metrics)

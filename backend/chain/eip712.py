@@ -415,11 +415,15 @@ def sign(private_key: bytes | str, domain: Domain, msg: Message) -> bytes:
 
 def recover(domain: Domain, msg: Message, signature: bytes | str) -> str:
     """Checksum address that signed `msg`, by the same rules as OpenZeppelin ECDSA.recover."""
+    return recover_digest(digest(domain, msg), signature)
+
+
+def recover_digest(message_hash: bytes, signature: bytes | str) -> str:
+    """Checksum address that signed the 32-byte `message_hash` (an EIP-712 digest, or the EIP-191
+    hash of a sign-in message), by the same rules as OpenZeppelin ECDSA.recover."""
     v, r, s = split_signature(signature)
     try:
-        key = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(
-            digest(domain, msg)
-        )
+        key = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(message_hash)
     except (BadSignature, EthKeysValidationError) as exc:
         raise InvalidSignatureError(f"signature does not recover a key: {exc}") from exc
     return key.to_checksum_address()

@@ -10,6 +10,7 @@ on a bad signature).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from eth_abi import encode
@@ -41,6 +42,61 @@ def eip1271_approves(client: ChainClient, owner: str, digest: bytes, signature: 
     return len(result) >= 32 and result[:32] == MAGIC_VALUE + bytes(28)
 
 
+@dataclass(frozen=True)
+class Wording:
+    """How refusals name what was signed and say how to sign it (a proposal, a sign-in message)."""
+
+    contract_subject: str  # "for this proposal's digest"
+    contract_remedy: str
+    malformed_remedy: str
+    mismatch_remedy: str
+
+
+PROPOSAL_WORDING: Final = Wording(
+    contract_subject="this proposal's digest",
+    contract_remedy="sign the proposal's typed data (its `typed_data`) with the contract's own "
+    "signing scheme",
+    malformed_remedy="an owner account signs with eth_signTypedData_v4, which yields 65 bytes",
+    mismatch_remedy="sign exactly this proposal's `typed_data` with the signer's key",
+)
+
+
+def verify_signature(
+    *,
+    client: ChainClient,
+    digest: bytes,
+    signer: str,
+    signature: bytes,
+    wording: Wording,
+) -> Method:
+    """How `signer` (lowercase) validly signed the 32-byte `digest` (an EIP-712 digest, or the
+    EIP-191 hash of a sign-in message): ECDSA, else EIP-1271 when `signer` has code; an ApiError
+    saying why not. The one verifier of proposals and sign-in. Chain failures (ChainError)
+    propagate: the caller answers 503, not "invalid"."""
+    malformed: str | None = None
+    recovered: str | None = None
+    try:
+        recovered = eip712.recover_digest(digest, signature).lower()
+        if recovered == signer:
+            return "ecdsa"
+    except eip712.InvalidSignatureError as exc:
+        malformed = str(exc)
+    if has_code(client, signer):
+        if eip1271_approves(client, signer, digest, signature):
+            return "eip1271"
+        raise InvalidSignatureError(
+            f"{checksum(signer)} is a contract and its isValidSignature(digest, signature) did not "
+            f"return 0x1626ba7e for {wording.contract_subject}: {wording.contract_remedy}"
+        )
+    if malformed is not None:
+        raise MalformedSignatureError(f"{malformed}: {wording.malformed_remedy}")
+    assert recovered is not None
+    raise InvalidSignatureError(
+        f"the signature recovers {checksum(recovered)}, not {checksum(signer)}: it was made by "
+        f"another key or over other data; {wording.mismatch_remedy}"
+    )
+
+
 def verify_owner_signature(
     *,
     client: ChainClient,
@@ -49,32 +105,11 @@ def verify_owner_signature(
     signer: str,
     signature: bytes,
 ) -> Method:
-    """How `signer` (lowercase) validly signed `message`, or an ApiError saying why not.
-    Chain failures (ChainError) propagate: the caller answers 503, not "invalid"."""
-    malformed: str | None = None
-    recovered: str | None = None
-    try:
-        recovered = eip712.recover(domain, message, signature).lower()
-        if recovered == signer:
-            return "ecdsa"
-    except eip712.InvalidSignatureError as exc:
-        malformed = str(exc)
-    if has_code(client, signer):
-        digest = eip712.digest(domain, message)
-        if eip1271_approves(client, signer, digest, signature):
-            return "eip1271"
-        raise InvalidSignatureError(
-            f"{checksum(signer)} is a contract and its isValidSignature(digest, signature) did not "
-            "return 0x1626ba7e for this proposal's digest: sign the proposal's typed data (its "
-            "`typed_data`) with the contract's own signing scheme"
-        )
-    if malformed is not None:
-        raise MalformedSignatureError(
-            f"{malformed}: an owner account signs with eth_signTypedData_v4, which yields 65 bytes"
-        )
-    assert recovered is not None
-    raise InvalidSignatureError(
-        f"the signature recovers {checksum(recovered)}, not {checksum(signer)}: it was made by "
-        "another key or over other data; sign exactly this proposal's `typed_data` with the "
-        "signer's key"
+    """How `signer` (lowercase) validly signed the proposal `message` (see `verify_signature`)."""
+    return verify_signature(
+        client=client,
+        digest=eip712.digest(domain, message),
+        signer=signer,
+        signature=signature,
+        wording=PROPOSAL_WORDING,
     )
