@@ -44,6 +44,7 @@ from backend.exceptions import (
     DeploymentError,
     StoreError,
 )
+from backend.security.rate_limits import RateLimitExceeded
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +274,34 @@ class StreamLimitError(ApiError):
     retry_after = True
 
 
+# ----------------------------------------------------------------------------- platform: limits
+# Rate limits (backend/security/rate_limits.py raises RateLimitExceeded; answered here as 429) and
+# slow clients (backend/api/platform.py, backend/api/http_protocol.py).
+
+
+class RateLimitedError(ApiError):
+    """A rate limit is used up; the message names which, Retry-After says when to come back."""
+
+    status = 429
+    code = "rate_limited"
+
+
+class RequestTimeoutError(ApiError):
+    """The client did not send its request (head or body) within the server's time limits."""
+
+    status = 408
+    code = "request_timeout"
+
+
+def rate_limited_response(exc: RateLimitExceeded) -> JSONResponse:
+    return error_response(
+        RateLimitedError.status,
+        RateLimitedError.code,
+        str(exc),
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 # ----------------------------------------------------------------------------- rendering
 
 
@@ -340,6 +369,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         headers = retry_after(request) if exc.retry_after else None
         return error_response(exc.status, exc.code, exc.message, headers=headers)
+
+    @app.exception_handler(RateLimitExceeded)
+    async def _rate_limited(_request: Request, exc: RateLimitExceeded) -> JSONResponse:
+        return rate_limited_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

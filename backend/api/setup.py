@@ -1,5 +1,6 @@
 """`install_api(app, settings)`: everything the read API adds to the app created by
-`create_app` (routers, error handlers, the body-size limit, request metrics, /metrics)."""
+`create_app` (routers, error handlers, the body size and time limit, rate limits, CORS, security
+headers, request metrics, /metrics)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 from backend.api.errors import install_error_handlers
 from backend.api.extras import create_extras
 from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
+from backend.api.platform import install_platform
 from backend.api.routes import health, intents, leaders, metrics, proposals, stream, vaults
 from backend.config import Settings
 
@@ -31,6 +33,11 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     ):
         for route in router.routes:
             route.metrics_template = router_prefix + route.path  # type: ignore[attr-defined]
-    # Added last = outermost: metrics see every answer, 413s included.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    # Added last = outermost: metrics see every answer, 413s and 429s included.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.api_max_body_bytes,
+        timeout=settings.api_body_timeout,
+    )
+    install_platform(app, settings)  # rate limits, CORS, security headers
     app.add_middleware(RequestMetricsMiddleware, metrics=extras.metrics)

@@ -1,0 +1,532 @@
+"""Rate limits shared by every API process of one deployment, over the deployment's store.
+
+The rate strings ("600/minute", "20/second;600/minute"), the rate items and the sliding-window
+counter strategy are the `limits` library's (`limits.parse_many`,
+`SlidingWindowCounterRateLimiter`); what this module adds is a storage for that strategy that
+every process shares without a store write per request:
+
+- each process counts the hits it admits in memory, per limit key and window (windows are aligned
+  to the epoch, so every process computes the same ones);
+- a background thread reconciles every `interval` seconds (0.1 by default): one upsert of this
+  process's absolute count per key that changed (its own rows only: `rate_limit_hits`), then one
+  read of the other processes' sums for the keys this process saw recently;
+- a decision weighs the other processes' counts as of the last reconciliation plus this process's
+  own exact count (the sliding window counter: the previous window's count weighted by how much of
+  it still overlaps the last `window` seconds, plus the current window's).
+
+**Over-admission bound.** What a process does not see when it decides is what the other processes
+admitted since their last upsert before its last read. To keep that small whatever the request
+rate, a process admits at most `share` = ceil(limit / SHARE_DIVISOR) hits per key between two of
+its reconciliations (a request beyond waits for the next one, about `interval` seconds; only a key
+that uses a twentieth of its limit within 0.1 s ever waits). With P processes reconciling on time,
+the hits admitted for one key in one window are at most
+
+    limit + 3 * (P - 1) * share        (limit 600, 2 processes: 600 + 3 * 30 = 690)
+
+(each other process: up to `share` not yet written, up to `share` written after my read, and up to
+`share` admitted for a key it had not yet read). Whatever the timing, no process ever admits more
+than `limit` itself, so the hard ceiling is P * limit. If the store cannot be reached, each process
+goes on limiting alone on its own counts (the hard ceiling) and says so in the log once a minute.
+
+Seams for other parts: `SharedRateLimiter.charge_leader(leader)` (per leader, after an intent's
+signature is checked) and `SharedRateLimiter.charge_principal(principal, rate)` (a principal at its
+own rate, e.g. an API key's `rate_per_minute`); both raise `RateLimitExceeded`, which the API
+answers with 429 `rate_limited` and Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from limits import RateLimitItem, parse_many
+from limits.storage import Storage
+from limits.storage.base import SlidingWindowCounterSupport
+from limits.strategies import SlidingWindowCounterRateLimiter
+from sqlalchemy import Engine, and_, delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from backend.db.engine import StoreLimits, create_store_engine, write_transaction
+from backend.db.rate_limit_models import RateLimitHit
+from backend.exceptions import CopyvaultError
+
+log = logging.getLogger(__name__)
+
+# A process admits at most 1/SHARE_DIVISOR of a limit for one key between two reconciliations.
+SHARE_DIVISOR = 20
+# Reconciliation is considered healthy while the last success is at most this many intervals old;
+# beyond, requests stop waiting for it (each process limits on its own counts).
+HEALTHY_INTERVALS = 10
+# Rows past their expiry are deleted about this often (seconds).
+CLEANUP_SECONDS = 5.0
+# Keys read back per statement (bounded IN lists).
+READ_CHUNK = 500
+# A request waits at most this many reconciliations for its share before it is refused.
+MAX_WAITS = 5
+# The limiter's own small pool: its statements are short and never wait long.
+LIMITER_STORE_LIMITS = StoreLimits(
+    pool_size=1,
+    max_overflow=1,
+    pool_timeout=2.0,
+    statement_timeout_ms=2_000,
+    lock_timeout_ms=1_000,
+    busy_timeout_ms=2_000,
+)
+WARN_EVERY_SECONDS = 60.0
+
+
+class RateLimitExceeded(CopyvaultError):
+    """A limit is used up: `limit` names which ("per client address"), `retry_after` is in whole
+    seconds. The API answers it with 429 `rate_limited` and a Retry-After header."""
+
+    def __init__(self, limit: str, item: RateLimitItem, retry_after: int):
+        self.limit = limit
+        self.item = item
+        self.retry_after = retry_after
+        super().__init__(
+            f"rate limit {limit} reached ({item.amount} per {item.multiples} "
+            f"{item.GRANULARITY.name}{'s' if item.multiples != 1 else ''}): "
+            f"retry after {retry_after} s, and send fewer requests"
+        )
+
+
+@lru_cache(maxsize=1024)
+def parse_rate(rate: str) -> tuple[RateLimitItem, ...]:
+    """'600/minute' or '20/second;600/minute' as rate items (ValueError if not a rate)."""
+    items = tuple(parse_many(rate))
+    if not items:
+        raise ValueError(f"{rate!r} names no rate; write e.g. 600/minute or 20/second;600/minute")
+    return items
+
+
+def credential_digest(credential: str) -> str:
+    """The key a credential (bearer token, session cookie) is limited under: never the secret."""
+    return hashlib.sha256(credential.encode()).hexdigest()[:32]
+
+
+# ----------------------------------------------------------------------------- storage
+
+
+def _windows(expiry: int, now: float) -> tuple[int, int]:
+    """(previous window's end, current window's end), epoch seconds, aligned for every process."""
+    current_end = (int(now) // expiry + 1) * expiry
+    return current_end - expiry, current_end
+
+
+class SharedWindowStorage(Storage, SlidingWindowCounterSupport):
+    """Sliding-window counters for `limits`: this process's exact counts plus the other processes'
+    as of the last `reconcile` (see the module docstring). Thread-safe; no I/O but `reconcile`."""
+
+    STORAGE_SCHEME = ["copyvault-shared"]
+
+    def __init__(self, process: str | None = None):
+        super().__init__()
+        self.process = process or secrets.token_hex(8)
+        self.lock = threading.RLock()
+        self._own: dict[tuple[str, int], int] = {}
+        self._written: dict[tuple[str, int], int] = {}
+        self._others: dict[tuple[str, int], int] = {}
+        self._expiry: dict[str, int] = {}  # key -> window length
+        self._seen: dict[str, float] = {}  # key -> when it last mattered (epoch seconds)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return ()
+
+    # ------------------------------------------------------------------ counts
+
+    def _count(self, key: str, window_end: int) -> int:
+        return self._own.get((key, window_end), 0) + self._others.get((key, window_end), 0)
+
+    def _note(self, key: str, expiry: int, now: float) -> None:
+        self._expiry[key] = expiry
+        self._seen[key] = now
+
+    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
+        now = time.time()
+        with self.lock:
+            self._note(key, expiry, now)
+            previous_end, current_end = _windows(expiry, now)
+            return (
+                self._count(key, previous_end),
+                current_end - now,  # how much of the previous window still weighs
+                self._count(key, current_end),
+                current_end - now + expiry,
+            )
+
+    def acquire_sliding_window_entry(
+        self, key: str, limit: int, expiry: int, amount: int = 1
+    ) -> bool:
+        now = time.time()
+        with self.lock:
+            self._note(key, expiry, now)
+            previous_end, current_end = _windows(expiry, now)
+            weighted = self._count(key, previous_end) * (current_end - now) / expiry + self._count(
+                key, current_end
+            )
+            if weighted + amount > limit:
+                return False
+            self._own[(key, current_end)] = self._own.get((key, current_end), 0) + amount
+            return True
+
+    def clear_sliding_window(self, key: str, expiry: int) -> None:
+        self.clear(key)
+
+    def unwritten(self, key: str, expiry: int) -> int:
+        """Hits this process admitted for `key` in the current window since its last upsert."""
+        current_end = _windows(expiry, time.time())[1]
+        with self.lock:
+            own = self._own.get((key, current_end), 0)
+            return own - self._written.get((key, current_end), 0)
+
+    def retry_after(self, key: str, expiry: int, limit: int, cost: int) -> int:
+        """Whole seconds until `cost` more hits fit under `limit` if nothing else is admitted."""
+        now = time.time()
+        with self.lock:
+            previous_end, current_end = _windows(expiry, now)
+            previous = self._count(key, previous_end)
+            current = self._count(key, current_end)
+        left = current_end - now
+        room = limit - cost
+        wait = 1.0
+        if current <= room and previous > 0:
+            # Within this window: the previous window's weight shrinks until the hits fit.
+            wait = left - (room - current) * expiry / previous
+        if (current > room or wait > left) and current > 0:
+            # In the next window, the current one's weight shrinks instead.
+            wait = left + expiry - max(room, 0) * expiry / current
+        return max(1, math.ceil(wait))
+
+    # ------------------------------------------------------------------ Storage (fixed windows
+    # are not used; these keep the interface whole for `limits`)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self.lock:
+            self._note(key, expiry, now)
+            current_end = _windows(expiry, now)[1]
+            self._own[(key, current_end)] = self._own.get((key, current_end), 0) + amount
+            return self._count(key, current_end)
+
+    def get(self, key: str) -> int:
+        with self.lock:
+            expiry = self._expiry.get(key)
+            if expiry is None:
+                return 0
+            return self._count(key, _windows(expiry, time.time())[1])
+
+    def get_expiry(self, key: str) -> float:
+        with self.lock:
+            expiry = self._expiry.get(key, 1)
+        return float(_windows(expiry, time.time())[1])
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        with self.lock:
+            count = len(self._own)
+            self._own.clear()
+            self._written.clear()
+            self._others.clear()
+        return count
+
+    def clear(self, key: str) -> None:
+        with self.lock:
+            for table in (self._own, self._written, self._others):
+                for entry in [e for e in table if e[0] == key]:
+                    del table[entry]
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def _forget_expired(self, now: float) -> None:
+        for table in (self._own, self._written, self._others):
+            stale = [e for e in table if e[1] + self._expiry.get(e[0], 0) < now]
+            for entry in stale:
+                del table[entry]
+        for key in [k for k, seen in self._seen.items() if seen + 2 * self._expiry[k] < now]:
+            del self._seen[key]
+            if not any(e[0] == key for e in self._own):
+                self._expiry.pop(key, None)
+
+    def reconcile(self, engine: Engine) -> None:
+        """Upsert this process's changed counts, then read the other processes' for every key
+        this process saw within its last two windows. Raises on store errors (the caller logs)."""
+        now = time.time()
+        with self.lock:
+            self._forget_expired(now)
+            changed = {e: n for e, n in self._own.items() if self._written.get(e) != n}
+            rows = [
+                {
+                    "key": key,
+                    "window_end": window_end,
+                    "process": self.process,
+                    "hits": hits,
+                    "expires_at": window_end + self._expiry[key],
+                }
+                for (key, window_end), hits in changed.items()
+            ]
+            wanted = {key: self._expiry[key] for key in self._seen}
+        if rows:
+            with write_transaction(engine) as conn:
+                conn.execute(_upsert(engine), rows)
+        others = self._read_others(engine, wanted, now)
+        with self.lock:
+            self._written.update(changed)
+            for key in wanted:
+                for window_end in _windows(wanted[key], now):
+                    self._others.pop((key, window_end), None)
+            self._others.update(others)
+
+    def _read_others(
+        self, engine: Engine, wanted: dict[str, int], now: float
+    ) -> dict[tuple[str, int], int]:
+        found: dict[tuple[str, int], int] = {}
+        pairs = [(key, end) for key, expiry in wanted.items() for end in _windows(expiry, now)]
+        for start in range(0, len(pairs), READ_CHUNK):
+            chunk = pairs[start : start + READ_CHUNK]
+            statement = (
+                select(RateLimitHit.key, RateLimitHit.window_end, func.sum(RateLimitHit.hits))
+                .where(
+                    and_(
+                        RateLimitHit.process != self.process,
+                        tuple_(RateLimitHit.key, RateLimitHit.window_end).in_(chunk),
+                    )
+                )
+                .group_by(RateLimitHit.key, RateLimitHit.window_end)
+            )
+            with engine.connect() as conn:
+                for key, window_end, hits in conn.execute(statement):
+                    found[(key, int(window_end))] = int(hits)
+        return found
+
+
+def _upsert(engine: Engine):
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(RateLimitHit)
+    return statement.on_conflict_do_update(
+        index_elements=["key", "window_end", "process"],
+        set_={"hits": statement.excluded.hits},
+    )
+
+
+def delete_expired(engine: Engine, now: float) -> None:
+    """Delete every process's rows whose window no longer matters (dead processes' included)."""
+    with write_transaction(engine) as conn:
+        conn.execute(delete(RateLimitHit).where(RateLimitHit.expires_at < int(now)))
+
+
+# ----------------------------------------------------------------------------- the limiter
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A named limit ("per client address") with its rate items."""
+
+    name: str
+    items: tuple[RateLimitItem, ...]
+
+    @classmethod
+    def parse(cls, name: str, rate: str) -> Limit:
+        return cls(name, parse_rate(rate))
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One limit charged against one identifier (a client address, a credential digest...)."""
+
+    limit: Limit
+    identifier: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    admitted: bool
+    wait: bool = False
+    refusal: RateLimitExceeded | None = None
+
+
+ADMITTED = Verdict(admitted=True)
+WAIT = Verdict(admitted=False, wait=True)
+
+
+class SharedRateLimiter:
+    """The rate limits of one API process, shared with the deployment's other processes through
+    the store (`start(url)` begins reconciling; without it the limits hold for this process only).
+    """
+
+    def __init__(
+        self,
+        *,
+        per_address: str,
+        per_credential: str,
+        per_leader: str,
+        interval: float = 0.1,
+        storage: SharedWindowStorage | None = None,
+    ):
+        self.per_address = Limit.parse("per client address", per_address)
+        self.per_credential = Limit.parse("per credential", per_credential)
+        self.per_leader = Limit.parse("per leader", per_leader)
+        self.interval = interval
+        self.storage = storage or SharedWindowStorage()
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self._engine: Engine | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._synced = threading.Condition()
+        self.generation = 0  # reconciliations done
+        self.last_success = 0.0  # monotonic time of the last successful reconciliation
+        self._last_warning = -math.inf
+        self._quiet_failures = 0
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self, url: str) -> None:
+        """Reconcile with the store at `url` every `interval` seconds, in a daemon thread."""
+        self._engine = create_store_engine(url, LIMITER_STORE_LIMITS)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="rate-limits", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        if self._engine is not None:
+            try:
+                self.storage.reconcile(self._engine)  # hand the last counts to the others
+            except Exception:  # noqa: BLE001 - shutting down: nothing to do about it
+                pass
+            self._engine.dispose()
+            self._engine = None
+
+    def _run(self) -> None:
+        assert self._engine is not None
+        next_cleanup = time.monotonic() + CLEANUP_SECONDS
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.storage.reconcile(self._engine)
+                if started >= next_cleanup:
+                    delete_expired(self._engine, time.time())
+                    next_cleanup = started + CLEANUP_SECONDS
+                self.last_success = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - the store may be down: limit locally
+                self._warn(exc)
+            with self._synced:
+                self.generation += 1
+                self._synced.notify_all()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_warning < WARN_EVERY_SECONDS:
+            self._quiet_failures += 1
+            return
+        more = f" ({self._quiet_failures} more since the last line)" if self._quiet_failures else ""
+        self._last_warning, self._quiet_failures = now, 0
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning(
+            "rate limits: cannot reconcile with the store (%s); limiting on this process's "
+            "counts only%s",
+            first_line,
+            more,
+        )
+
+    @property
+    def shared(self) -> bool:
+        """Whether the counts are being reconciled (recently and successfully) with the store."""
+        return (
+            self._thread is not None
+            and time.monotonic() - self.last_success <= HEALTHY_INTERVALS * self.interval
+        )
+
+    # ------------------------------------------------------------------ decisions
+
+    def decide(self, charges: Sequence[Charge], cost: int = 1) -> Verdict:
+        """Admit `cost` hits against every charge, or refuse naming the first limit used up, or
+        ask the caller to wait for the next reconciliation (this process's share is used)."""
+        storage = self.storage
+        with storage.lock:
+            for charge in charges:
+                for item in charge.limit.items:
+                    spent = min(cost, item.amount)
+                    if not self.strategy.test(item, charge.identifier, cost=spent):
+                        key = item.key_for(charge.identifier)
+                        retry = storage.retry_after(key, item.get_expiry(), item.amount, spent)
+                        return Verdict(
+                            False, refusal=RateLimitExceeded(charge.limit.name, item, retry)
+                        )
+                    share = math.ceil(item.amount / SHARE_DIVISOR)
+                    key = item.key_for(charge.identifier)
+                    if self.shared and storage.unwritten(key, item.get_expiry()) + spent > share:
+                        return WAIT
+            for charge in charges:
+                for item in charge.limit.items:
+                    self.strategy.hit(item, charge.identifier, cost=min(cost, item.amount))
+        return ADMITTED
+
+    def _refuse_after_waiting(self, charges: Sequence[Charge]) -> RateLimitExceeded:
+        first = charges[0]
+        return RateLimitExceeded(first.limit.name, first.limit.items[0], 1)
+
+    async def acharge(self, charges: Sequence[Charge], cost: int = 1) -> None:
+        """`decide`, waiting (without blocking the event loop) for reconciliations while this
+        process's share is used; raises RateLimitExceeded when refused."""
+        for _ in range(MAX_WAITS):
+            verdict = self.decide(charges, cost)
+            if verdict.admitted:
+                return
+            if verdict.refusal is not None:
+                raise verdict.refusal
+            seen = self.generation
+            deadline = time.monotonic() + 3 * self.interval
+            while self.generation == seen and time.monotonic() < deadline:
+                await asyncio.sleep(self.interval / 4)
+        raise self._refuse_after_waiting(charges)
+
+    def charge(self, charges: Sequence[Charge], cost: int = 1) -> None:
+        """`acharge` for threads (a handler running in the thread pool)."""
+        for _ in range(MAX_WAITS):
+            verdict = self.decide(charges, cost)
+            if verdict.admitted:
+                return
+            if verdict.refusal is not None:
+                raise verdict.refusal
+            with self._synced:
+                seen = self.generation
+                self._synced.wait_for(
+                    lambda s=seen: self.generation != s, timeout=3 * self.interval
+                )
+        raise self._refuse_after_waiting(charges)
+
+    # ------------------------------------------------------------------ seams
+
+    def charge_leader(self, leader: str, cost: int = 1) -> None:
+        """Charge one intent to `leader` (an address; any case). Call it after the intent's
+        signature is checked, so nobody can spend another leader's budget. Raises
+        RateLimitExceeded (429 rate_limited)."""
+        self.charge([Charge(self.per_leader, leader.lower())], cost)
+
+    def charge_principal(self, principal: str, rate: str | int, cost: int = 1) -> None:
+        """Charge `principal` (e.g. "apikey:<id>") at its own `rate` ("120/minute", or an int:
+        hits per minute, e.g. an API key's `rate_per_minute`). Raises RateLimitExceeded."""
+        text = f"{rate}/minute" if isinstance(rate, int) else rate
+        self.charge([Charge(Limit.parse(f"of {principal}", text), principal)], cost)
+
+    def request_charges(self, address: str, credential: str | None) -> list[Charge]:
+        """What one API request is charged: its client address, and its credential if any."""
+        charges = [Charge(self.per_address, address)]
+        if credential is not None:
+            charges.append(Charge(self.per_credential, credential_digest(credential)))
+        return charges
