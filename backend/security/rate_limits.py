@@ -93,10 +93,14 @@ class RateLimitExceeded(CopyvaultError):
         self.item = item
         self.retry_after = retry_after
         super().__init__(
-            f"rate limit {limit} reached ({item.amount} per {item.multiples} "
-            f"{item.GRANULARITY.name}{'s' if item.multiples != 1 else ''}): "
+            f"rate limit {limit} reached ({item.amount} per {_window_name(item)}): "
             f"retry after {retry_after} s, and send fewer requests"
         )
+
+
+def _window_name(item: RateLimitItem) -> str:
+    unit = item.GRANULARITY.name
+    return unit if item.multiples == 1 else f"{item.multiples} {unit}s"
 
 
 @lru_cache(maxsize=1024)
@@ -330,14 +334,16 @@ def delete_expired(engine: Engine, now: float) -> None:
 
 @dataclass(frozen=True)
 class Limit:
-    """A named limit ("per client address") with its rate items."""
+    """A named limit ("per client address") with its rate items; `kind` ("address") keeps the
+    keys of different limits apart."""
 
     name: str
+    kind: str
     items: tuple[RateLimitItem, ...]
 
     @classmethod
-    def parse(cls, name: str, rate: str) -> Limit:
-        return cls(name, parse_rate(rate))
+    def parse(cls, name: str, kind: str, rate: str) -> Limit:
+        return cls(name, kind, parse_rate(rate))
 
 
 @dataclass(frozen=True)
@@ -373,9 +379,9 @@ class SharedRateLimiter:
         interval: float = 0.1,
         storage: SharedWindowStorage | None = None,
     ):
-        self.per_address = Limit.parse("per client address", per_address)
-        self.per_credential = Limit.parse("per credential", per_credential)
-        self.per_leader = Limit.parse("per leader", per_leader)
+        self.per_address = Limit.parse("per client address", "address", per_address)
+        self.per_credential = Limit.parse("per credential", "credential", per_credential)
+        self.per_leader = Limit.parse("per leader", "leader", per_leader)
         self.interval = interval
         self.storage = storage or SharedWindowStorage()
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
@@ -461,19 +467,21 @@ class SharedRateLimiter:
             for charge in charges:
                 for item in charge.limit.items:
                     spent = min(cost, item.amount)
-                    if not self.strategy.test(item, charge.identifier, cost=spent):
-                        key = item.key_for(charge.identifier)
+                    key = item.key_for(charge.limit.kind, charge.identifier)
+                    if not self.strategy.test(
+                        item, charge.limit.kind, charge.identifier, cost=spent
+                    ):
                         retry = storage.retry_after(key, item.get_expiry(), item.amount, spent)
                         return Verdict(
                             False, refusal=RateLimitExceeded(charge.limit.name, item, retry)
                         )
                     share = math.ceil(item.amount / SHARE_DIVISOR)
-                    key = item.key_for(charge.identifier)
                     if self.shared and storage.unwritten(key, item.get_expiry()) + spent > share:
                         return WAIT
             for charge in charges:
                 for item in charge.limit.items:
-                    self.strategy.hit(item, charge.identifier, cost=min(cost, item.amount))
+                    spent = min(cost, item.amount)
+                    self.strategy.hit(item, charge.limit.kind, charge.identifier, cost=spent)
         return ADMITTED
 
     def _refuse_after_waiting(self, charges: Sequence[Charge]) -> RateLimitExceeded:
@@ -522,7 +530,7 @@ class SharedRateLimiter:
         """Charge `principal` (e.g. "apikey:<id>") at its own `rate` ("120/minute", or an int:
         hits per minute, e.g. an API key's `rate_per_minute`). Raises RateLimitExceeded."""
         text = f"{rate}/minute" if isinstance(rate, int) else rate
-        self.charge([Charge(Limit.parse(f"of {principal}", text), principal)], cost)
+        self.charge([Charge(Limit.parse(f"of {principal}", "principal", text), principal)], cost)
 
     def request_charges(self, address: str, credential: str | None) -> list[Charge]:
         """What one API request is charged: its client address, and its credential if any."""
