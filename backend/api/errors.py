@@ -493,8 +493,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown resource (vault_not_found, leader_not_found, proposal_not_found, "
         "intent_not_found).",
         409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed).",
+        408: "The request body did not arrive in time (request_timeout).",
         413: "The request body is larger than the API accepts (body_too_large).",
         422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
+        429: "A rate limit is used up (rate_limited; the message names which): retry after "
+        "Retry-After seconds.",
         503: "Try again after Retry-After: the node or the store is unreachable or busy "
         "(chain_unavailable, store_unavailable, store_busy), the server is not ready "
         "(index_behind, node_unavailable, relayer_degraded) or a stream limit is reached.",

@@ -19,6 +19,7 @@ import hashlib
 import ipaddress
 import math
 import re
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
@@ -26,7 +27,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.api.errors import rate_limited_response
+from backend.api.errors import ErrorBody, error_responses, rate_limited_response
+from backend.api.extras import MAX_PAGE
 from backend.config import Settings
 from backend.security.rate_limits import RateLimitExceeded, SharedRateLimiter
 
@@ -34,6 +36,7 @@ from backend.security.rate_limits import RateLimitExceeded, SharedRateLimiter
 PAGE_PER_HIT = 50
 # Prefixes of the credentials other parts issue: sessions, operator sessions, leader API keys.
 CREDENTIAL_PREFIXES = ("cvs_", "cvo_", "cvk_")
+REF = "#/components/schemas/{model}"
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -125,7 +128,8 @@ def request_credential(scope: Scope) -> str | None:
 
 
 def request_cost(scope: Scope) -> int:
-    """Hits a request costs: 1, or one per PAGE_PER_HIT items of a big `limit` page."""
+    """Hits a request costs: 1, or one per PAGE_PER_HIT items of a big `limit` page (at most
+    MAX_PAGE / PAGE_PER_HIT = 4: a bigger page is refused anyway)."""
     query = scope.get("query_string") or b""
     if b"limit=" not in query:
         return 1
@@ -133,7 +137,7 @@ def request_cost(scope: Scope) -> int:
         size = int(parse_qs(query.decode("latin-1")).get("limit", ["1"])[-1])
     except ValueError:
         return 1  # the endpoint answers 422
-    return max(1, math.ceil(min(size, 10_000) / PAGE_PER_HIT))
+    return max(1, math.ceil(min(size, MAX_PAGE) / PAGE_PER_HIT))
 
 
 # ----------------------------------------------------------------------------- middleware
@@ -253,6 +257,35 @@ def create_limiter(settings: Settings) -> SharedRateLimiter | None:
     )
 
 
+def _document(app: FastAPI, exempt: frozenset[str]) -> None:
+    """Add the 429 (and, where a body is read, 408) answers to every operation of the OpenAPI
+    document (by post-processing it, as FastAPI documents for extending the schema)."""
+    generate = app.openapi
+    descriptions = {status: r["description"] for status, r in error_responses(408, 429).items()}
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for path, operations in schema.get("paths", {}).items():
+            if path in exempt:
+                continue
+            for method, operation in operations.items():
+                statuses = [429] + ([408] if method in ("post", "put", "patch") else [])
+                for status in statuses:
+                    operation.setdefault("responses", {}).setdefault(
+                        str(status), {"description": descriptions[status], "content": body}
+                    )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template=REF))
+        for name, definition in (
+            ErrorBody.model_json_schema(ref_template=REF).get("$defs", {}).items()
+        ):
+            components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_platform(app: FastAPI, settings: Settings) -> None:
     """Add the rate limits, CORS and security headers to `app` (inside the request metrics).
     The limiter is on `app.state.rate_limiter` (None when disabled); the app's lifespan starts
@@ -267,6 +300,7 @@ def install_platform(app: FastAPI, settings: Settings) -> None:
             proxies=proxies,
             exempt=frozenset(settings.rate_limit_exempt_paths),
         )
+        _document(app, frozenset(settings.rate_limit_exempt_paths))
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

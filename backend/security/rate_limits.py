@@ -16,16 +16,17 @@ every process shares without a store write per request:
 
 **Over-admission bound.** What a process does not see when it decides is what the other processes
 admitted since their last upsert before its last read. To keep that small whatever the request
-rate, a process admits at most `share` = ceil(limit / SHARE_DIVISOR) hits per key between two of
-its reconciliations (a request beyond waits for the next one, about `interval` seconds; only a key
-that uses a twentieth of its limit within 0.1 s ever waits). With P processes reconciling on time,
-the hits admitted for one key in one window are at most
+rate, a process stops admitting for a key once `share` = ceil(limit / SHARE_DIVISOR) hits of it
+are not yet written (a request beyond waits for the next reconciliation, about `interval` seconds;
+only a key that uses a twentieth of its limit within 0.1 s ever waits). A request costs `c` hits
+(1, up to 4 for a big page), so at most `share + c - 1` hits are ever unwritten. With P processes
+reconciling on time, the hits admitted for one key in one window are at most
 
-    limit + 3 * (P - 1) * share        (limit 600, 2 processes: 600 + 3 * 30 = 690)
+    limit + 3 * (P - 1) * (share + c - 1)     (600/minute, 2 processes, c = 1: 600 + 90 = 690)
 
-(each other process: up to `share` not yet written, up to `share` written after my read, and up to
-`share` admitted for a key it had not yet read). Whatever the timing, no process ever admits more
-than `limit` itself, so the hard ceiling is P * limit. If the store cannot be reached, each process
+(each other process: up to that many not yet written, as many written after my read, and as many
+admitted for a key it had not yet read). Whatever the timing, no process ever admits more than
+`limit` itself, so the hard ceiling is P * limit. If the store cannot be reached, each process
 goes on limiting alone on its own counts (the hard ceiling) and says so in the log once a minute.
 
 Seams for other parts: `SharedRateLimiter.charge_leader(leader)` (per leader, after an intent's
@@ -476,7 +477,7 @@ class SharedRateLimiter:
                             False, refusal=RateLimitExceeded(charge.limit.name, item, retry)
                         )
                     share = math.ceil(item.amount / SHARE_DIVISOR)
-                    if self.shared and storage.unwritten(key, item.get_expiry()) + spent > share:
+                    if self.shared and storage.unwritten(key, item.get_expiry()) >= share:
                         return WAIT
             for charge in charges:
                 for item in charge.limit.items:

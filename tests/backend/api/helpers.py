@@ -77,6 +77,8 @@ def api_settings(chain: Chain, folder: Path, url: str, **overrides: Any) -> Sett
         "confirmations": 0,
         "poll_interval": 0.05,
         "api_stream_poll_interval": 0.05,
+        # The API tests are about the API, not its rate limits (tests/backend/platform/ are).
+        "rate_limit_enabled": False,
     }
     return load_settings(**(values | overrides))
 

@@ -3,12 +3,9 @@ processes (each its own OS process, as in production) over a store the test choo
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.chain.node import free_port, start_anvil
+from backend.chain.node import start_anvil
+from scripts.server_process import REPO_ROOT, _stop, _wait_healthy, server_env
 from tests.backend.api.helpers import open_env
 from tests.backend.conftest import Chain, StoreFactory, deploy_chain
 
@@ -49,48 +47,26 @@ def serve_process(
     scheme: str = "http",
     verify: Any = True,
 ) -> Iterator[str]:
-    """`copyvault serve --no-indexer` in a process of its own over the (migrated) store at `url`;
-    yields its base URL and stops it (SIGINT, as an operator would) afterwards."""
-    port = free_port()
-    deployment_file = folder / f"deployment-{secrets.token_hex(3)}.json"
-    chain.deployment.save(deployment_file)
-    environment = os.environ | {
-        "COPYVAULT_DATABASE_URL": url,
-        "COPYVAULT_DEPLOYMENT_FILE": str(deployment_file),
-        "COPYVAULT_RPC_URL": chain.node.url,
-        "COPYVAULT_AUTO_MIGRATE": "false",
-        "COPYVAULT_DATA_DIR": str(folder / "data"),
-        "COPYVAULT_CONFIRMATIONS": "0",
-    }
-    environment |= env or {}
-    log = folder / f"serve-{port}.log"
-    with open(log, "wb") as output:
+    """`copyvault serve --no-indexer` in a process of its own (scripts/server_process.py) over the
+    migrated store at `url`; yields its base URL, stops it with SIGINT afterwards."""
+    folder = folder / f"server-{secrets.token_hex(3)}"
+    folder.mkdir()
+    settings = {"COPYVAULT_AUTO_MIGRATE": "false"} | (env or {})
+    environment = server_env(chain.node.url, chain.deployment, folder, url, None, settings)
+    log = folder / "server.log"
+    with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port), "--no-indexer"]
-            + list(args),
-            cwd=folder,
+            [sys.executable, "-m", "backend.cli", "serve", "--no-indexer", *args],
+            cwd=REPO_ROOT,
             env=environment,
-            stdout=output,
+            stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    base = f"{scheme}://127.0.0.1:{port}"
+    base = f"{scheme}://127.0.0.1:{environment['COPYVAULT_API_PORT']}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=2, verify=verify).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start:\n" + log.read_text()
-            time.sleep(0.2)
+        with httpx.Client(base_url=base, timeout=5, verify=verify) as probe:
+            _wait_healthy(probe, process, log)
         yield base
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        _stop(process)
