@@ -1,9 +1,12 @@
 """Rate limits shared by every API process of one deployment, over the deployment's store.
 
-The rate strings ("600/minute", "20/second;600/minute"), the rate items and the sliding-window
-counter strategy are the `limits` library's (`limits.parse_many`,
-`SlidingWindowCounterRateLimiter`); what this module adds is a storage for that strategy that
-every process shares without a store write per request:
+The rate strings ("600/minute", "20/second;600/minute"), the rate items and their keys are the
+`limits` library's (`limits.parse_many`, `RateLimitItem.key_for`), and the counters implement its
+sliding-window-counter storage interface (`SlidingWindowCounterSupport`), so its
+`SlidingWindowCounterRateLimiter` runs over them unchanged (`SharedRateLimiter.strategy`; a test
+checks it agrees with `decide`, which does the same weighting for all of a request's limits in one
+step under one lock: a third of the time). The storage is shared by every process without a store
+write per request:
 
 - each process counts the hits it admits in memory, per limit key and window (windows are aligned
   to the epoch, so every process computes the same ones);
@@ -45,7 +48,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from limits import RateLimitItem, parse_many
@@ -71,6 +74,8 @@ HEALTHY_INTERVALS = 10
 CLEANUP_SECONDS = 5.0
 # Keys read back per statement (bounded IN lists).
 READ_CHUNK = 500
+# Identifiers whose limit keys one limit remembers (then it starts over).
+KEY_CACHE_SIZE = 65_536
 # A request waits at most this many reconciliations for its share before it is refused.
 MAX_WAITS = 5
 # The limiter's own small pool: its statements are short and never wait long.
@@ -113,12 +118,16 @@ def parse_rate(rate: str) -> tuple[RateLimitItem, ...]:
     return items
 
 
+@lru_cache(maxsize=4_096)
 def credential_digest(credential: str) -> str:
     """The key a credential (bearer token, session cookie) is limited under: never the secret."""
     return hashlib.sha256(credential.encode()).hexdigest()[:32]
 
 
 # ----------------------------------------------------------------------------- storage
+
+
+TAKEN, FULL, SHARE_USED = 0, 1, 2
 
 
 def _windows(expiry: int, now: float) -> tuple[int, int]:
@@ -186,12 +195,30 @@ class SharedWindowStorage(Storage, SlidingWindowCounterSupport):
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         self.clear(key)
 
-    def unwritten(self, key: str, expiry: int) -> int:
-        """Hits this process admitted for `key` in the current window since its last upsert."""
-        current_end = _windows(expiry, time.time())[1]
-        with self.lock:
-            own = self._own.get((key, current_end), 0)
-            return own - self._written.get((key, current_end), 0)
+    def take(self, key: str, limit: int, expiry: int, amount: int, share: int, now: float) -> int:
+        """The request path's one call per rate item (the caller holds `lock`): TAKEN (counted),
+        FULL (the sliding window has no room for `amount`) or SHARE_USED (room, but `share` hits
+        of this key are not yet written: wait for a reconciliation; `share` 0 never waits).
+        The same weighting as `acquire_sliding_window_entry`, in one step."""
+        self._expiry[key] = expiry
+        self._seen[key] = now
+        current_end = (int(now) // expiry + 1) * expiry
+        entry = (key, current_end)
+        own = self._own.get(entry, 0)
+        current = own + self._others.get(entry, 0)
+        previous_entry = (key, current_end - expiry)
+        previous = self._own.get(previous_entry, 0) + self._others.get(previous_entry, 0)
+        if previous * (current_end - now) / expiry + current + amount > limit:
+            return FULL
+        if share and own - self._written.get(entry, 0) >= share:
+            return SHARE_USED
+        self._own[entry] = own + amount
+        return TAKEN
+
+    def give_back(self, key: str, expiry: int, amount: int, now: float) -> None:
+        """Undo a `take` made at `now` (another item of the same request refused it)."""
+        entry = (key, (int(now) // expiry + 1) * expiry)
+        self._own[entry] -= amount
 
     def retry_after(self, key: str, expiry: int, limit: int, cost: int) -> int:
         """Whole seconds until `cost` more hits fit under `limit` if nothing else is admitted."""
@@ -341,10 +368,31 @@ class Limit:
     name: str
     kind: str
     items: tuple[RateLimitItem, ...]
+    # identifier -> ((item, key, window seconds, share), ...): `limits`' key strings cost more to
+    # build than the decision itself, so each identifier's are built once (bounded).
+    _keys: dict[str, tuple[tuple[RateLimitItem, str, int, int], ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def parse(cls, name: str, kind: str, rate: str) -> Limit:
         return cls(name, kind, parse_rate(rate))
+
+    def keys(self, identifier: str) -> tuple[tuple[RateLimitItem, str, int, int], ...]:
+        found = self._keys.get(identifier)
+        if found is None:
+            if len(self._keys) >= KEY_CACHE_SIZE:
+                self._keys.clear()
+            found = self._keys[identifier] = tuple(
+                (
+                    item,
+                    item.key_for(self.kind, identifier),
+                    item.get_expiry(),
+                    math.ceil(item.amount / SHARE_DIVISOR),
+                )
+                for item in self.items
+            )
+        return found
 
 
 @dataclass(frozen=True)
@@ -462,27 +510,28 @@ class SharedRateLimiter:
 
     def decide(self, charges: Sequence[Charge], cost: int = 1) -> Verdict:
         """Admit `cost` hits against every charge, or refuse naming the first limit used up, or
-        ask the caller to wait for the next reconciliation (this process's share is used)."""
+        ask the caller to wait for the next reconciliation (this process's share is used).
+        All or nothing: a refused request is not counted against any of its limits."""
         storage = self.storage
+        now = time.time()
+        waits = self.shared
+        taken: list[tuple[str, int, int]] = []
         with storage.lock:
             for charge in charges:
-                for item in charge.limit.items:
+                for item, key, expiry, share in charge.limit.keys(charge.identifier):
                     spent = min(cost, item.amount)
-                    key = item.key_for(charge.limit.kind, charge.identifier)
-                    if not self.strategy.test(
-                        item, charge.limit.kind, charge.identifier, cost=spent
-                    ):
-                        retry = storage.retry_after(key, item.get_expiry(), item.amount, spent)
-                        return Verdict(
-                            False, refusal=RateLimitExceeded(charge.limit.name, item, retry)
-                        )
-                    share = math.ceil(item.amount / SHARE_DIVISOR)
-                    if self.shared and storage.unwritten(key, item.get_expiry()) >= share:
+                    outcome = storage.take(
+                        key, item.amount, expiry, spent, share if waits else 0, now
+                    )
+                    if outcome == TAKEN:
+                        taken.append((key, expiry, spent))
+                        continue
+                    for undo in taken:
+                        storage.give_back(*undo, now)
+                    if outcome == SHARE_USED:
                         return WAIT
-            for charge in charges:
-                for item in charge.limit.items:
-                    spent = min(cost, item.amount)
-                    self.strategy.hit(item, charge.limit.kind, charge.identifier, cost=spent)
+                    retry = storage.retry_after(key, expiry, item.amount, spent)
+                    return Verdict(False, refusal=RateLimitExceeded(charge.limit.name, item, retry))
         return ADMITTED
 
     def _refuse_after_waiting(self, charges: Sequence[Charge]) -> RateLimitExceeded:

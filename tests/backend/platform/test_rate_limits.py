@@ -251,3 +251,27 @@ def test_api__forged_forwarded_for_and_big_pages__429_rate_limited_with_retry_af
         for _ in range(20):  # probes are never limited
             assert env.get("/v1/health").status_code == 200
         assert env.client.options("/v1/vaults").status_code != 429  # preflights are not charged
+
+
+def test_limits_strategy_over_the_shared_storage__agrees_with_decide():
+    """The `limits` library's own SlidingWindowCounterRateLimiter runs over the shared storage and
+    sees what `decide` counted (the same keys, windows and weighting)."""
+    limiter = _limiter("5/hour")
+    item = limiter.per_address.items[0]
+    assert _admitted(limiter, limiter.request_charges("192.0.2.77", None), 3) == 3
+    assert limiter.strategy.get_window_stats(item, "address", "192.0.2.77").remaining == 2
+    assert limiter.strategy.hit(item, "address", "192.0.2.77", cost=2)
+    assert not limiter.strategy.test(item, "address", "192.0.2.77")
+    with pytest.raises(RateLimitExceeded):
+        limiter.charge(limiter.request_charges("192.0.2.77", None))
+
+
+def test_refused_request__not_counted_against_its_other_limits():
+    limiter = _limiter("100/hour", per_credential="2/hour")
+    for _ in range(5):
+        try:
+            limiter.charge(limiter.request_charges("192.0.2.88", "cvs_same"))
+        except RateLimitExceeded as exc:
+            assert exc.limit == "per credential"
+    item = limiter.per_address.items[0]
+    assert limiter.strategy.get_window_stats(item, "address", "192.0.2.88").remaining == 98
