@@ -8,7 +8,7 @@ import asyncio
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from backend.api.platform import TrustedProxies, address_key, request_cost
 from backend.db.rate_limit_models import RateLimitHit
@@ -275,3 +275,27 @@ def test_refused_request__not_counted_against_its_other_limits():
             assert exc.limit == "per credential"
     item = limiter.per_address.items[0]
     assert limiter.strategy.get_window_stats(item, "address", "192.0.2.88").remaining == 98
+
+
+def test_requests__never_write_the_store__at_most_one_upsert_per_reconciliation(stores):
+    url = stores.url()
+    stores.engine(url)
+    limiter = _limiter("100000/hour")
+    limiter.start(url)
+    writes: list[str] = []
+    try:
+
+        @event.listens_for(limiter._engine, "before_cursor_execute")
+        def _count(_conn, _cursor, statement, _params, _context, _many):
+            if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+                writes.append(statement)
+
+        before = limiter.generation
+        for i in range(600):
+            limiter.charge(limiter.request_charges(f"192.0.2.{i % 3}", f"cvs_{i % 3}"))
+        time.sleep(0.3)  # let the last counts be written
+        reconciliations = limiter.generation - before
+    finally:
+        limiter.stop()
+    assert 0 < len(writes) <= reconciliations + 2  # the +2: the final hand-over and a clean-up
+    assert len(writes) < 600 / 10
