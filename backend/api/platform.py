@@ -20,10 +20,10 @@ import ipaddress
 import math
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -252,6 +252,19 @@ class SecurityHeadersMiddleware:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, hold)
+
+
+# ----------------------------------------------------------------------------- dependency
+
+
+async def get_rate_limiter(request: Request) -> SharedRateLimiter | None:
+    """The app's limiter (None when COPYVAULT_RATE_LIMIT_ENABLED=false)."""
+    return getattr(request.app.state, "rate_limiter", None)
+
+
+# For handlers that charge more than the request itself, e.g. intake after the signature check:
+# `if limiter is not None: await limiter.acharge_leader(intent.leader)`.
+RateLimiterDep = Annotated[SharedRateLimiter | None, Depends(get_rate_limiter)]
 
 
 # ----------------------------------------------------------------------------- installation

@@ -434,6 +434,7 @@ class SharedRateLimiter:
         self.interval = interval
         self.storage = storage or SharedWindowStorage()
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self._principal_limits: dict[tuple[str, str], Limit] = {}
         self._engine: Engine | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -576,11 +577,28 @@ class SharedRateLimiter:
         RateLimitExceeded (429 rate_limited)."""
         self.charge([Charge(self.per_leader, leader.lower())], cost)
 
+    async def acharge_leader(self, leader: str, cost: int = 1) -> None:
+        """`charge_leader` for the event loop (an `async def` handler)."""
+        await self.acharge([Charge(self.per_leader, leader.lower())], cost)
+
     def charge_principal(self, principal: str, rate: str | int, cost: int = 1) -> None:
         """Charge `principal` (e.g. "apikey:<id>") at its own `rate` ("120/minute", or an int:
         hits per minute, e.g. an API key's `rate_per_minute`). Raises RateLimitExceeded."""
+        self.charge([self._principal(principal, rate)], cost)
+
+    async def acharge_principal(self, principal: str, rate: str | int, cost: int = 1) -> None:
+        """`charge_principal` for the event loop."""
+        await self.acharge([self._principal(principal, rate)], cost)
+
+    def _principal(self, principal: str, rate: str | int) -> Charge:
         text = f"{rate}/minute" if isinstance(rate, int) else rate
-        self.charge([Charge(Limit.parse(f"of {principal}", "principal", text), principal)], cost)
+        limit = self._principal_limits.get((principal, text))
+        if limit is None:
+            if len(self._principal_limits) >= KEY_CACHE_SIZE:
+                self._principal_limits.clear()
+            limit = Limit.parse(f"of {principal}", "principal", text)
+            self._principal_limits[(principal, text)] = limit
+        return Charge(limit, principal)
 
     def request_charges(self, address: str, credential: str | None) -> list[Charge]:
         """What one API request is charged: its client address, and its credential if any."""

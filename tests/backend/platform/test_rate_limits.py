@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
-from backend.api.platform import TrustedProxies, address_key, request_cost
+from backend.api.platform import RateLimiterDep, TrustedProxies, address_key, request_cost
 from backend.db.rate_limit_models import RateLimitHit
 from backend.security.rate_limits import (
     Charge,
@@ -299,3 +299,33 @@ def test_requests__never_write_the_store__at_most_one_upsert_per_reconciliation(
         limiter.stop()
     assert 0 < len(writes) <= reconciliations + 2  # the +2: the final hand-over and a clean-up
     assert len(writes) < 600 / 10
+
+
+def test_seam__handler_charges_its_leader__429_rate_limited_from_the_error_handler(
+    platform_chain, sqlite_stores, tmp_path
+):
+    """What intake does after an intent's signature is checked (RateLimiterDep, acharge_leader):
+    a RateLimitExceeded raised in a handler is answered 429 with Retry-After, not 500."""
+    with platform_app(
+        platform_chain,
+        sqlite_stores,
+        tmp_path,
+        rate_limit_enabled=True,
+        rate_limit_per_leader="2/hour",
+    ) as env:
+
+        @env.app.post("/v1/test-charge/{leader}")
+        async def charge(leader: str, limiter: RateLimiterDep) -> dict[str, bool]:
+            assert limiter is not None
+            await limiter.acharge_leader(leader)
+            return {"ok": True}
+
+        leader = platform_chain.leader.address
+        assert env.post(f"/v1/test-charge/{leader}").status_code == 200
+        assert env.post(f"/v1/test-charge/{leader.lower()}").status_code == 200
+        refused = env.post(f"/v1/test-charge/{leader}")
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert "per leader" in refused.json()["error"]["message"]
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert env.post(f"/v1/test-charge/{platform_chain.keys[5].address}").status_code == 200
