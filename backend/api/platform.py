@@ -257,6 +257,13 @@ class SecurityHeadersMiddleware:
 # ----------------------------------------------------------------------------- dependency
 
 
+def client_address(request: Request) -> str:
+    """The key of the request's client address, as the rate limits see it (trusted proxies
+    honoured, IPv6 by /64): for other per-client caps (event streams)."""
+    proxies = getattr(request.app.state, "trusted_proxies", None) or TrustedProxies([])
+    return address_key(proxies.client_host(request.scope))
+
+
 async def get_rate_limiter(request: Request) -> SharedRateLimiter | None:
     """The app's limiter (None when COPYVAULT_RATE_LIMIT_ENABLED=false)."""
     return getattr(request.app.state, "rate_limiter", None)
@@ -315,6 +322,7 @@ def install_platform(app: FastAPI, settings: Settings) -> None:
     The limiter is on `app.state.rate_limiter` (None when disabled); the app's lifespan starts
     its reconciliation with the store (`limiter.start(url)`) and stops it."""
     proxies = TrustedProxies(settings.trusted_proxies)
+    app.state.trusted_proxies = proxies
     limiter = create_limiter(settings)
     app.state.rate_limiter = limiter
     if limiter is not None:

@@ -107,7 +107,15 @@ def uvicorn_server(app: FastAPI) -> Iterator[str]:
     its own thread pool and real concurrency, which the TestClient does not give. Its base URL."""
     port = free_port()
     # No lifespan: the TestClient's already built the app's state, which both then share.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # proxy_headers off, as `copyvault serve` runs it: only COPYVAULT_TRUSTED_PROXIES are believed.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
