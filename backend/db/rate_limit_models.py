@@ -2,9 +2,10 @@
 
 `rate_limit_hits`: one row per (limit key, window, process): the hits that process admitted for
 that key in that window, as of its last reconciliation. Each process writes only its own rows
-(an upsert of its absolute count, so a repeated or late write is harmless) and reads the sum of
-the others'. `expires_at` (epoch seconds) is when the row stops mattering: the end of the window
-after it (the sliding window still weighs the previous window); rows past it are deleted.
+(an upsert of its absolute count, so a repeated or late write is harmless) and reads the
+others'. `expires_at` (epoch seconds) is when the row stops mattering: the end of the window after
+it (the sliding window still weighs the previous window); rows past it are deleted.
+`updated_ms` (epoch milliseconds of the last upsert) lets a process read only what changed.
 """
 
 from __future__ import annotations
@@ -25,5 +26,11 @@ class RateLimitHit(Base):
     process: Mapped[str] = mapped_column(String(32), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer, nullable=False)
     expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Epoch milliseconds of the last upsert: processes read only the rows changed since their last
+    # read.
+    updated_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
-    __table_args__ = (Index("ix_rate_limit_hits_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_rate_limit_hits_expires_at", "expires_at"),
+        Index("ix_rate_limit_hits_updated_ms", "updated_ms"),
+    )

@@ -12,7 +12,8 @@ write per request:
   to the epoch, so every process computes the same ones);
 - a background thread reconciles every `interval` seconds (0.1 by default): one upsert of this
   process's absolute count per key that changed (its own rows only: `rate_limit_hits`), then one
-  read of the other processes' sums for the keys this process saw recently;
+  read of the other processes' rows that changed since its last read (so the cost follows the
+  rate of change, not the number of keys);
 - a decision weighs the other processes' counts as of the last reconciliation plus this process's
   own exact count (the sliding window counter: the previous window's count weighted by how much of
   it still overlaps the last `window` seconds, plus the current window's).
@@ -27,10 +28,11 @@ reconciling on time, the hits admitted for one key in one window are at most
 
     limit + 3 * (P - 1) * (share + c - 1)     (600/minute, 2 processes, c = 1: 600 + 90 = 690)
 
-(each other process: up to that many not yet written, as many written after my read, and as many
-admitted for a key it had not yet read). Whatever the timing, no process ever admits more than
-`limit` itself, so the hard ceiling is P * limit. If the store cannot be reached, each process
-goes on limiting alone on its own counts (the hard ceiling) and says so in the log once a minute.
+(each other process: up to that many not yet written, as many written after my last read, and as
+many again for the jitter between two processes' reconciliations). Whatever the timing, no process
+ever admits more than `limit` itself, so the hard ceiling is P * limit. If the store cannot be
+reached, each process goes on limiting alone on its own counts (the hard ceiling) and says so in
+the log once a minute.
 
 Seams for other parts: `SharedRateLimiter.charge_leader(leader)` (per leader, after an intent's
 signature is checked) and `SharedRateLimiter.charge_principal(principal, rate)` (a principal at its
@@ -55,7 +57,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import Storage
 from limits.storage.base import SlidingWindowCounterSupport
 from limits.strategies import SlidingWindowCounterRateLimiter
-from sqlalchemy import Engine, and_, delete, func, select, tuple_
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -72,8 +74,9 @@ SHARE_DIVISOR = 20
 HEALTHY_INTERVALS = 10
 # Rows past their expiry are deleted about this often (seconds).
 CLEANUP_SECONDS = 5.0
-# Keys read back per statement (bounded IN lists).
-READ_CHUNK = 500
+# Each read of the other processes' rows re-reads this much before the last one (milliseconds): a
+# row stamped before that read but committed after it is still seen.
+READ_OVERLAP_MS = 5_000
 # Identifiers whose limit keys one limit remembers (then it starts over).
 KEY_CACHE_SIZE = 65_536
 # A request waits at most this many reconciliations for its share before it is refused.
@@ -148,7 +151,12 @@ class SharedWindowStorage(Storage, SlidingWindowCounterSupport):
         self.lock = threading.RLock()
         self._own: dict[tuple[str, int], int] = {}
         self._written: dict[tuple[str, int], int] = {}
+        # (key, window end) -> the other processes' hits, summed from `_other_rows`:
+        # (key, window end, process) -> (hits, expires at), as last read.
         self._others: dict[tuple[str, int], int] = {}
+        self._other_rows: dict[tuple[str, int, str], tuple[int, int]] = {}
+        self._read_mark = 0  # epoch ms at which the last read of the others' rows started
+        self._next_forget = 0.0
         self._expiry: dict[str, int] = {}  # key -> window length
         self._seen: dict[str, float] = {}  # key -> when it last mattered (epoch seconds)
 
@@ -270,76 +278,80 @@ class SharedWindowStorage(Storage, SlidingWindowCounterSupport):
             self._own.clear()
             self._written.clear()
             self._others.clear()
+            self._other_rows.clear()
         return count
 
     def clear(self, key: str) -> None:
         with self.lock:
-            for table in (self._own, self._written, self._others):
+            for table in (self._own, self._written, self._others, self._other_rows):
                 for entry in [e for e in table if e[0] == key]:
                     del table[entry]
 
     # ------------------------------------------------------------------ reconciliation
 
     def _forget_expired(self, now: float) -> None:
-        for table in (self._own, self._written, self._others):
-            stale = [e for e in table if e[1] + self._expiry.get(e[0], 0) < now]
-            for entry in stale:
+        """Drop counts whose window no longer weighs (at most once a second: it is O(keys))."""
+        if now < self._next_forget:
+            return
+        self._next_forget = now + 1.0
+        for table in (self._own, self._written):
+            for entry in [e for e in table if e[1] + self._expiry.get(e[0], 0) < now]:
                 del table[entry]
+        for entry in [e for e, (_, expires) in self._other_rows.items() if expires < now]:
+            del self._other_rows[entry]
+            self._others.pop(entry[:2], None)
         for key in [k for k, seen in self._seen.items() if seen + 2 * self._expiry[k] < now]:
             del self._seen[key]
             if not any(e[0] == key for e in self._own):
                 self._expiry.pop(key, None)
 
     def reconcile(self, engine: Engine) -> None:
-        """Upsert this process's changed counts, then read the other processes' for every key
-        this process saw within its last two windows. Raises on store errors (the caller logs)."""
+        """Upsert this process's changed counts, then read the other processes' rows changed since
+        the last read (with READ_OVERLAP_MS of overlap for transactions that committed late): one
+        statement each, whatever the number of keys. Raises on store errors (the caller logs)."""
         now = time.time()
         with self.lock:
             self._forget_expired(now)
             changed = {e: n for e, n in self._own.items() if self._written.get(e) != n}
+            expiries = {key: self._expiry[key] for key, _ in changed}
+        if changed:
+            stamp = int(time.time() * 1000)
             rows = [
                 {
                     "key": key,
                     "window_end": window_end,
                     "process": self.process,
                     "hits": hits,
-                    "expires_at": window_end + self._expiry[key],
+                    "expires_at": window_end + expiries[key],
+                    "updated_ms": stamp,
                 }
                 for (key, window_end), hits in changed.items()
             ]
-            wanted = {key: self._expiry[key] for key in self._seen}
-        if rows:
             with write_transaction(engine) as conn:
                 conn.execute(_upsert(engine), rows)
-        others = self._read_others(engine, wanted, now)
+        read_started = int(time.time() * 1000)
+        statement = select(
+            RateLimitHit.key,
+            RateLimitHit.window_end,
+            RateLimitHit.process,
+            RateLimitHit.hits,
+            RateLimitHit.expires_at,
+        ).where(
+            RateLimitHit.process != self.process,
+            RateLimitHit.updated_ms > self._read_mark - READ_OVERLAP_MS,
+            RateLimitHit.expires_at >= int(now),
+        )
+        with engine.connect() as conn:
+            found = conn.execute(statement).all()
         with self.lock:
             self._written.update(changed)
-            for key in wanted:
-                for window_end in _windows(wanted[key], now):
-                    self._others.pop((key, window_end), None)
-            self._others.update(others)
-
-    def _read_others(
-        self, engine: Engine, wanted: dict[str, int], now: float
-    ) -> dict[tuple[str, int], int]:
-        found: dict[tuple[str, int], int] = {}
-        pairs = [(key, end) for key, expiry in wanted.items() for end in _windows(expiry, now)]
-        for start in range(0, len(pairs), READ_CHUNK):
-            chunk = pairs[start : start + READ_CHUNK]
-            statement = (
-                select(RateLimitHit.key, RateLimitHit.window_end, func.sum(RateLimitHit.hits))
-                .where(
-                    and_(
-                        RateLimitHit.process != self.process,
-                        tuple_(RateLimitHit.key, RateLimitHit.window_end).in_(chunk),
-                    )
-                )
-                .group_by(RateLimitHit.key, RateLimitHit.window_end)
-            )
-            with engine.connect() as conn:
-                for key, window_end, hits in conn.execute(statement):
-                    found[(key, int(window_end))] = int(hits)
-        return found
+            for key, window_end, process, hits, expires_at in found:
+                entry = (key, int(window_end), process)
+                before = self._other_rows.get(entry, (0, 0))[0]
+                self._other_rows[entry] = (int(hits), int(expires_at))
+                pair = entry[:2]
+                self._others[pair] = self._others.get(pair, 0) + int(hits) - before
+            self._read_mark = read_started
 
 
 def _upsert(engine: Engine):
@@ -347,7 +359,7 @@ def _upsert(engine: Engine):
     statement = insert(RateLimitHit)
     return statement.on_conflict_do_update(
         index_elements=["key", "window_end", "process"],
-        set_={"hits": statement.excluded.hits},
+        set_={"hits": statement.excluded.hits, "updated_ms": statement.excluded.updated_ms},
     )
 
 

@@ -24,11 +24,14 @@ def upgrade() -> None:
         sa.Column("process", sa.String(32), nullable=False),
         sa.Column("hits", sa.Integer(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("key", "window_end", "process"),
     )
     op.create_index("ix_rate_limit_hits_expires_at", "rate_limit_hits", ["expires_at"])
+    op.create_index("ix_rate_limit_hits_updated_ms", "rate_limit_hits", ["updated_ms"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_rate_limit_hits_updated_ms", table_name="rate_limit_hits")
     op.drop_index("ix_rate_limit_hits_expires_at", table_name="rate_limit_hits")
     op.drop_table("rate_limit_hits")
