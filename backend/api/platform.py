@@ -155,8 +155,8 @@ def request_cost(scope: Scope) -> int:
 
 class RateLimitMiddleware:
     """Charge each request to its client address and credential; 429 `rate_limited` with
-    Retry-After when a limit is used up (the message names it). Preflights (OPTIONS) and the
-    exempt probe paths are not charged."""
+    Retry-After when a limit is used up (the message names it). The exempt probe paths are not
+    charged; CORS preflights never get here (the CORS middleware outside answers them)."""
 
     def __init__(
         self,
@@ -172,7 +172,7 @@ class RateLimitMiddleware:
         self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in self.exempt:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         address = address_key(self.proxies.client_host(scope))
