@@ -68,3 +68,29 @@ def test_rate_limit__two_server_processes_hammered_at_once__sum_admitted_within_
         ).all()
     assert len(rows) == PROCESSES
     assert sum(int(hits) for _, hits in rows) == len(admitted)
+
+
+def test_rate_limit__serve_workers_2__four_clients_at_once__sum_admitted_within_bound(
+    platform_chain, stores, tmp_path
+):
+    """The deployment's own shape: `copyvault serve --workers 2` (two uvicorn worker processes on
+    one port), four concurrent connections from one address."""
+    url = stores.url()
+    engine = stores.engine(url)
+    env = {"COPYVAULT_RATE_LIMIT_PER_ADDRESS": f"{LIMIT}/hour"}
+    answers: list[httpx.Response] = []
+    with serve_process(platform_chain, url, tmp_path, env=env, args=("--workers", "2")) as base:
+        threads = [threading.Thread(target=_hammer, args=(base, answers)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    admitted = sum(1 for r in answers if r.status_code == 200)
+    assert len(answers) == 4 * REQUESTS_EACH
+    assert LIMIT <= admitted <= BOUND, (admitted, BOUND)
+    assert {r.status_code for r in answers} == {200, 429}
+    with engine.connect() as conn:
+        written = conn.scalar(
+            select(func.sum(RateLimitHit.hits)).where(RateLimitHit.key.like("%/address/%"))
+        )
+    assert written == admitted
