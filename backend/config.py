@@ -306,6 +306,11 @@ class Settings(BaseSettings):
     api_max_connections: int = Field(
         2_048, ge=1, description="Open connections per API process (503 beyond)."
     )
+    api_max_connections_per_client: int = Field(
+        64,
+        ge=1,
+        description="Open connections one client address may hold per API process (503 beyond).",
+    )
     api_hsts_seconds: int = Field(
         31_536_000, ge=0, description="Strict-Transport-Security max-age on TLS answers; 0: none."
     )

@@ -6,7 +6,10 @@ ever. `GuardedHttpToolsProtocol` adds, per connection:
 
 - a head deadline: the request line and headers must be complete `head_timeout` seconds after the
   connection opens or the previous answer ends; otherwise 408 and the connection is closed;
-- a head size and header count limit: beyond either, 431 and the connection is closed.
+- a head size and header count limit: beyond either, 431 and the connection is closed;
+- a cap on the connections one client address holds open in one process (the TCP peer; trusted
+  proxies are not capped): beyond, 503 and closed at once, so one client cannot take every
+  connection slot (`--limit-concurrency`, COPYVAULT_API_MAX_CONNECTIONS) from everyone else.
 
 The body's own deadline and size are the ASGI middleware's (backend/api/middleware.py); idle
 keep-alive connections are closed by uvicorn's `timeout_keep_alive`.
@@ -18,7 +21,10 @@ each worker process); tests build one with `guarded_protocol(HeadLimits(...))`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -29,6 +35,9 @@ class HeadLimits:
     head_timeout: float = 10.0
     max_head_bytes: int = 16_384
     max_headers: int = 64
+    # Open connections one client address may hold in one process (trusted proxies: no cap).
+    max_connections_per_client: int = 64
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Any) -> HeadLimits:
@@ -36,7 +45,21 @@ class HeadLimits:
             head_timeout=settings.api_head_timeout,
             max_head_bytes=settings.api_max_header_bytes,
             max_headers=settings.api_max_headers,
+            max_connections_per_client=settings.api_max_connections_per_client,
+            trusted_proxies=tuple(settings.trusted_proxies),
         )
+
+    @cached_property
+    def _networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies]
+
+    def capped(self, host: str) -> bool:
+        """Whether connections from `host` count against the per-client cap."""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return True
+        return not any(address in network for network in self._networks)
 
 
 class _HeadRefused(Exception):
@@ -62,6 +85,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._header_count = 0
         self._refused = False
+        self._counted: str | None = None  # the client address this connection is counted for
 
     # ------------------------------------------------------------------ the head deadline
 
@@ -91,12 +115,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write(_plain_response(status, message))
         self.transport.close()
 
+    def _clients(self) -> Counter[str]:
+        """Open connections per client address of this server (its shared state)."""
+        clients = getattr(self.server_state, "copyvault_clients", None)
+        if clients is None:
+            clients = Counter()
+            self.server_state.copyvault_clients = clients  # type: ignore[attr-defined]
+        return clients
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        host = self.client[0] if self.client else "unknown"
+        if self.limits.capped(host):
+            clients = self._clients()
+            if clients[host] >= self.limits.max_connections_per_client:
+                self._refuse(
+                    b"503 Service Unavailable",
+                    f"too_many_connections: your address holds "
+                    f"{self.limits.max_connections_per_client} connections already; reuse them",
+                )
+                return
+            clients[host] += 1
+            self._counted = host
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        if self._counted is not None:
+            clients = self._clients()
+            clients[self._counted] -= 1
+            if clients[self._counted] <= 0:
+                del clients[self._counted]
+            self._counted = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:

@@ -20,6 +20,7 @@ HEAD_TIMEOUT = 2.0
 BODY_TIMEOUT = 2.0
 MAX_HEADERS = 20
 MAX_HEAD_BYTES = 4_096
+MAX_CONNECTIONS = 8
 # Time allowed beyond a deadline before the server must have answered (timer and loop slack).
 SLACK = 2.0
 
@@ -35,6 +36,7 @@ def server(platform_chain, tmp_path_factory) -> Iterator[tuple[str, int]]:
         "COPYVAULT_API_MAX_HEADERS": str(MAX_HEADERS),
         "COPYVAULT_API_MAX_HEADER_BYTES": str(MAX_HEAD_BYTES),
         "COPYVAULT_RATE_LIMIT_ENABLED": "false",
+        "COPYVAULT_API_MAX_CONNECTIONS_PER_CLIENT": str(MAX_CONNECTIONS),
     }
     with serve_process(platform_chain, url, folder, env=env) as base:
         host, port = base.removeprefix("http://").split(":")
@@ -162,3 +164,24 @@ def test_slow_body__one_byte_a_second__408_request_timeout(server):
     body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
     assert body["error"]["code"] == "request_timeout"
     assert seconds < BODY_TIMEOUT + SLACK
+
+
+def test_connection_flood__one_address_beyond_its_cap__503_and_closed_slot_back_when_one_closes(
+    server,
+):
+    _, port = server
+    held = [_connect(port) for _ in range(MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.2)  # every one of them accepted by the server
+        with _connect(port) as extra:
+            answer = _read_until_closed(extra)
+        assert answer.startswith(b"HTTP/1.1 503 "), answer
+        assert b"too_many_connections" in answer
+        held.pop().close()
+        time.sleep(0.2)
+        with _connect(port) as again:
+            again.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert _read_until_closed(again).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for sock in held:
+            sock.close()
