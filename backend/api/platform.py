@@ -36,6 +36,9 @@ from backend.security.rate_limits import RateLimitExceeded, SharedRateLimiter
 PAGE_PER_HIT = 50
 # Prefixes of the credentials other parts issue: sessions, operator sessions, leader API keys.
 CREDENTIAL_PREFIXES = ("cvs_", "cvo_", "cvk_")
+CREDENTIAL_PREFIXES_RAW = tuple(p.encode() for p in CREDENTIAL_PREFIXES)
+# Credentials charged per request at most (more cookies than that buy nothing but cost).
+MAX_CREDENTIALS = 3
 REF = "#/components/schemas/{model}"
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
@@ -121,20 +124,31 @@ def address_key(host: str) -> str:
     return str(address)
 
 
-def request_credential(scope: Scope) -> str | None:
-    """The bearer token, or a session cookie of ours (by its prefix), the request carries."""
+def request_credentials(scope: Scope) -> list[str]:
+    """The credentials the request carries: its bearer token and its session cookies of ours (by
+    their prefix), at most MAX_CREDENTIALS. Each is charged: a client cannot spend a forged bearer
+    token's budget while its real session cookie authenticates it."""
+    found: list[str] = []
     for name, value in scope.get("headers") or []:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
+                found.append(token.strip())
         elif name == b"cookie":
             for part in value.decode("latin-1").split(";"):
-                _, _, cookie = part.partition("=")
-                cookie = cookie.strip().strip('"')
+                cookie = part.partition("=")[2].strip().strip('"')
                 if cookie.startswith(CREDENTIAL_PREFIXES):
-                    return cookie
-    return None
+                    found.append(cookie)
+    return list(dict.fromkeys(found))[:MAX_CREDENTIALS]
+
+
+def carries_credential(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or []:
+        if name == b"authorization" or (
+            name == b"cookie" and any(p in value for p in CREDENTIAL_PREFIXES_RAW)
+        ):
+            return True
+    return False
 
 
 def request_cost(scope: Scope) -> int:
@@ -176,7 +190,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         address = address_key(self.proxies.client_host(scope))
-        charges = self.limiter.request_charges(address, request_credential(scope))
+        charges = self.limiter.request_charges(address, request_credentials(scope))
         try:
             await self.limiter.acharge(charges, request_cost(scope))
         except RateLimitExceeded as exc:
@@ -198,9 +212,7 @@ class SecurityHeadersMiddleware:
     def _headers(self, scope: Scope, message: Message, csp: bytes = API_CSP_RAW) -> None:
         """Set the headers on a response start message (raw header list: this runs for every
         answer, and MutableHeaders cost five times as much)."""
-        no_store = (
-            scope["path"].startswith(("/v1", "/metrics")) or request_credential(scope) is not None
-        )
+        no_store = scope["path"].startswith(("/v1", "/metrics")) or carries_credential(scope)
         replaced = REPLACED_WITH_NO_STORE if no_store else REPLACED
         raw = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in replaced]
         raw += ALWAYS

@@ -121,7 +121,6 @@ def parse_rate(rate: str) -> tuple[RateLimitItem, ...]:
     return items
 
 
-@lru_cache(maxsize=4_096)
 def credential_digest(credential: str) -> str:
     """The key a credential (bearer token, session cookie) is limited under: never the secret."""
     return hashlib.sha256(credential.encode()).hexdigest()[:32]
@@ -612,9 +611,8 @@ class SharedRateLimiter:
             self._principal_limits[(principal, text)] = limit
         return Charge(limit, principal)
 
-    def request_charges(self, address: str, credential: str | None) -> list[Charge]:
-        """What one API request is charged: its client address, and its credential if any."""
+    def request_charges(self, address: str, credentials: Sequence[str] = ()) -> list[Charge]:
+        """What one API request is charged: its client address and each credential it carries."""
         charges = [Charge(self.per_address, address)]
-        if credential is not None:
-            charges.append(Charge(self.per_credential, credential_digest(credential)))
+        charges += [Charge(self.per_credential, credential_digest(c)) for c in credentials]
         return charges

@@ -10,7 +10,13 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
-from backend.api.platform import RateLimiterDep, TrustedProxies, address_key, request_cost
+from backend.api.platform import (
+    RateLimiterDep,
+    TrustedProxies,
+    address_key,
+    request_cost,
+    request_credentials,
+)
 from backend.db.rate_limit_models import RateLimitHit
 from backend.security.rate_limits import (
     Charge,
@@ -49,7 +55,7 @@ def _admitted(limiter: SharedRateLimiter, charges: list[Charge], times: int, cos
 def test_shared_counts__other_process_used_the_limit__refused_after_reconciling(stores):
     engine = stores.engine()
     first, second = _limiter("10/hour"), _limiter("10/hour")
-    charges = first.request_charges("203.0.113.7", None)
+    charges = first.request_charges("203.0.113.7")
     assert _admitted(first, charges, 6) == 6
     second.storage.reconcile(engine)  # reads first's rows: none written yet
     assert _admitted(second, charges, 1) == 1
@@ -76,7 +82,7 @@ def test_shared_counts__other_process_used_the_limit__refused_after_reconciling(
 def test_shared_counts__reconcile_twice__rows_hold_absolute_counts_not_sums(stores):
     engine = stores.engine()
     limiter = _limiter("100/hour")
-    charges = limiter.request_charges("198.51.100.1", None)
+    charges = limiter.request_charges("198.51.100.1")
     _admitted(limiter, charges, 3)
     limiter.storage.reconcile(engine)
     limiter.storage.reconcile(engine)  # nothing changed: written again or not, still 3
@@ -96,7 +102,7 @@ def test_share__used_up_between_reconciliations__request_waits_for_the_next_then
         while not limiter.shared:
             assert time.monotonic() < deadline, "the limiter never reconciled"
             time.sleep(0.01)
-        charges = limiter.request_charges("192.0.2.44", None)
+        charges = limiter.request_charges("192.0.2.44")
         verdicts = [limiter.decide(charges) for _ in range(3)]
         assert [v.admitted for v in verdicts] == [True, True, False]
         assert verdicts[2].wait and verdicts[2].refusal is None
@@ -112,7 +118,7 @@ def test_store_unusable__limiter_falls_back_to_this_processs_counts__still_limit
     limiter = _limiter("5/hour")
     limiter.start(url)
     try:
-        charges = limiter.request_charges("192.0.2.9", None)
+        charges = limiter.request_charges("192.0.2.9")
         assert _admitted(limiter, charges, 1) == 1  # now there is a count to write
         time.sleep(1.0)
         assert not limiter.shared
@@ -152,7 +158,7 @@ def test_charge_principal__own_rate_per_minute__refused_beyond_it():
 def test_rotating_credentials__from_one_address__address_limit_still_holds():
     limiter = _limiter("5/hour")
     admitted = sum(
-        _admitted(limiter, limiter.request_charges("203.0.113.50", f"cvs_forged{i}"), 1)
+        _admitted(limiter, limiter.request_charges("203.0.113.50", [f"cvs_forged{i}"]), 1)
         for i in range(10)
     )
     assert admitted == 5
@@ -163,7 +169,7 @@ def test_one_credential__from_many_addresses__credential_limit_holds():
     outcomes = []
     for i in range(8):
         try:
-            limiter.charge(limiter.request_charges(f"198.51.100.{i}", "cvk_1_stolen"))
+            limiter.charge(limiter.request_charges(f"198.51.100.{i}", ["cvk_1_stolen"]))
             outcomes.append("ok")
         except RateLimitExceeded as exc:
             outcomes.append(exc.limit)
@@ -174,7 +180,7 @@ def test_credential_key__is_a_digest__the_secret_is_never_stored(stores):
     engine = stores.engine()
     limiter = _limiter()
     secret = "cvs_" + "s3cr3t" * 6
-    limiter.charge(limiter.request_charges("192.0.2.1", secret))
+    limiter.charge(limiter.request_charges("192.0.2.1", [secret]))
     limiter.storage.reconcile(engine)
     with engine.connect() as conn:
         keys = conn.scalars(select(RateLimitHit.key)).all()
@@ -188,7 +194,7 @@ def test_ipv6_host_bits_rotated__same_64_network__one_budget():
     assert address_key("::ffff:203.0.113.5") == "203.0.113.5"
     limiter = _limiter("3/hour")
     admitted = sum(
-        _admitted(limiter, limiter.request_charges(address_key(f"2001:db8::{i:x}"), None), 1)
+        _admitted(limiter, limiter.request_charges(address_key(f"2001:db8::{i:x}")), 1)
         for i in range(1, 9)
     )
     assert admitted == 3
@@ -264,19 +270,19 @@ def test_limits_strategy_over_the_shared_storage__agrees_with_decide():
     sees what `decide` counted (the same keys, windows and weighting)."""
     limiter = _limiter("5/hour")
     item = limiter.per_address.items[0]
-    assert _admitted(limiter, limiter.request_charges("192.0.2.77", None), 3) == 3
+    assert _admitted(limiter, limiter.request_charges("192.0.2.77"), 3) == 3
     assert limiter.strategy.get_window_stats(item, "address", "192.0.2.77").remaining == 2
     assert limiter.strategy.hit(item, "address", "192.0.2.77", cost=2)
     assert not limiter.strategy.test(item, "address", "192.0.2.77")
     with pytest.raises(RateLimitExceeded):
-        limiter.charge(limiter.request_charges("192.0.2.77", None))
+        limiter.charge(limiter.request_charges("192.0.2.77"))
 
 
 def test_refused_request__not_counted_against_its_other_limits():
     limiter = _limiter("100/hour", per_credential="2/hour")
     for _ in range(5):
         try:
-            limiter.charge(limiter.request_charges("192.0.2.88", "cvs_same"))
+            limiter.charge(limiter.request_charges("192.0.2.88", ["cvs_same"]))
         except RateLimitExceeded as exc:
             assert exc.limit == "per credential"
     item = limiter.per_address.items[0]
@@ -298,7 +304,7 @@ def test_requests__never_write_the_store__at_most_one_upsert_per_reconciliation(
 
         before = limiter.generation
         for i in range(600):
-            limiter.charge(limiter.request_charges(f"192.0.2.{i % 3}", f"cvs_{i % 3}"))
+            limiter.charge(limiter.request_charges(f"192.0.2.{i % 3}", [f"cvs_{i % 3}"]))
         time.sleep(0.3)  # let the last counts be written
         reconciliations = limiter.generation - before
     finally:
@@ -335,3 +341,24 @@ def test_seam__handler_charges_its_leader__429_rate_limited_from_the_error_handl
         assert "per leader" in refused.json()["error"]["message"]
         assert int(refused.headers["Retry-After"]) >= 1
         assert env.post(f"/v1/test-charge/{platform_chain.keys[5].address}").status_code == 200
+
+
+def test_request_credentials__bearer_and_session_cookie__both_charged_forged_bearer_buys_nothing():
+    scope = {
+        "headers": [
+            (b"authorization", b"Bearer forged-1"),
+            (b"cookie", b"theme=dark; cv_session=cvs_real; other=cvs_second"),
+        ]
+    }
+    assert request_credentials(scope) == ["forged-1", "cvs_real", "cvs_second"]
+    many = {"headers": [(b"cookie", "; ".join(f"c{i}=cvs_{i}" for i in range(50)).encode())]}
+    assert len(request_credentials(many)) == 3  # more cookies buy nothing
+    limiter = _limiter(per_credential="3/hour")
+    outcomes = []
+    for i in range(5):  # a new forged bearer each time, the same real session cookie
+        try:
+            limiter.charge(limiter.request_charges("192.0.2.5", [f"forged-{i}", "cvs_real"]))
+            outcomes.append("ok")
+        except RateLimitExceeded as exc:
+            outcomes.append(exc.limit)
+    assert outcomes == ["ok"] * 3 + ["per credential"] * 2
