@@ -300,7 +300,7 @@ def create_limiter(settings: Settings) -> SharedRateLimiter | None:
     )
 
 
-def _document(app: FastAPI, exempt: frozenset[str]) -> None:
+def _document(app: FastAPI, exempt: frozenset[str], *, limited: bool) -> None:
     """Add the 429 (and, where a body is read, 408) answers to every operation of the OpenAPI
     document (by post-processing it, as FastAPI documents for extending the schema)."""
     generate = app.openapi
@@ -313,7 +313,9 @@ def _document(app: FastAPI, exempt: frozenset[str]) -> None:
             if path in exempt:
                 continue
             for method, operation in operations.items():
-                statuses = [429] + ([408] if method in ("post", "put", "patch") else [])
+                statuses = ([429] if limited else []) + (
+                    [408] if method in ("post", "put", "patch") else []
+                )
                 for status in statuses:
                     operation.setdefault("responses", {}).setdefault(
                         str(status), {"description": descriptions[status], "content": body}
@@ -344,7 +346,7 @@ def install_platform(app: FastAPI, settings: Settings) -> None:
             proxies=proxies,
             exempt=frozenset(settings.rate_limit_exempt_paths),
         )
-        _document(app, frozenset(settings.rate_limit_exempt_paths))
+    _document(app, frozenset(settings.rate_limit_exempt_paths), limited=limiter is not None)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
+from backend.api.app import create_app
 from backend.api.platform import (
     RateLimiterDep,
     TrustedProxies,
@@ -17,6 +18,7 @@ from backend.api.platform import (
     request_cost,
     request_credentials,
 )
+from backend.config import load_settings
 from backend.db.rate_limit_models import RateLimitHit
 from backend.security.rate_limits import (
     Charge,
@@ -362,3 +364,16 @@ def test_request_credentials__bearer_and_session_cookie__both_charged_forged_bea
         except RateLimitExceeded as exc:
             outcomes.append(exc.limit)
     assert outcomes == ["ok"] * 3 + ["per credential"] * 2
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_openapi__documents_429_on_limited_operations_only_when_limits_are_on(enabled):
+    schema = create_app(load_settings(rate_limit_enabled=enabled)).openapi()
+    vaults = schema["paths"]["/v1/vaults"]["get"]["responses"]
+    assert ("429" in vaults) is enabled
+    if enabled:
+        assert vaults["429"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorBody"
+        }
+    assert "429" not in schema["paths"]["/v1/health"]["get"]["responses"]  # a probe: exempt
+    assert "408" in schema["paths"]["/v1/intents"]["post"]["responses"]
