@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from backend.api.http_protocol import HeadLimits
 from backend.db.migrate import upgrade
 from tests.backend.platform.conftest import serve_process
 
@@ -185,3 +186,10 @@ def test_connection_flood__one_address_beyond_its_cap__503_and_closed_slot_back_
     finally:
         for sock in held:
             sock.close()
+
+
+def test_connection_cap__trusted_proxies_exempt_everyone_else_capped():
+    limits = HeadLimits(trusted_proxies=("10.0.0.0/8", "2001:db8::1"))
+    assert not limits.capped("10.1.2.3") and not limits.capped("2001:db8::1")
+    assert limits.capped("203.0.113.1") and limits.capped("2001:db8::2")
+    assert limits.capped("not-an-address")
