@@ -6,11 +6,14 @@ request gets 429 `rate_limited` with Retry-After."""
 from __future__ import annotations
 
 import math
+import re
+import socket
 import threading
 
 import httpx
 from sqlalchemy import func, select
 
+from backend.db.migrate import upgrade
 from backend.db.rate_limit_models import RateLimitHit
 from backend.security.rate_limits import SHARE_DIVISOR
 from tests.backend.platform.conftest import serve_process
@@ -94,3 +97,21 @@ def test_rate_limit__serve_workers_2__four_clients_at_once__sum_admitted_within_
             select(func.sum(RateLimitHit.hits)).where(RateLimitHit.key.like("%/address/%"))
         )
     assert written == admitted
+
+
+def test_rate_limit__pipelined_requests_in_one_packet__each_charged(platform_chain, tmp_path):
+    """Thirty requests written at once on one connection (HTTP/1.1 pipelining) are thirty hits."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    env = {"COPYVAULT_RATE_LIMIT_PER_ADDRESS": "5/hour"}
+    with serve_process(platform_chain, url, tmp_path, env=env) as base:
+        port = int(base.rsplit(":", 1)[1])
+        request = b"GET /v1/vaults HTTP/1.1\r\nHost: x\r\n\r\n"
+        last = b"GET /v1/vaults HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(request * 29 + last)
+            answers = b""
+            while chunk := sock.recv(65_536):
+                answers += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answers)
+    assert statuses == [b"200"] * 5 + [b"429"] * 25

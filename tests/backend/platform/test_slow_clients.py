@@ -193,3 +193,25 @@ def test_connection_cap__trusted_proxies_exempt_everyone_else_capped():
     assert not limits.capped("10.1.2.3") and not limits.capped("2001:db8::1")
     assert limits.capped("203.0.113.1") and limits.capped("2001:db8::2")
     assert limits.capped("not-an-address")
+
+
+def test_slow_chunked_body__one_chunk_a_second__408_request_timeout(server):
+    _, port = server
+    with _connect(port) as sock:
+        sock.sendall(
+            b"POST /v1/intents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        answer, seconds = _trickle(sock, b"1\r\n \r\n" * 40, every=1.0 / 7)  # one chunk a second
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b"request_timeout" in answer
+    assert seconds < BODY_TIMEOUT + SLACK
+
+
+def test_request_line_over_the_head_limit__431(server):
+    _, port = server
+    with _connect(port) as sock:
+        target = b"/v1/vaults?x=" + b"a" * (MAX_HEAD_BYTES + 10)
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = _read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer
