@@ -75,11 +75,11 @@ def limiter() -> SharedRateLimiter:
     return SharedRateLimiter(per_address=HIGH, per_credential=HIGH, per_leader=HIGH)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=100)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     proxies = TrustedProxies([])
     exempt = frozenset({"/v1/health"})
     headers = SecurityHeadersMiddleware(endpoint, proxies=proxies, hsts_seconds=0)
@@ -106,7 +106,8 @@ def main() -> None:
     base = results["bare"]
     for name, micros in results.items():
         print(f"{name:12s} {micros:8.1f} us/request  (+{micros - base:.1f} over bare)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
