@@ -9,6 +9,8 @@ import click
 
 # Open event streams (/v1/stream) never end by themselves: give them this long, then stop.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# TLS 1.2 cipher suites `serve` accepts: ECDHE key exchange (forward secrecy), AEAD only.
+MODERN_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 if TYPE_CHECKING:
     from backend.chain.node import AnvilNode
@@ -118,7 +120,19 @@ def server_options(settings: Settings) -> dict[str, Any]:
         options["ssl_keyfile"] = str(settings.tls_keyfile)
         if settings.tls_key_password is not None:
             options["ssl_keyfile_password"] = settings.tls_key_password.get_secret_value()
+        options["ssl_context_factory"] = modern_tls_context
     return options
+
+
+def modern_tls_context(_config: Any, default: Any) -> Any:
+    """uvicorn's TLS context with TLS 1.2 as the floor and only forward-secret AEAD ciphers for
+    TLS 1.2 (TLS 1.3's suites are all of that kind), whatever the Python or OpenSSL defaults."""
+    import ssl
+
+    context = default()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(MODERN_TLS12_CIPHERS)
+    return context
 
 
 def start_local(settings: Settings, overrides: dict[str, Any]) -> tuple[AnvilNode, Settings]:

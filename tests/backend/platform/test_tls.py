@@ -1,11 +1,13 @@
 """`copyvault serve` over TLS with a certificate and key from the flags or the settings: a client
 that verifies against the certificate (generated here with `cryptography`) gets answers with HSTS;
-a client that does not trust it, and a plain-HTTP client, get nothing."""
+a client that does not trust it, a plain-HTTP client, and a client offering only TLS 1.0 or 1.1
+or a CBC-SHA1 suite get nothing (TLS 1.3, and TLS 1.2 with ECDHE and AES-GCM, work)."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 import ssl
 from pathlib import Path
 
@@ -83,3 +85,28 @@ def test_serve_tls__verifying_client__answers_with_hsts_untrusting_and_plain_cli
         plain = base.replace("https://", "http://")
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{plain}/v1/health", timeout=5)
+        port = int(base.rsplit(":", 1)[1])
+        assert _handshake(cert_file, port, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+        assert _handshake(cert_file, port, ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256")
+        for version, ciphers in (
+            (ssl.TLSVersion.TLSv1, "DEFAULT:@SECLEVEL=0"),
+            (ssl.TLSVersion.TLSv1_1, "DEFAULT:@SECLEVEL=0"),
+            (ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"),  # CBC with SHA-1
+        ):
+            with pytest.raises(ssl.SSLError) as refused:
+                _handshake(cert_file, port, version, ciphers)
+            assert "NO_PROTOCOLS_AVAILABLE" not in str(refused.value)  # offered, server refused
+            assert "NO_CIPHERS_AVAILABLE" not in str(refused.value)
+
+
+def _handshake(cert_file: Path, port: int, version: ssl.TLSVersion, ciphers: str = "") -> str:
+    """A TLS handshake offering only `version` (and `ciphers`): the version agreed."""
+    context = ssl.create_default_context(cafile=str(cert_file))
+    context.minimum_version = context.maximum_version = version
+    if ciphers:
+        context.set_ciphers(ciphers)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        return str(tls.version())
