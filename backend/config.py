@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.exceptions import ConfigError
@@ -237,6 +244,84 @@ class Settings(BaseSettings):
         description="Most /v1/stream clients per client IP address and process (503 beyond).",
     )
 
+    # ------------------------------------------------------------------ platform: limits
+    # (rate limits, slow clients, CORS, security headers, TLS; docs/api.md "Limits")
+    rate_limit_enabled: bool = Field(
+        True, description="Apply the rate limits below (429 rate_limited beyond)."
+    )
+    rate_limit_per_address: str = Field(
+        "20/second;600/minute",
+        description=(
+            "Requests one client address may make, shared by all API processes (rate strings of "
+            "the `limits` library, ';' between several: '20/second;600/minute')."
+        ),
+    )
+    rate_limit_per_credential: str = Field(
+        "20/second;600/minute",
+        description="Requests one bearer token or session cookie may make, from any address.",
+    )
+    rate_limit_per_leader: str = Field(
+        "10/second;300/minute", description="Intents one leader may submit, from any client."
+    )
+    rate_limit_sync_interval: float = Field(
+        0.1,
+        gt=0,
+        le=5,
+        description="Seconds between reconciliations of a process's counts with the store.",
+    )
+    rate_limit_exempt_paths: list[str] = Field(
+        ["/v1/health", "/v1/ready", "/metrics"],
+        description="Paths never rate limited (probes); exact matches.",
+    )
+    trusted_proxies: list[str] = Field(
+        [],
+        description=(
+            "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed; from anyone else those headers are ignored."
+        ),
+    )
+    api_cors_origins: list[str] = Field(
+        [],
+        description=(
+            "Origins (scheme://host[:port]) browsers may call the API from; empty: no CORS headers "
+            "at all (same-origin only)."
+        ),
+    )
+    api_cors_allow_credentials: bool = Field(
+        False,
+        description="Let the allowed origins send cookies (Access-Control-Allow-Credentials).",
+    )
+    api_max_header_bytes: int = Field(
+        16_384, ge=1_024, description="Largest request head (request line + headers), bytes (431)."
+    )
+    api_max_headers: int = Field(64, ge=8, description="Most header lines in one request (431).")
+    api_head_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's line and headers (408, closed).",
+    )
+    api_body_timeout: float = Field(
+        30.0, gt=0, description="Seconds a client has to send a request's body (408)."
+    )
+    api_max_connections: int = Field(
+        2_048, ge=1, description="Open connections per API process (503 beyond)."
+    )
+    api_max_connections_per_client: int = Field(
+        64,
+        ge=1,
+        description="Open connections one client address may hold per API process (503 beyond).",
+    )
+    api_hsts_seconds: int = Field(
+        31_536_000, ge=0, description="Strict-Transport-Security max-age on TLS answers; 0: none."
+    )
+    tls_certfile: Path | None = Field(
+        None, description="PEM certificate (chain) `copyvault serve` answers TLS with."
+    )
+    tls_keyfile: Path | None = Field(None, description="PEM private key of tls_certfile.")
+    tls_key_password: Secret | None = Field(
+        None, description="Password of tls_keyfile, when it is encrypted."
+    )
+
     # ------------------------------------------------------------------ intents and relayer
     intent_deadline_margin: int = Field(
         30,
@@ -427,6 +512,59 @@ class Settings(BaseSettings):
                 f"has a placeholder {', '.join(bad)}; put your node provider's real key in"
             )
         return value
+
+    # ------------------------------------------------------------------ validation: limits
+
+    @field_validator("rate_limit_per_address", "rate_limit_per_credential", "rate_limit_per_leader")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        from backend.security.rate_limits import parse_rate
+
+        try:
+            parse_rate(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate: write e.g. 600/minute, or 20/second;600/minute"
+            ) from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network; write e.g. 10.0.0.5 or 10.0.0.0/24"
+                ) from None
+        return [entry.strip() for entry in value]
+
+    @field_validator("api_cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or origin.rstrip("/") != f"{parts.scheme}://{parts.netloc}"
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] with no path, e.g. "
+                    "https://app.example.org ('*' is not accepted: list each origin)"
+                )
+        return [origin.rstrip("/") for origin in value]
+
+    @model_validator(mode="after")
+    def _check_tls_pair(self) -> Settings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError(
+                "TLS needs both COPYVAULT_TLS_CERTFILE and COPYVAULT_TLS_KEYFILE (or neither)"
+            )
+        return self
 
     # ------------------------------------------------------------------ derived values
 

@@ -22,6 +22,7 @@ from backend.chain.node import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_SECONDS = 120
+UNREFUSING_RATE = "1000000/second"
 
 
 def server_env(
@@ -48,6 +49,12 @@ def server_env(
         "COPYVAULT_RELAYER_CONFIRMATIONS": "0",
         "COPYVAULT_POLL_INTERVAL": "0.2",
         "COPYVAULT_API_PORT": str(free_port()),
+        # The benchmarks' load comes from one address: the rate limits stay on the path (their
+        # cost is measured) but never refuse; a run about refusals passes its own `settings`.
+        "COPYVAULT_RATE_LIMIT_PER_ADDRESS": UNREFUSING_RATE,
+        "COPYVAULT_RATE_LIMIT_PER_CREDENTIAL": UNREFUSING_RATE,
+        "COPYVAULT_RATE_LIMIT_PER_LEADER": UNREFUSING_RATE,
+        "COPYVAULT_API_MAX_CONNECTIONS_PER_CLIENT": "1024",
     }
     if relayer is not None:
         secrets_key = generate_secrets_key()

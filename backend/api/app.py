@@ -141,6 +141,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.copyvault = state
+        limiter = getattr(app.state, "rate_limiter", None)
+        if limiter is not None:
+            limiter.start(settings.sqlalchemy_url)  # shares its counts with the other processes
         threads: list[tuple[str, threading.Thread, threading.Event]] = []
         if state.indexer is not None:
             thread, stop = run_in_thread(state.indexer)
@@ -160,6 +163,8 @@ def create_app(settings: Settings) -> FastAPI:
                 thread.join(INDEXER_JOIN_SECONDS)
                 if thread.is_alive():
                     log.warning("the %s did not stop within %.0fs", name, INDEXER_JOIN_SECONDS)
+            if limiter is not None:
+                limiter.stop()
             state.dispose()
 
     app = FastAPI(

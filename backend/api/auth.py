@@ -179,7 +179,17 @@ async def intent_caller(request: Request, state: StateDep, session: SessionDep) 
         assert token is not None
         principal = await run_in_threadpool(_resolve_session, session, chain_id, token)
     request.state.principal = principal
+    await _charge_own_rate(request, principal)
     return principal
+
+
+async def _charge_own_rate(request: Request, principal: Principal) -> None:
+    """An API key is also held to the rate its leader gave it (429 rate_limited), besides the
+    per-credential limit every token gets from the rate-limit middleware."""
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None and principal.kind == "api_key" and principal.rate_per_minute:
+        key = f"apikey:{principal.credential_id}"
+        await limiter.acharge_principal(key, principal.rate_per_minute)
 
 
 IntentCaller = Annotated[Principal | None, Depends(intent_caller)]

@@ -44,6 +44,7 @@ from backend.exceptions import (
     DeploymentError,
     StoreError,
 )
+from backend.security.rate_limits import RateLimitExceeded
 
 log = logging.getLogger(__name__)
 
@@ -405,6 +406,34 @@ class TooManyApiKeysError(ApiError):
     code = "too_many_api_keys"
 
 
+# ----------------------------------------------------------------------------- platform: limits
+# Rate limits (backend/security/rate_limits.py raises RateLimitExceeded; answered here as 429) and
+# slow clients (backend/api/platform.py, backend/api/http_protocol.py).
+
+
+class RateLimitedError(ApiError):
+    """A rate limit is used up; the message names which, Retry-After says when to come back."""
+
+    status = 429
+    code = "rate_limited"
+
+
+class RequestTimeoutError(ApiError):
+    """The client did not send its request (head or body) within the server's time limits."""
+
+    status = 408
+    code = "request_timeout"
+
+
+def rate_limited_response(exc: RateLimitExceeded) -> JSONResponse:
+    return error_response(
+        RateLimitedError.status,
+        RateLimitedError.code,
+        str(exc),
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 # ----------------------------------------------------------------------------- rendering
 
 
@@ -474,6 +503,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.retry_after_seconds is not None:
             headers = {"Retry-After": str(exc.retry_after_seconds)}
         return error_response(exc.status, exc.code, exc.message, headers=headers)
+
+    @app.exception_handler(RateLimitExceeded)
+    async def _rate_limited(_request: Request, exc: RateLimitExceeded) -> JSONResponse:
+        return rate_limited_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -596,11 +629,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         "api_key_wrong_leader, not_a_leader, leader_not_registered).",
         404: "Unknown resource (vault_not_found, leader_not_found, proposal_not_found, "
         "intent_not_found).",
+        408: "The request body did not arrive in time (request_timeout).",
         409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed, "
         "no_funded_follower).",
         413: "The request body is larger than the API accepts (body_too_large).",
         422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
-        429: "Too many: try again after Retry-After (leader_pending_limit).",
+        429: "Too many: a rate limit is used up (rate_limited; the message names which) or the "
+        "leader has too many intents pending (leader_pending_limit): retry after Retry-After.",
         503: "Try again after Retry-After: the node or the store is unreachable or busy "
         "(chain_unavailable, store_unavailable, store_busy), the server is not ready "
         "(index_behind, node_unavailable, relayer_degraded) or a stream limit is reached.",

@@ -93,8 +93,9 @@ async def get_proposal_context(state: StateDep, extras: ExtrasDep) -> ProposalCo
 ProposalsDep = Annotated[ProposalContext, Depends(get_proposal_context)]
 
 
-async def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContext:
+async def get_intake_context(request: Request, state: StateDep, extras: ExtrasDep) -> IntakeContext:
     assert state.clock is not None and state.codes is not None
+    limiter = getattr(request.app.state, "rate_limiter", None)  # None when limits are off
     return IntakeContext(
         chain_id=state.deployment.chain_id,
         registry=state.deployment.registry,
@@ -105,9 +106,14 @@ async def get_intake_context(state: StateDep, extras: ExtrasDep) -> IntakeContex
         clock=state.clock,
         deadline_margin=state.settings.intent_deadline_margin,
         on_accepted=state.relay_wakeup.set,
+        charge_leader=limiter.charge_leader if limiter is not None else _charge_nothing,
         max_pending=state.settings.intake_max_pending_per_leader,
         pending_retry_after=state.settings.intake_pending_retry_after_seconds,
     )
+
+
+def _charge_nothing(leader: str) -> None:
+    """Rate limits are off (COPYVAULT_RATE_LIMIT_ENABLED=false)."""
 
 
 IntakeDep = Annotated[IntakeContext, Depends(get_intake_context)]

@@ -1,4 +1,4 @@
-"""ASGI middleware of the API: the request-size limit and request metrics.
+"""ASGI middleware of the API: the request body size and time limit, and request metrics.
 
 Both are plain ASGI (not Starlette's BaseHTTPMiddleware), so streaming responses (/v1/stream) pass
 through untouched and client disconnects still reach the endpoint.
@@ -6,6 +6,7 @@ through untouched and client disconnects still reach the endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,9 +23,11 @@ class BodySizeLimitMiddleware:
     too. After the replay, `receive` passes through (the endpoint still sees disconnects).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        # Seconds the whole body may take to arrive (a client trickling it is answered 408).
+        self.timeout = timeout
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
         response = error_response(
@@ -33,6 +36,20 @@ class BodySizeLimitMiddleware:
             f"the request body is {size} bytes; this API accepts at most {self.max_bytes}",
         )
         await response(scope, receive, send)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The body (at most `max_bytes` + 1 bytes of it), or None if the client left."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > self.max_bytes or not message.get("more_body", False):
+                return b"".join(chunks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,22 +78,23 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
 
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                # The client left before sending its body: nothing to answer.
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, f"more than {self.max_bytes}")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            async with asyncio.timeout(self.timeout):
+                body = await self._read(receive)
+        except TimeoutError:
+            response = error_response(
+                408,
+                "request_timeout",
+                f"the request body did not arrive within {self.timeout:g} s: send it at once",
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        if body is None:
+            return  # the client left before sending its body: nothing to answer
+        if len(body) > self.max_bytes:
+            await self._refuse(scope, receive, send, f"more than {self.max_bytes}")
+            return
         replayed = False
 
         async def replay() -> Message:

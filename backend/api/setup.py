@@ -1,5 +1,6 @@
 """`install_api(app, settings)`: everything the read API adds to the app created by
-`create_app` (routers, error handlers, the body-size limit, request metrics, /metrics)."""
+`create_app` (routers, error handlers, the body size and time limit, rate limits, CORS, security
+headers, request metrics, /metrics)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from backend.api.auth import ApiKeyGate
 from backend.api.errors import install_error_handlers
 from backend.api.extras import create_extras
 from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
+from backend.api.platform import install_platform
 from backend.api.routes import (
     auth,
     health,
@@ -45,6 +47,11 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     # Identity: an API key anywhere but POST /v1/intents is refused before routing; every use of
     # a key is recorded after its answer.
     app.add_middleware(ApiKeyGate, intents_path=f"{prefix}/intents")
-    # Added last = outermost: metrics see every answer, 413s included.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    # Added last = outermost: metrics see every answer, 413s and 429s included.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.api_max_body_bytes,
+        timeout=settings.api_body_timeout,
+    )
+    install_platform(app, settings)  # rate limits, CORS, security headers
     app.add_middleware(RequestMetricsMiddleware, metrics=extras.metrics)

@@ -2,8 +2,10 @@
 client address. Each stream polls the store every COPYVAULT_API_STREAM_POLL_INTERVAL; without a cap
 1,600 idle clients were accepted and slowed every other request (issue 10).
 
-The client address is the TCP peer as uvicorn reports it (no X-Forwarded-For: a header any client
-can set would let one client take every slot under many names). Behind a proxy, cap at the proxy.
+The client address is the one the rate limits use (backend/api/platform.py `client_address`): the
+TCP peer, unless it is one of COPYVAULT_TRUSTED_PROXIES (then what they forwarded); IPv6 by /64.
+X-Forwarded-For from anyone else is ignored: a header any client can set would let one client take
+every slot under many names.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ import click
 
 # Open event streams (/v1/stream) never end by themselves: give them this long, then stop.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# TLS 1.2 cipher suites `serve` accepts: ECDHE key exchange (forward secrecy), AEAD only.
+MODERN_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 if TYPE_CHECKING:
     from backend.chain.node import AnvilNode
@@ -26,6 +28,18 @@ if TYPE_CHECKING:
 )
 @click.option("--no-indexer", is_flag=True, help="Serve without the in-process indexer.")
 @click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM certificate (chain) to serve HTTPS with (COPYVAULT_TLS_CERTFILE).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM private key of the certificate (COPYVAULT_TLS_KEYFILE).",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=1,
@@ -33,7 +47,15 @@ if TYPE_CHECKING:
     help="API processes. Above 1, the indexer and the relayer (when enabled) run as processes "
     "of their own beside them (`copyvault index`, `copyvault relay`).",
 )
-def serve(host: str | None, port: int | None, local: bool, no_indexer: bool, workers: int) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    local: bool,
+    no_indexer: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    workers: int,
+) -> None:
     """Serve the API (and the indexer) for the deployment in COPYVAULT_DEPLOYMENT_FILE."""
     import uvicorn
 
@@ -47,6 +69,10 @@ def serve(host: str | None, port: int | None, local: bool, no_indexer: bool, wor
         overrides["api_port"] = port
     if no_indexer:
         overrides["indexer_enabled"] = False
+    if tls_cert is not None:
+        overrides["tls_certfile"] = tls_cert
+    if tls_key is not None:
+        overrides["tls_keyfile"] = tls_key
     settings = load_settings(**overrides)
     if workers > 1:
         if local:
@@ -57,12 +83,7 @@ def serve(host: str | None, port: int | None, local: bool, no_indexer: bool, wor
         from backend.chain.deploy import Deployment
 
         Deployment.load(settings.deployment_file)  # a clear error now, not a failed startup
-        uvicorn.run(
-            create_app(settings),
-            host=settings.api_host,
-            port=settings.api_port,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        )
+        uvicorn.run(create_app(settings), **server_options(settings))
         return
 
     node, local_settings = start_local(settings, overrides)
@@ -73,14 +94,45 @@ def serve(host: str | None, port: int | None, local: bool, no_indexer: bool, wor
             f"API: http://{local_settings.api_host}:{local_settings.api_port}/v1/health",
             err=True,
         )
-        uvicorn.run(
-            create_app(local_settings),
-            host=local_settings.api_host,
-            port=local_settings.api_port,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        )
+        uvicorn.run(create_app(local_settings), **server_options(local_settings))
     finally:
         node.stop()
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for `settings`: address, TLS, and the limits against slow clients.
+
+    uvicorn's own X-Forwarded-* handling is off (by default it believes them from 127.0.0.1): the
+    app reads them from COPYVAULT_TRUSTED_PROXIES only (backend/api/platform.py)."""
+    from backend.api.http_protocol import EnvGuardedHttpToolsProtocol
+
+    options: dict[str, Any] = {
+        "host": settings.api_host,
+        "port": settings.api_port,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "http": EnvGuardedHttpToolsProtocol,
+        "proxy_headers": False,
+        "limit_concurrency": settings.api_max_connections,
+        "server_header": False,
+    }
+    if settings.tls_certfile is not None:
+        options["ssl_certfile"] = str(settings.tls_certfile)
+        options["ssl_keyfile"] = str(settings.tls_keyfile)
+        if settings.tls_key_password is not None:
+            options["ssl_keyfile_password"] = settings.tls_key_password.get_secret_value()
+        options["ssl_context_factory"] = modern_tls_context
+    return options
+
+
+def modern_tls_context(_config: Any, default: Any) -> Any:
+    """uvicorn's TLS context with TLS 1.2 as the floor and only forward-secret AEAD ciphers for
+    TLS 1.2 (TLS 1.3's suites are all of that kind), whatever the Python or OpenSSL defaults."""
+    import ssl
+
+    context = default()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(MODERN_TLS12_CIPHERS)
+    return context
 
 
 def start_local(settings: Settings, overrides: dict[str, Any]) -> tuple[AnvilNode, Settings]:
@@ -155,9 +207,7 @@ def serve_processes(settings: Settings, workers: int) -> None:
             "backend.api.app:create_app_from_environment",
             factory=True,
             workers=workers,
-            host=settings.api_host,
-            port=settings.api_port,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            **server_options(settings),
         )
     finally:
         for helper in helpers:

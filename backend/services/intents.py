@@ -108,6 +108,8 @@ class IntakeContext:
     clock: ChainClock
     deadline_margin: int
     on_accepted: Callable[[], None] = lambda: None
+    # Charges one intent to the leader's shared rate limit; raises RateLimitExceeded (429).
+    charge_leader: Callable[[str], None] = lambda leader: None
     # Admission: most intents of one leader not yet final, and the Retry-After of a refusal.
     max_pending: int = 32
     pending_retry_after: int = 12
@@ -494,8 +496,9 @@ def submit_intent(
     # here too, and again on the recovered signer just below.
     _require_admitted(message, facts)
     signer = _authorized_signer(session, ctx, message, body.signature)
-    # Seam (limits part): the per-leader rate limit belongs here, after the signer is known. Before
-    # it, anyone could spend a real leader's budget with forged intents naming that leader.
+    # The per-leader rate limit (429 rate_limited) only once the signer is known: before it, anyone
+    # could spend a real leader's budget with forged intents naming that leader.
+    ctx.charge_leader(message.leader)
     _require_pending_room(ctx, message, facts)
     _require_time_left(ctx, message)
     _require_nonce_open(message, facts)

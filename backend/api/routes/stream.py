@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from backend.api.deps import StateDep
 from backend.api.errors import InvalidCursorError, error_responses
 from backend.api.extras import ExtrasDep
+from backend.api.platform import client_address
 from backend.api.schemas import AddressIn
 from backend.services.stream import StreamFilter, event_stream, start_position
 
@@ -61,7 +62,7 @@ async def stream(
             )
         after = int(last_event_id)
     chain_id = state.deployment.chain_id
-    client = request.client.host if request.client is not None else "unknown"
+    client = client_address(request)
     extras.streams.take(client)
     try:
         position = await anyio.to_thread.run_sync(

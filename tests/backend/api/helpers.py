@@ -77,6 +77,8 @@ def api_settings(chain: Chain, folder: Path, url: str, **overrides: Any) -> Sett
         "confirmations": 0,
         "poll_interval": 0.05,
         "api_stream_poll_interval": 0.05,
+        # The API tests are about the API, not its rate limits (tests/backend/platform/ are).
+        "rate_limit_enabled": False,
     }
     return load_settings(**(values | overrides))
 
@@ -105,7 +107,15 @@ def uvicorn_server(app: FastAPI) -> Iterator[str]:
     its own thread pool and real concurrency, which the TestClient does not give. Its base URL."""
     port = free_port()
     # No lifespan: the TestClient's already built the app's state, which both then share.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # proxy_headers off, as `copyvault serve` runs it: only COPYVAULT_TRUSTED_PROXIES are believed.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
