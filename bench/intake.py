@@ -50,7 +50,7 @@ from backend.chain.deploy import Deployment, deploy_system
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
 from bench.indexer import STORES, parse_backends
-from bench.report import machine, text_table, write_json
+from bench.report import machine, text_table, tree_cpu_seconds, write_json
 from scripts.server_process import indexed_through, poll_until, running_server, tail
 
 DEFAULT_JSON = "reports/bench-intake.json"
@@ -78,6 +78,9 @@ class Phase:
     max_ms: float
     # CPU seconds the load generator itself used per request: what it took from the server.
     client_cpu_ms: float = 0.0
+    # CPU milliseconds every server process together (API workers, indexer) used per request:
+    # comparable between runs on a busy machine, where throughput is not. None without /proc.
+    server_cpu_ms: float | None = None
 
     @property
     def target(self) -> str:
@@ -154,12 +157,18 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_phase(backend: str, phase: str, url: str, requests, concurrency: int) -> Phase:
+def run_phase(
+    backend: str, phase: str, url: str, requests, concurrency: int, server_pid: int | None = None
+) -> Phase:
     cpu = time.process_time()
+    server_cpu = tree_cpu_seconds(server_pid) if server_pid is not None else None
     latencies, wrong, seconds = asyncio.run(
         _fire(url, requests, concurrency, EXPECTED_STATUS[phase])
     )
     cpu = time.process_time() - cpu
+    if server_cpu is not None:
+        after = tree_cpu_seconds(server_pid)  # type: ignore[arg-type]
+        server_cpu = None if after is None else after - server_cpu
     ms = [x * 1_000 for x in latencies]
     return Phase(
         backend=backend,
@@ -173,6 +182,7 @@ def run_phase(backend: str, phase: str, url: str, requests, concurrency: int) ->
         p99_ms=round(_percentile(ms, 0.99), 2),
         max_ms=round(max(ms), 2),
         client_cpu_ms=round(cpu * 1_000 / len(requests), 3),
+        server_cpu_ms=None if server_cpu is None else round(server_cpu * 1_000 / len(requests), 3),
     )
 
 
@@ -203,7 +213,12 @@ def measure_store(
             for phase in PHASES:
                 try:
                     result = run_phase(
-                        backend, phase, server["url"], requests[phase], args.concurrency
+                        backend,
+                        phase,
+                        server["url"],
+                        requests[phase],
+                        args.concurrency,
+                        server_pid=server["pid"],
                     )
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     log_tail = tail(server["log"])
@@ -218,7 +233,7 @@ def measure_store(
 
 def format_table(phases: list[Phase], workers: int = 1) -> str:
     head = ("Store", "Phase", "Requests", "Wrong status", "Per second", "p50 ms", "p99 ms",
-            "Client CPU ms/req", "Target", "Result")  # fmt: skip
+            "Server CPU ms/req", "Client CPU ms/req", "Target", "Result")  # fmt: skip
     rows = [head]
     for p in phases:
         met = {True: "met", False: "NOT MET", None: ""}[p.met]
@@ -231,6 +246,7 @@ def format_table(phases: list[Phase], workers: int = 1) -> str:
                 f"{p.per_second:,.0f}",
                 f"{p.p50_ms:.1f}",
                 f"{p.p99_ms:.1f}",
+                "-" if p.server_cpu_ms is None else f"{p.server_cpu_ms:.2f}",
                 f"{p.client_cpu_ms:.2f}",
                 p.target,
                 met,
