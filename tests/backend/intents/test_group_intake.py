@@ -11,11 +11,12 @@ from sqlalchemy import select
 
 from backend.chain.actions import HOUR
 from backend.db.relay_models import Intent
-from tests.backend.intents.conftest import assert_error
+from tests.backend.api.helpers import open_env, store_write_locked, uvicorn_server
+from tests.backend.intents.conftest import IntakeEnv, assert_error
 
 
 def _race(url: str, bodies: list[dict], after=None) -> list:
-    """Every body POSTed at once, one client each; [(status, json or text)] in body order.
+    """Every body POSTed at once, one client each; [(status, json, Retry-After)] in body order.
     `after(i, response)` runs in the request's thread right after its answer."""
     answers: list = [None] * len(bodies)
     start = threading.Barrier(len(bodies))
@@ -25,7 +26,11 @@ def _race(url: str, bodies: list[dict], after=None) -> list:
             start.wait()
             try:
                 response = client.post("/v1/intents", json=bodies[i])
-                answers[i] = (response.status_code, response.json())
+                answers[i] = (
+                    response.status_code,
+                    response.json(),
+                    response.headers.get("retry-after"),
+                )
                 if after is not None:
                     after(i, response)
             except (httpx.HTTPError, AssertionError) as exc:
@@ -100,3 +105,26 @@ def test_store_refuses_the_group_write__503_and_nothing_stored(intake, monkeypat
     response = intake.post(intake.body(intake.message(nonce=5)))
     assert_error(response, 503, "store_unavailable")
     assert intake.stored() == 0
+
+
+def test_store_write_locked__a_group_of_intents_each_503_store_busy_none_stored(
+    anvil_chain, stores, tmp_path
+):
+    """Another client holds the store's write lock while 6 intents arrive at once: each gets 503
+    store_busy with Retry-After within the busy timeout (none waits for the others' turn beyond
+    it), nothing is stored; once the lock is gone the same intents are accepted."""
+    overrides = {"api_busy_timeout_ms": 200, "api_lock_timeout_ms": 200}
+    with (
+        open_env(anvil_chain, stores, tmp_path, **overrides) as api,
+        uvicorn_server(api.app) as url,
+    ):
+        intake = IntakeEnv(api)
+        bodies = [intake.body(intake.message(nonce=900 + i)) for i in range(6)]
+        with store_write_locked(api, table="intents"):
+            answers = _race(url, bodies)
+        assert [a[0] for a in answers] == [503] * 6, answers
+        assert {a[1]["error"]["code"] for a in answers} == {"store_busy"}
+        assert {a[2] for a in answers} == {"2"}
+        assert intake.stored() == 0
+        assert [a[0] for a in _race(url, bodies)] == [202] * 6
+        assert intake.stored() == 6
