@@ -127,9 +127,9 @@ class _SqliteWriterQueue:
     def _begin_immediate(self, dbapi: Any) -> None:
         """BEGIN IMMEDIATE, tried again every millisecond or so while another process holds the
         write lock, until the busy timeout. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20,
-        25... up to 100 ms between tries: a lock that another API process holds for a millisecond
-        cost a waiting request tens of milliseconds (the accepted p99 of bench/intake.py with two
-        processes). The handler is off only for this one statement."""
+        25... up to 100 ms between tries, so a lock that another process (the other API worker,
+        the indexer, the relayer) holds for a millisecond could cost a waiting writer tens of
+        milliseconds. The handler is off only for this one statement."""
         deadline = time.monotonic() + self._timeout
         dbapi.execute("PRAGMA busy_timeout=0")
         try:

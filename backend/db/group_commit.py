@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.db.engine import write_transaction
 
-DEFAULT_MAX_ROWS = 64  # 16 columns a row: far below SQLite's 32,766 bound parameters a statement
+# An intent row has 19 columns: 64 rows are 1,216 bound parameters, far below SQLite's 32,766.
+DEFAULT_MAX_ROWS = 64
 
 _DIALECT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
@@ -88,28 +89,25 @@ class GroupCommitter:
         return waiter.stored
 
     def _commit(self, group: list[_Waiter]) -> None:
-        first: dict[tuple, _Waiter] = {}
+        first: dict[tuple, _Waiter] = {}  # a key twice in one group: only its first row is sent
         for waiter in group:
             first.setdefault(waiter.key, waiter)
         try:
             with write_transaction(self._engine) as conn:
                 inserted = conn.execute(self._statement, [w.values for w in first.values()]).all()
-            self.transactions += 1
-            self.rows += len(first)
             stored = {tuple(row) for row in inserted}
             for key, waiter in first.items():
                 waiter.stored = key in stored
+            self.transactions += 1
+            self.rows += len(first)
         except BaseException as exc:
             for waiter in group:
                 waiter.error = exc
-            raise_now = not isinstance(exc, Exception)
-        else:
-            raise_now = False
+            if not isinstance(exc, Exception):  # KeyboardInterrupt and the like: this thread too
+                raise
         finally:
             for waiter in group:
                 waiter.done = True
-        if raise_now:  # KeyboardInterrupt and the like stop this thread too
-            raise group[0].error  # type: ignore[misc]
 
 
 _committers: weakref.WeakKeyDictionary[Engine, dict[str, GroupCommitter]] = (
