@@ -128,3 +128,28 @@ def test_store_write_locked__a_group_of_intents_each_503_store_busy_none_stored(
         assert intake.stored() == 0
         assert [a[0] for a in _race(url, bodies)] == [202] * 6
         assert intake.stored() == 6
+
+
+def test_extreme_values_in_a_group__cannot_fail_the_others_all_stored(intake_server):
+    """An attacker cannot poison a group: intents with the largest values the registry takes
+    (uint256 nonce, minPrice and deadline; fraction 10000) raced with ordinary ones are all
+    stored, each exactly as signed."""
+    intake, url = intake_server
+    top = 2**256 - 1
+    extreme = [
+        intake.message(nonce=top - i, min_price=top, deadline=top, fraction_bps=10_000)
+        for i in range(6)
+    ]
+    ordinary = [intake.message(nonce=600 + i) for i in range(6)]
+    answers = _race(url, [intake.body(m) for m in extreme + ordinary])
+    assert [a[0] for a in answers] == [202] * 12, answers
+    for message, (_, out, _) in zip(extreme + ordinary, answers, strict=True):
+        assert out["digest"] == intake.digest(message)
+        assert (out["nonce"], out["min_price"], out["deadline"]) == (
+            str(message.nonce),
+            str(message.min_price),
+            message.deadline,
+        )
+    with intake.api.engine.connect() as conn:
+        rows = dict(conn.execute(select(Intent.digest, Intent.nonce)).all())
+    assert rows == {intake.digest(m): m.nonce for m in extreme + ordinary}
