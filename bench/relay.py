@@ -165,7 +165,11 @@ class Setup:
                 raise RuntimeError(f"set-up transaction {r['transactionHash']} reverted")
         return receipts
 
-    def followers(self, count: int, leader: str) -> list[str]:
+    def followers(
+        self, count: int, leader: str, *, policy: tuple = DEFAULT_POLICY, first_salt: int = 1
+    ) -> list[str]:
+        """`count` new vaults following `leader`, funded with WETH (salts from `first_salt`: give
+        each leader's followers their own range)."""
         a = self.actions
         weth = a.token("WETH")
         owners = [Key.anvil(i).address for i in OWNER_ACCOUNTS]
@@ -178,12 +182,12 @@ class Setup:
                 shape,
                 threshold,
                 leader,
-                DEFAULT_POLICY,
+                policy,
                 self.d.oracle,
                 [weth, a.token("USDC")],
                 [a.venue],
             )
-            salt = (i + 1).to_bytes(32, "big")
+            salt = (first_salt + i).to_bytes(32, "big")
             calls.append(packed_call(self.d.factory, create.encode(*args, True, salt)))
         vaults = []
         for receipt in self._send(calls, CREATIONS_PER_TX, GAS_PER_CREATION):

@@ -27,7 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.api.deps import SessionDep, StateDep
+from backend.api.deps import AppState, SessionDep, StateDep
 from backend.api.errors import (
     ApiKeyNotAllowedError,
     ApiKeyWrongLeaderError,
@@ -164,23 +164,28 @@ def _resolve_key(session: Session, chain_id: int, token: str, request: Request) 
         session.rollback()  # as in _resolve_session
 
 
-async def intent_caller(request: Request, state: StateDep, session: SessionDep) -> Principal | None:
+async def intent_caller(request: Request, state: StateDep) -> Principal | None:
     """The credential presented with an intent (an API key or a session), None without one.
     Presented credentials are always checked (a bad one is 401, never ignored)."""
     header = request.headers.get("authorization")
     if header is None and SESSION_COOKIE not in request.cookies:
-        return None  # the common, anonymous case: no thread-pool hop
-    chain_id = state.deployment.chain_id
-    bearer = _bearer(request)
-    if bearer is not None and bearer.startswith(auth.KEY_PREFIX):
-        principal = await run_in_threadpool(_resolve_key, session, chain_id, bearer, request)
-    else:
-        token = _session_token(request, state.settings)
-        assert token is not None
-        principal = await run_in_threadpool(_resolve_session, session, chain_id, token)
+        return None  # the common, anonymous case: no session, no thread-pool hop
+    principal = await run_in_threadpool(_resolve_intent_caller, request, state)
     request.state.principal = principal
     await _charge_own_rate(request, principal)
     return principal
+
+
+def _resolve_intent_caller(request: Request, state: AppState) -> Principal:
+    """The key or session an intent came with (in a worker thread, with a session of its own)."""
+    chain_id = state.deployment.chain_id
+    bearer = _bearer(request)
+    with state.sessions() as session:
+        if bearer is not None and bearer.startswith(auth.KEY_PREFIX):
+            return _resolve_key(session, chain_id, bearer, request)
+        token = _session_token(request, state.settings)
+        assert token is not None
+        return _resolve_session(session, chain_id, token)
 
 
 async def _charge_own_rate(request: Request, principal: Principal) -> None:

@@ -9,8 +9,10 @@ write lock in the process (`_SqliteWriterQueue`).
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,13 +116,36 @@ class _SqliteWriterQueue:
                 sqlite3.OperationalError("database is locked (by another writer of this process)"),
             )
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
             dbapi = conn.connection.dbapi_connection
+            self._begin_immediate(dbapi)
         except BaseException:
             self._lock.release()
             raise
         with self._guard:
             self._holder, self._holder_dbapi = weakref.ref(conn), dbapi
+
+    def _begin_immediate(self, dbapi: Any) -> None:
+        """BEGIN IMMEDIATE, tried again every millisecond or so while another process holds the
+        write lock, until the busy timeout. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20,
+        25... up to 100 ms between tries, so a lock that another process (the other API worker,
+        the indexer, the relayer) holds for a millisecond could cost a waiting writer tens of
+        milliseconds. The handler is off only for this one statement."""
+        deadline = time.monotonic() + self._timeout
+        dbapi.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    dbapi.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.Error as exc:  # raised as SQLAlchemy would have wrapped it
+                    busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+                    if not busy or time.monotonic() > deadline:
+                        operational = isinstance(exc, sqlite3.OperationalError)
+                        wrapper = OperationalError if operational else DBAPIError
+                        raise wrapper("BEGIN IMMEDIATE", None, exc) from None
+                time.sleep(random.uniform(0.0005, 0.0015))
+        finally:
+            dbapi.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
 
     def end(self, conn: Connection) -> None:
         """The transaction ends (the event fires just before COMMIT or ROLLBACK is sent)."""

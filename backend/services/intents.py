@@ -41,8 +41,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from eth_utils import to_checksum_address
-from sqlalchemy import Engine, bindparam, func, insert, literal, literal_column, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, bindparam, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from backend.api.errors import (
@@ -75,7 +74,7 @@ from backend.chain.artifacts import error_selector
 from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
 from backend.chain.code_cache import CodePresence
-from backend.db.engine import write_transaction
+from backend.db.group_commit import group_committer
 from backend.db.models import (
     Leader,
     LeaderDelegate,
@@ -471,6 +470,7 @@ _FIND = select(Intent).where(
 )
 # The columns intake writes (the id and the relayer's columns take their defaults).
 _INSERTED = [c for c in Intent.__table__.columns if c.key != "id"]
+_UNIQUE = ("chain_id", "digest")  # the intents table's unique constraint
 
 
 def _find(session: Session, chain_id: int, digest: str) -> Intent | None:
@@ -561,11 +561,10 @@ def _store(
         updated_at=now,
     )
     values = {c.key: getattr(intent, c.key) for c in _INSERTED}
-    try:
-        # Core, not the ORM's unit of work: one INSERT is all there is to do (and it is quicker).
-        with write_transaction(engine) as conn:
-            conn.execute(insert(Intent), values)
-    except IntegrityError:  # the same digest, stored by a concurrent request
+    # Group commit: the intents of concurrent requests of this process go in one transaction
+    # (INSERT .. ON CONFLICT DO NOTHING); this returns once our row is committed. False: the
+    # same digest was stored first (by a concurrent request, here or in another process).
+    if not group_committer(engine, Intent.__table__, _UNIQUE).insert(values):
         return None
     return intent
 

@@ -213,3 +213,26 @@ def admit_leader(
     vault = a.create_vault([owner], leader=address, salt=salt)
     a.deposit(vault, a.token(token), amount, owner)
     return vault
+
+
+def intent_row(chain_id: int, i: int, moment: Any, **changes: Any) -> dict[str, Any]:
+    """An `intents` row numbered `i` (digest and nonce from it) received at `moment`, as intake
+    would store it, with `changes` on top."""
+    return {
+        "chain_id": chain_id,
+        "digest": "0x" + f"{i:064x}",
+        "leader": "0x" + "11" * 20,
+        "signer": "0x" + "11" * 20,
+        "venue": "0x" + "22" * 20,
+        "token_in": "0x" + "33" * 20,
+        "token_out": "0x" + "44" * 20,
+        "fraction_bps": 1_000,
+        "min_price": 0,
+        "nonce": i,
+        "deadline": 2**255,
+        "signature": "0x" + "55" * 65,
+        "status": "accepted",
+        "plan_due": True,
+        "received_at": moment,
+        "updated_at": moment,
+    } | changes

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import BaseModel
 
-from backend.api.auth import IntentCaller, authorize_intent
-from backend.api.deps import SessionDep, StateDep
+from backend.api.auth import IntentCaller, Principal, authorize_intent
+from backend.api.deps import AppState, StateDep, run_blocking
 from backend.api.errors import error_responses
 from backend.api.extras import ChainIdDep, IntakeDep, ReadyDep
 from backend.api.schemas import HashIn, IntentStatusOut, IntentSubmission
 from backend.services import intents
+from backend.services.intents import IntakeContext
 
 router = APIRouter(tags=["intents"], responses=error_responses(400, 422))
 
@@ -27,16 +29,14 @@ DigestPath = Annotated[HashIn, Path(description="The intent's EIP-712 digest.")]
         **error_responses(401, 403, 409, 413, 429, 503),
     },
 )
-def submit_intent(
+async def submit_intent(
     _ready: ReadyDep,
     body: IntentSubmission,
-    session: SessionDep,
     state: StateDep,
     ctx: IntakeDep,
-    response: Response,
     request: Request,
     caller: IntentCaller,
-) -> IntentStatusOut:
+) -> Response:
     """Validate a signed TradeIntent as the chain would and queue it for the relayer. The same
     intent again returns the stored one (200), never a second relay. While the server is not
     ready (GET /v1/ready) the answer is 503 with the reason's code and Retry-After.
@@ -44,22 +44,46 @@ def submit_intent(
     Credentials are optional unless the server requires them: a leader's API key (Bearer
     cvk_...) may submit only that leader's intents, a session only those of a leader it is or is a
     live delegate of."""
-    authorize_intent(
-        request,
-        session,
-        ctx=ctx,
-        caller=caller,
-        body=body,
-        require_credentials=state.settings.intents_require_credentials,
-    )
-    out, stored = intents.submit_intent(state.engine, session, ctx=ctx, body=body)
-    if not stored:
-        response.status_code = status.HTTP_200_OK
-    return out
+    return await run_blocking(_submit, state, ctx, body, request, caller)
+
+
+def _submit(
+    state: AppState,
+    ctx: IntakeContext,
+    body: IntentSubmission,
+    request: Request,
+    caller: Principal | None,
+) -> Response:
+    # One trip to a thread for all of it: the session opens and closes there, and the answer
+    # leaves as JSON bytes (a `def` handler with a SessionDep and a returned model took three
+    # trips through FastAPI's thread pool: the handler, closing the session, validating the
+    # model once more; bench/intake.py).
+    with state.sessions() as session:
+        authorize_intent(
+            request,
+            session,
+            ctx=ctx,
+            caller=caller,
+            body=body,
+            require_credentials=state.settings.intents_require_credentials,
+        )
+        out, stored = intents.submit_intent(state.engine, session, ctx=ctx, body=body)
+    return json_response(out, status.HTTP_202_ACCEPTED if stored else status.HTTP_200_OK)
 
 
 @router.get("/intents/{digest}", response_model=IntentStatusOut, responses=error_responses(404))
-def get_intent(digest: DigestPath, session: SessionDep, chain_id: ChainIdDep) -> IntentStatusOut:
+async def get_intent(digest: DigestPath, state: StateDep, chain_id: ChainIdDep) -> Response:
     """The intent's status and, per following vault: mirrored (transaction, amounts, price),
     skipped (the reason) or pending."""
-    return intents.get_intent(session, chain_id=chain_id, digest=digest)
+    return await run_blocking(_get, state, chain_id, digest)
+
+
+def _get(state: AppState, chain_id: int, digest: str) -> Response:
+    with state.sessions() as session:
+        return json_response(intents.get_intent(session, chain_id=chain_id, digest=digest))
+
+
+def json_response(out: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
+    """`out` as its JSON bytes: what FastAPI sends for a returned model of the route's
+    response_model, without validating the (already validated) model once more."""
+    return Response(out.model_dump_json(), status_code=status_code, media_type="application/json")

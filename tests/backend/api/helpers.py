@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -192,3 +193,31 @@ def config_body(
 def intent_body(intent: tuple, signature: bytes) -> dict[str, Any]:
     """The POST /v1/intents body of a signed intent given as its ABI tuple."""
     return intent_submission_body(eip712.TradeIntent(*intent), signature)
+
+
+@contextmanager
+def store_write_locked(api: ApiEnv, table: str = "proposals") -> Iterator[None]:
+    """Another client holds the store's write lock (PostgreSQL: on `table`) until the block
+    ends."""
+    if api.backend == "sqlite":
+        conn = api.engine.raw_connection()
+        conn.driver_connection.isolation_level = None
+        conn.driver_connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.driver_connection.execute("ROLLBACK")
+            conn.close()
+        return
+    url = api.engine.url.set(drivername="postgresql")
+    conninfo = url.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        # Never forever, even before the fix (a write then waited for the lock without limit).
+        release = threading.Timer(8, conn.rollback)
+        release.start()
+        try:
+            yield
+        finally:
+            release.cancel()
+            conn.rollback()

@@ -15,6 +15,7 @@ from backend.db.models import Event
 from backend.db.relay_models import Intent, RelayBatch, RelaySender, RelayTransaction
 from scripts.server_process import poll_until
 from tests.backend.api.helpers import api_settings, open_env
+from tests.backend.helpers import intent_row
 
 
 def _metric(text: str, name: str, **labels: str) -> float | None:
@@ -169,25 +170,15 @@ def _relay_rows(chain_id: int, received: datetime) -> dict[str, list[dict]]:
     a relayer in another process would have written them."""
 
     def intent(i: int, status: str) -> dict:
-        return {
-            "id": i,
-            "chain_id": chain_id,
-            "digest": "0x" + f"{i:064x}",
-            "leader": "0x" + "11" * 20,
-            "signer": "0x" + "11" * 20,
-            "venue": "0x" + "22" * 20,
-            "token_in": "0x" + "33" * 20,
-            "token_out": "0x" + "44" * 20,
-            "fraction_bps": 1_000,
-            "min_price": 0,
-            "nonce": i,
-            "deadline": 2**255,
-            "signature": "0x" + "55" * 65,
-            "status": status,
-            "plan_due": status == "accepted",
-            "received_at": received + timedelta(seconds=i),
-            "updated_at": received,
-        }
+        return intent_row(
+            chain_id,
+            i,
+            received,
+            id=i,
+            status=status,
+            plan_due=status == "accepted",
+            received_at=received + timedelta(seconds=i),
+        )
 
     def batch(i: int, status: str, updated: datetime) -> dict:
         return {

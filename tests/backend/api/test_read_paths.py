@@ -6,18 +6,21 @@ per vault are capped."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from contextlib import contextmanager
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import event, func, select, text
 
 from backend.db.models import Event
 from bench.heavy_reads import make_vault_with_withdrawal, seed_proposals
 from scripts.server_process import poll_until
-from tests.backend.api.helpers import open_env, uvicorn_server, withdrawal_body
+from tests.backend.api.helpers import (
+    open_env,
+    store_write_locked,
+    uvicorn_server,
+    withdrawal_body,
+)
 
 SEEDED = 400
 STATUSES = ("executed", "stale", "ready", "pending")
@@ -120,33 +123,6 @@ def test_pool_exhausted__request_503_store_busy_while_health_and_metrics_still_a
     assert metrics.status_code == 200 and "copyvault_store_up 1.0" in metrics.text
 
 
-@contextmanager
-def _store_write_locked(api):
-    """Another client holds the store's write lock on `proposals` until the block ends."""
-    if api.backend == "sqlite":
-        conn = api.engine.raw_connection()
-        conn.driver_connection.isolation_level = None
-        conn.driver_connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            conn.driver_connection.execute("ROLLBACK")
-            conn.close()
-        return
-    url = api.engine.url.set(drivername="postgresql")
-    conninfo = url.render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as conn:
-        conn.execute("LOCK TABLE proposals IN EXCLUSIVE MODE")
-        # Never forever, even before the fix (a write then waited for the lock without limit).
-        release = threading.Timer(8, conn.rollback)
-        release.start()
-        try:
-            yield
-        finally:
-            release.cancel()
-            conn.rollback()
-
-
 def test_store_locked__proposal_write__503_store_busy_with_retry_after(
     anvil_chain, stores, tmp_path
 ):
@@ -165,7 +141,7 @@ def test_store_locked__proposal_write__503_store_busy_with_retry_after(
             nonce=0,
             deadline=a.timestamp() + 3_600,
         )
-        with _store_write_locked(api):
+        with store_write_locked(api):
             response = api.post(f"/v1/vaults/{vault}/proposals/withdrawals", json=body)
         assert response.status_code == 503, response.text
         assert response.json()["error"]["code"] == "store_busy"
