@@ -1,7 +1,7 @@
 """Flood: one abusive client at five times the normal rate against legitimate clients, through the
 real server with its relayer on.
 
-    python -m bench.flood [--seconds 20] [--legit-clients 2] [--rate 20] [--abuse-factor 5]
+    python -m bench.flood [--seconds 20] [--legit-clients 2] [--rate 8] [--abuse-factor 5]
                           [--vaults 4] [--workers 2] [--backends sqlite,postgresql]
                           [--json reports/bench-flood.json]
 
@@ -63,6 +63,7 @@ from backend.chain.client import ChainClient
 from backend.chain.deploy import deploy_system
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
+from backend.config import Settings
 from bench.indexer import STORES, parse_backends
 from bench.relay import Setup, _followers_indexed
 from bench.report import machine, text_table, tree_cpu_seconds, write_json
@@ -83,6 +84,17 @@ REQUEST_TIMEOUT_SECONDS = 30
 FINAL = ("done", "rejected")
 LEGIT_ADDRESS = "127.0.1.{}"
 ABUSER_ADDRESS = "127.0.2.1"
+# The server runs with the rate and connection limits a deployment gets by default (the other
+# benches raise them so that their one load-generating address is never refused).
+PRODUCT_LIMITS = {
+    f"COPYVAULT_{name.upper()}": str(Settings.model_fields[name].default)
+    for name in (
+        "rate_limit_per_address",
+        "rate_limit_per_credential",
+        "rate_limit_per_leader",
+        "api_max_connections_per_client",
+    )
+}
 
 Log = Callable[[str], None]
 
@@ -465,6 +477,7 @@ def measure_store(backend: str, args, log: Log) -> Result:
                 url,
                 relayer=Key.anvil(RELAYER_ACCOUNT),
                 serve_args=serve_args,
+                settings=PRODUCT_LIMITS,
             ) as (api, server),
         ):
             end = time.monotonic() + 120
@@ -570,7 +583,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the flood lasts")
     parser.add_argument("--legit-clients", type=int, default=2)
     parser.add_argument(
-        "--rate", type=float, default=20.0, help="requests/s of each legitimate client"
+        "--rate",
+        type=float,
+        default=8.0,
+        help="requests/s of each legitimate client (the default per-address limit sustains 10)",
     )
     parser.add_argument(
         "--abuse-factor", type=float, default=5.0, help="the abuser's rate over --rate"
