@@ -8,14 +8,23 @@ from fastapi import FastAPI
 from backend.api.errors import install_error_handlers
 from backend.api.extras import create_extras
 from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
-from backend.api.routes import health, intents, leaders, metrics, proposals, stream, vaults
+from backend.api.routes import (
+    health,
+    intents,
+    leaders,
+    metrics,
+    operators,
+    proposals,
+    stream,
+    vaults,
+)
 from backend.config import Settings
 
 
 def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     extras = create_extras(app, settings)
     install_error_handlers(app)
-    for module in (intents, vaults, leaders, proposals, stream):
+    for module in (intents, vaults, leaders, proposals, stream, operators):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -27,6 +36,7 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (leaders.router, prefix),
         (proposals.router, prefix),
         (stream.router, prefix),
+        (operators.router, prefix),
         (metrics.router, ""),
     ):
         for route in router.routes:
