@@ -149,3 +149,16 @@ class DenyListEntry(Base):
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     added_by: Mapped[str] = mapped_column(String(64), nullable=False)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+# Platform accounts, controls and the operators' record: neither index nor purgeable off-chain
+# records (`copyvault db purge-offchain` leaves them; operator_actions refuses deletes anyway).
+PLATFORM_TABLES = (
+    Operator,
+    OperatorSession,
+    OperatorDevice,
+    OperatorSignIn,
+    OperatorAction,
+    RelayerControl,
+    DenyListEntry,
+)

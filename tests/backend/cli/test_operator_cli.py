@@ -152,3 +152,21 @@ def test_guardian_key__new_then_address__encrypted_file_and_same_address(tmp_pat
     env["COPYVAULT_GUARDIAN_KEY_FILE"] = str(tmp_path / "r.json")
     wrong = run("address")
     assert wrong.returncode == 1 and "'relayer-key', not 'guardian-key'" in wrong.stderr
+
+
+def test_purge_offchain__operator_accounts_controls_and_record__are_kept():
+    from backend.db.offchain import offchain_tables
+    from backend.db.operator_models import PLATFORM_TABLES
+
+    purged = {table.name for table in offchain_tables()}
+    kept = {model.__table__.name for model in PLATFORM_TABLES}
+    assert kept == {
+        "operators",
+        "operator_sessions",
+        "operator_devices",
+        "operator_sign_ins",
+        "operator_actions",
+        "relayer_controls",
+        "deny_list",
+    }
+    assert not purged & kept and {"intents", "proposals"} <= purged
