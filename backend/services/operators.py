@@ -199,6 +199,9 @@ def verify_code(
     step = totp_step(open_totp(operator.totp_secret, settings), code or "", now)
     if step is not None and _claim_step(s, operator, step):
         operator.failures = 0
+        # Spent now, whatever happens next: a code seen in a request that then fails (a 409, a
+        # dropped connection) must not work a second time.
+        s.commit()
         return
     _count_failure(s, operator, settings, now)
     s.commit()

@@ -329,3 +329,17 @@ def test_role_change__ends_the_operators_sessions(ops: OpsEnv):
         assert s.scalar(select(Operator.role).where(Operator.username == risk.username)) == (
             "support"
         )
+
+
+def test_step_up__code_spent_on_a_refused_action__cannot_be_replayed(ops: OpsEnv):
+    admin = ops.signed_in("admin")
+    ops.clock.tick()
+    code = admin.code(ops.clock)
+    refused = ops.call(
+        "POST", "/v1/operator/relayer/resume", admin, totp=code, json={"reason": "a"}
+    )
+    assert (refused.status_code, error_code(refused)) == (409, "relayer_state_unchanged")
+    replay = ops.call("POST", "/v1/operator/relayer/pause", admin, totp=code, json={"reason": "b"})
+    assert (replay.status_code, error_code(replay)) == (401, "totp_reused")
+    with ops.session() as s:
+        assert s.scalar(select(OperatorAction.id)) is None
