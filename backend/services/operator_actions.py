@@ -422,6 +422,7 @@ def guardian_pause(
         raise VaultAlreadyPausedError(f"vault {vault} is already paused")
     receipt = sender.send(vault, _selector("pause()"))
     tx_hash = receipt["transactionHash"]
+    s.commit()  # the reads' transaction ends: the record is written in a fresh one
     record(
         s,
         actor,

@@ -29,7 +29,7 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.api.errors import (
@@ -45,6 +45,7 @@ from backend.api.errors import (
     WeakPasswordError,
 )
 from backend.config import Settings
+from backend.db.engine import write_transaction
 from backend.db.operator_models import (
     Operator,
     OperatorAction,
@@ -168,51 +169,105 @@ def _locked_error(operator: Operator) -> OperatorLockedError:
     )
 
 
-def _count_failure(s: Session, operator: Operator, settings: Settings, now: datetime) -> None:
-    """One more consecutive failure; locks the account at the limit (caller commits)."""
-    operator.failures += 1
-    if operator.failures >= settings.operator_max_failures:
-        operator.failures = 0
-        operator.locked_until = now + timedelta(seconds=settings.operator_lockout_seconds)
-    operator.updated_at = now
+class _Attempts:
+    """Consecutive failures of one operator, counted in the store atomically *before* a password
+    or code is checked: however many requests guess at once, at most COPYVAULT_OPERATOR_MAX_
+    FAILURES of them are ever checked per lock period. Each statement runs in a short write
+    transaction of its own (SQLite: the write lock taken at BEGIN), committed at once, so
+    concurrent requests see each other's counts and none fails on a stale snapshot."""
+
+    def __init__(self, s: Session, operator: Operator, settings: Settings, now: datetime):
+        self.engine = s.get_bind()
+        self.operator, self.settings, self.now = operator, settings, now
+        self.count = 0
+
+    def _run(self, statement: Any) -> Any:
+        """Run `statement` and commit; its first column's value, if it returns rows."""
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(statement)
+            return result.scalar() if result.returns_rows else None
+
+    def _where(self, *conditions: Any) -> Any:
+        return update(Operator).where(Operator.id == self.operator.id, *conditions)
+
+    def take(self) -> None:
+        """Count this attempt; raises 423 if the account is locked (or this attempt is one too
+        many of a concurrent burst, which locks it)."""
+        unlocked = or_(Operator.locked_until.is_(None), Operator.locked_until <= self.now)
+        count = self._run(
+            self._where(unlocked)
+            .values(failures=Operator.failures + 1)
+            .returning(Operator.failures)
+        )
+        if count is None:
+            self.operator.locked_until = self._run(
+                select(Operator.locked_until).where(Operator.id == self.operator.id)
+            )
+            raise _locked_error(self.operator)
+        self.count = count
+        if count > self.settings.operator_max_failures:
+            self.lock()
+
+    def lock(self) -> None:
+        until = self.now + timedelta(seconds=self.settings.operator_lockout_seconds)
+        self._run(self._where().values(failures=0, locked_until=until, updated_at=self.now))
+        self.operator.locked_until = until
+        raise _locked_error(self.operator)
+
+    def failed(self, error: Exception) -> Exception:
+        """The attempt failed: lock at the limit; the error to raise."""
+        if self.count >= self.settings.operator_max_failures:
+            try:
+                self.lock()
+            except OperatorLockedError as locked:
+                return locked
+        return error
+
+    def passed(self, *, reset: bool) -> None:
+        """The attempt succeeded: forget it (a password), or every failure (a code)."""
+        values = {"failures": 0} if reset else {"failures": Operator.failures - 1}
+        self._run(self._where(Operator.failures > 0).values(**values))
 
 
 def _claim_step(s: Session, operator: Operator, step: int) -> bool:
-    """Mark `step` used; False if it (or a later one) already was. Atomic on both stores."""
-    claimed = s.execute(
-        update(Operator)
-        .where(Operator.id == operator.id, Operator.last_totp_step < step)
-        .values(last_totp_step=step)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed == 1:
-        operator.last_totp_step = step
+    """Mark `step` used; False if it (or a later one) already was. One conditional UPDATE,
+    committed at once: each step is spent once, even by concurrent requests."""
+    with write_transaction(s.get_bind()) as conn:
+        claimed = conn.execute(
+            update(Operator)
+            .where(Operator.id == operator.id, Operator.last_totp_step < step)
+            .values(last_totp_step=step)
+        ).rowcount
     return claimed == 1
 
 
 def verify_code(
     s: Session, operator: Operator, code: str | None, settings: Settings, now: datetime
 ) -> None:
-    """Accept a TOTP code for `operator` once, or count a failure, commit it and raise."""
+    """Accept a TOTP code for `operator` once (spent at once, whatever happens next: a code seen
+    in a request that then fails must not work twice), or count a failure and raise."""
     if operator.totp_secret is None:
         raise EnrolmentIncompleteError("the operator has no confirmed TOTP device yet: enrol first")
+    attempts = _Attempts(s, operator, settings, now)
+    attempts.take()
     step = totp_step(open_totp(operator.totp_secret, settings), code or "", now)
     if step is not None and _claim_step(s, operator, step):
-        operator.failures = 0
-        # Spent now, whatever happens next: a code seen in a request that then fails (a 409, a
-        # dropped connection) must not work a second time.
+        attempts.passed(reset=True)
+        # End the caller's read transaction: it predates the commits above, and on SQLite a
+        # transaction cannot start writing from a snapshot another connection has moved.
         s.commit()
         return
-    _count_failure(s, operator, settings, now)
-    s.commit()
-    if _is_locked(operator, now):
-        raise _locked_error(operator)
     if step is None:
-        raise TotpInvalidError(
-            "the TOTP code is wrong: send the 6 digits your authenticator shows now"
+        raise attempts.failed(
+            TotpInvalidError(
+                "the TOTP code is wrong: send the 6 digits your authenticator shows now"
+            )
         )
-    raise TotpReusedError(
-        "this TOTP code was already used (each 30-second code works once): wait for the next one"
+    raise attempts.failed(
+        TotpReusedError(
+            "this TOTP code was already used (each 30-second code works once): wait for the next "
+            "one"
+        )
     )
 
 
@@ -283,24 +338,25 @@ def sign_in(
         raise InvalidCredentialsError("the username, password or code is wrong")
     device = _known_device(s, operator, client.device_id)
     new_device = device is None
+    # Reads end here: what follows writes in fresh transactions (no stale SQLite snapshot).
+    s.commit()
 
-    def refuse(failure: str, error: Exception, *, count: bool) -> Exception:
-        if count:
-            _count_failure(s, operator, settings, now)
+    def refuse(failure: str, error: Exception) -> Exception:
         _record_sign_in(s, operator, client, now, failure=failure, new_device=new_device)
         s.commit()
-        return _locked_error(operator) if _is_locked(operator, now) else error
+        return error
 
-    if _is_locked(operator, now):
-        raise refuse("locked", _locked_error(operator), count=False)
+    attempts = _Attempts(s, operator, settings, now)
+    try:
+        attempts.take()
+    except OperatorLockedError as locked:
+        raise refuse("locked", locked) from None
     if not _password_matches(operator.password_hash, password):
-        raise refuse(
-            "bad_password",
-            InvalidCredentialsError("the username, password or code is wrong"),
-            count=True,
-        )
+        wrong = InvalidCredentialsError("the username, password or code is wrong")
+        raise refuse("bad_password", attempts.failed(wrong))
+    attempts.passed(reset=False)  # the code is the next attempt
     if operator.status == "disabled":
-        raise refuse("disabled", OperatorDisabledError("this operator is disabled"), count=False)
+        raise refuse("disabled", OperatorDisabledError("this operator is disabled"))
     if operator.status != "active":
         raise refuse(
             "not_enrolled",
@@ -308,14 +364,11 @@ def sign_in(
                 "enrolment is not complete: confirm the first TOTP code (POST "
                 "/v1/operator/enrol/confirm) before signing in"
             ),
-            count=False,
         )
     try:
         verify_code(s, operator, code, settings, now)
     except (TotpInvalidError, TotpReusedError, OperatorLockedError) as exc:
-        _record_sign_in(s, operator, client, now, failure=exc.code, new_device=new_device)
-        s.commit()
-        raise
+        raise refuse(exc.code, exc) from None
     device_id = client.device_id if device is not None else secrets.token_urlsafe(24)
     if device is None:
         s.add(
@@ -405,6 +458,7 @@ def _enrolling(s: Session, token: str, now: datetime) -> Operator:
 def enrol(s: Session, *, token: str, password: str, settings: Settings, now: datetime) -> str:
     """Set the password and a new TOTP seed of an enrolling operator; the provisioning URI."""
     operator = _enrolling(s, token, now)
+    s.commit()  # reads end here; the write below starts a fresh transaction
     check_password_rules(password, operator.username)
     seed = pyotp.random_base32()
     operator.password_hash = hash_password(password)

@@ -131,14 +131,18 @@ def reader(permission: str) -> Callable[..., Actor]:
     return check
 
 
-def privileged(permission: str) -> Callable[..., Actor]:
-    """Session, then role, then a fresh TOTP code (step-up): in that order."""
+def privileged(permission: str, *, immediate: bool = True) -> Callable[..., Actor]:
+    """Session, then role, then a fresh TOTP code (step-up): in that order. The action then runs
+    in a transaction of its own that (`immediate`, SQLite) holds the write lock from its start,
+    so its reads and writes see one state; actions that wait on the chain do without it."""
 
     def check(
         actor: CurrentOperator, session: SessionDep, settings: SettingsDep, totp: TotpHeader = None
     ) -> Actor:
         _allowed(actor, permission)
         operators.step_up(session, actor.operator, totp, settings, actor.now)
+        if immediate:
+            session.connection(execution_options={"sqlite_immediate": True})
         return actor
 
     return check
@@ -204,6 +208,7 @@ def sign_in(
 @router.post("/sign-out", status_code=204)
 def sign_out(request: Request, actor: CurrentOperator, session: SessionDep) -> Response:
     """Revoke every session of the signed-in operator."""
+    session.commit()  # the session check's reads end; the revocation starts a fresh transaction
     operators.revoke_sessions(session, actor.operator.id, actor.now)
     session.commit()
     response = Response(status_code=204)
@@ -381,7 +386,7 @@ def resume_relayer(
 def guardian_pause(
     vault: Annotated[AddressIn, Path(description="The vault to pause.")],
     body: ReasonIn,
-    actor: Annotated[Actor, Depends(privileged("guardian.pause"))],
+    actor: Annotated[Actor, Depends(privileged("guardian.pause", immediate=False))],
     session: SessionDep,
     state: StateDep,
 ) -> GuardianPauseOut:

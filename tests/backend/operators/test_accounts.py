@@ -343,3 +343,57 @@ def test_step_up__code_spent_on_a_refused_action__cannot_be_replayed(ops: OpsEnv
     assert (replay.status_code, error_code(replay)) == (401, "totp_reused")
     with ops.session() as s:
         assert s.scalar(select(OperatorAction.id)) is None
+
+
+def test_step_up__one_code_sent_by_four_concurrent_requests__exactly_one_acts(ops: OpsEnv):
+    import httpx
+
+    from tests.backend.api.helpers import uvicorn_server
+
+    admin = ops.signed_in("admin")
+    ops.clock.tick()
+    code = admin.code(ops.clock)
+    headers = {"Authorization": f"Bearer {admin.token}", "X-Copyvault-TOTP": code}
+    with uvicorn_server(ops.api.app) as base:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def pause(_: int) -> httpx.Response:
+            return httpx.post(
+                f"{base}/v1/operator/relayer/pause", headers=headers, json={"reason": "race"}
+            )
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(pause, range(4)))
+    outcomes = sorted((r.status_code, error_code(r)) for r in answers)
+    assert outcomes == [(200, None)] + [(401, "totp_reused")] * 3, outcomes
+    with ops.session() as s:
+        assert len(list(s.scalars(select(OperatorAction)))) == 1
+
+
+def test_lockout__twelve_concurrent_code_guesses__only_four_are_ever_checked(ops: OpsEnv):
+    import httpx
+
+    from tests.backend.api.helpers import uvicorn_server
+
+    risk = ops.signed_in("risk")
+    ops.clock.tick()
+    valid = {pyotp.TOTP(risk.seed).at(ops.clock.now, counter_offset=k) for k in (-1, 0, 1)}
+    guesses = [g for g in (f"{n:06d}" for n in range(100, 200)) if g not in valid][:12]
+    with uvicorn_server(ops.api.app) as base:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def guess(code: str) -> httpx.Response:
+            return httpx.post(
+                f"{base}/v1/operator/relayer/pause",
+                headers={"Authorization": f"Bearer {risk.token}", "X-Copyvault-TOTP": code},
+                json={"reason": "guess"},
+            )
+
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(guess, guesses))
+    outcomes = sorted((r.status_code, error_code(r)) for r in answers)
+    limit = ops.settings.operator_max_failures
+    assert outcomes == [(401, "totp_invalid")] * (limit - 1) + [(423, "operator_locked")] * (
+        12 - limit + 1
+    ), outcomes
+    assert ops.operator_row(risk.username).locked_until is not None
