@@ -397,3 +397,22 @@ def test_lockout__twelve_concurrent_code_guesses__only_four_are_ever_checked(ops
         12 - limit + 1
     ), outcomes
     assert ops.operator_row(risk.username).locked_until is not None
+
+
+def test_sign_in__disabled_operator_with_the_right_password_and_code__403_no_session(ops: OpsEnv):
+    admin = ops.signed_in("admin")
+    leaver = ops.signed_in("support")
+    disabled = ops.call(
+        "POST",
+        f"/v1/operator/operators/{leaver.username}/disable",
+        admin,
+        json={"reason": "left the company"},
+    )
+    assert disabled.status_code == 200
+    again = ops.sign_in(leaver)
+    assert (again.status_code, error_code(again)) == (403, "operator_disabled")
+    stale = ops.call("GET", "/v1/operator/me", leaver, totp=None)
+    assert (stale.status_code, error_code(stale)) == (401, "operator_session_invalid")
+    with ops.session() as s:
+        live = s.scalars(select(OperatorSession).where(OperatorSession.revoked_at.is_(None))).all()
+    assert {row.operator_id for row in live} == {ops.operator_row(admin.username).id}
