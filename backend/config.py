@@ -462,6 +462,39 @@ class Settings(BaseSettings):
         ),
     )
 
+    # ------------------------------------------------------------------ operators (platform)
+    operator_session_seconds: int = Field(
+        900, ge=60, le=86_400, description="Lifetime of an operator session (cvo_ token), seconds."
+    )
+    operator_max_failures: int = Field(
+        5,
+        ge=1,
+        description=(
+            "Consecutive failed passwords or TOTP codes (sign-in or step-up) that lock an "
+            "operator account."
+        ),
+    )
+    operator_lockout_seconds: int = Field(
+        900, ge=1, description="How long a locked operator account stays locked, seconds."
+    )
+    operator_enrolment_seconds: int = Field(
+        86_400, ge=60, description="How long an operator's one-time enrolment token is valid."
+    )
+    operator_cookie_secure: bool = Field(
+        True,
+        description=(
+            "Mark the operator session cookie Secure (sent over HTTPS only). Leave on outside "
+            "local tests."
+        ),
+    )
+    guardian_key_file: Path | None = Field(
+        None,
+        description=(
+            "The platform guardian's key, encrypted with COPYVAULT_SECRETS_KEY (`copyvault "
+            "guardian-key new|import`): what operators' guardian pauses sign with."
+        ),
+    )
+
     # ------------------------------------------------------------------ validation
 
     @field_validator("database_url")

@@ -296,6 +296,13 @@ class NoFundedFollowerError(ApiError):
     code = "no_funded_follower"
 
 
+class AddressDeniedError(ApiError):
+    """The intent's leader or signing delegate is on the platform's deny list (compliance)."""
+
+    status = 403
+    code = "address_denied"
+
+
 class LeaderPendingLimitError(ApiError):
     """The leader already has as many intents not yet final as intake keeps for one leader."""
 
@@ -432,6 +439,125 @@ def rate_limited_response(exc: RateLimitExceeded) -> JSONResponse:
         str(exc),
         headers={"Retry-After": str(exc.retry_after)},
     )
+
+
+# ----------------------------------------------------------------------------- operators
+# Operator accounts, sessions, step-up TOTP and privileged actions (docs/api.md, "Operators").
+
+
+class OperatorSessionRequiredError(ApiError):
+    status = 401
+    code = "operator_session_required"
+
+
+class OperatorSessionInvalidError(ApiError):
+    """Unknown, revoked or expired operator session."""
+
+    status = 401
+    code = "operator_session_invalid"
+
+
+class InvalidCredentialsError(ApiError):
+    status = 401
+    code = "invalid_credentials"
+
+
+class StepUpRequiredError(ApiError):
+    """A privileged action without the X-Copyvault-TOTP header."""
+
+    status = 401
+    code = "step_up_required"
+
+
+class TotpInvalidError(ApiError):
+    status = 401
+    code = "totp_invalid"
+
+
+class TotpReusedError(ApiError):
+    """A code of a time step this operator already used."""
+
+    status = 401
+    code = "totp_reused"
+
+
+class OperatorLockedError(ApiError):
+    status = 423
+    code = "operator_locked"
+
+
+class RoleForbiddenError(ApiError):
+    status = 403
+    code = "role_forbidden"
+
+
+class EnrolmentIncompleteError(ApiError):
+    status = 403
+    code = "enrolment_incomplete"
+
+
+class OperatorDisabledError(ApiError):
+    status = 403
+    code = "operator_disabled"
+
+
+class EnrolmentTokenInvalidError(ApiError):
+    status = 401
+    code = "enrolment_token_invalid"
+
+
+class WeakPasswordError(ApiError):
+    code = "weak_password"
+
+
+class OperatorNotFoundError(NotFoundError):
+    code = "operator_not_found"
+
+
+class OperatorExistsError(ApiError):
+    status = 409
+    code = "operator_exists"
+
+
+class LastAdminError(ApiError):
+    status = 409
+    code = "last_admin"
+
+
+class RelayerStateUnchangedError(ApiError):
+    status = 409
+    code = "relayer_state_unchanged"
+
+
+class IntentNotHoldableError(ApiError):
+    status = 409
+    code = "intent_not_holdable"
+
+
+class IntentNotHeldError(ApiError):
+    status = 409
+    code = "intent_not_held"
+
+
+class GuardianNotAcceptedError(ApiError):
+    status = 409
+    code = "guardian_not_accepted"
+
+
+class GuardianMismatchError(ApiError):
+    """The factory's guardian is not the backend's guardian key."""
+
+    status = 409
+    code = "guardian_mismatch"
+
+
+class VaultAlreadyPausedError(ApiError):
+    status = 409
+    code = "vault_already_paused"
+
+
+class NotDeniedError(NotFoundError):
+    code = "not_denied"
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -623,16 +749,19 @@ def is_store_busy(exc: OperationalError) -> bool:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Bad input (the code names it: invalid_cursor, invalid_json, malformed_signature...).",
-        401: "Not signed in, or the session or API key is unknown, expired or revoked "
-        "(unauthenticated, session_expired, api_key_revoked, siwe_nonce_used, ...).",
+        401: "Not signed in, or the session, API key or step-up code is unknown, expired, revoked "
+        "or reused (unauthenticated, session_expired, api_key_revoked, siwe_nonce_used, "
+        "operator_session_required, step_up_required, totp_invalid, totp_reused, ...).",
         403: "Not allowed (not_owner, unauthorized_signer, api_key_not_allowed, "
-        "api_key_wrong_leader, not_a_leader, leader_not_registered).",
+        "api_key_wrong_leader, not_a_leader, leader_not_registered, role_forbidden, "
+        "enrolment_incomplete, operator_disabled).",
         404: "Unknown resource (vault_not_found, leader_not_found, proposal_not_found, "
         "intent_not_found).",
         408: "The request body did not arrive in time (request_timeout).",
         409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed, "
         "no_funded_follower).",
         413: "The request body is larger than the API accepts (body_too_large).",
+        423: "The operator account is locked after repeated failures (operator_locked).",
         422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
         429: "Too many: a rate limit is used up (rate_limited; the message names which) or the "
         "leader has too many intents pending (leader_pending_limit): retry after Retry-After.",

@@ -21,7 +21,8 @@ process (tests) do not collide. Two sources:
   `copyvault_relayer_intents{status}`, `copyvault_relayer_oldest_pending_intent_age_seconds`,
   `copyvault_relayer_inflight_transactions`, `copyvault_relayer_replacements_total`,
   `copyvault_relayer_nonce_gaps_total`, `copyvault_relayer_degraded`,
-  `copyvault_relayer_last_mined_batch_timestamp_seconds`.
+  `copyvault_relayer_last_mined_batch_timestamp_seconds`, `copyvault_relayer_paused` (an
+  operator's pause flag).
 
 Every store read goes through the probe engine (never the request pool), so a scrape answers while
 requests hold every API connection.
@@ -49,6 +50,7 @@ from backend.db.relay_models import (
     RelaySender,
     RelayTransaction,
 )
+from backend.relayer.controls import relayer_paused
 
 if TYPE_CHECKING:
     from backend.api.deps import AppState
@@ -265,10 +267,16 @@ class RelayCollector(Collector):
         try:
             with state.probes.connect() as conn:
                 figures = read_relay_figures(conn, state.deployment.chain_id)
+                paused = relayer_paused(conn, state.deployment.chain_id)
         except Exception as exc:  # a scrape reports what it can; the store may be down
             log.warning("metrics: the relay tables cannot be read: %s", exc)
             return
         yield from _relay_families(figures, datetime.now(UTC))
+        yield GaugeMetricFamily(
+            "copyvault_relayer_paused",
+            "1 while an operator has paused the relayer (no new batches; in-flight ones finish).",
+            value=1 if paused else 0,
+        )
 
 
 def _relay_families(

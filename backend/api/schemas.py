@@ -442,7 +442,7 @@ class ProposalPage(Model):
 
 # ============================================================================= intents (relayer)
 
-IntentStatus = Literal["accepted", "planning", "relaying", "done", "rejected"]
+IntentStatus = Literal["accepted", "held", "planning", "relaying", "done", "rejected"]
 OutcomeStatus = Literal["pending", "mirrored", "skipped"]
 BatchStatus = Literal[
     "planned", "signed", "included", "mined", "reverted", "dropped", "reorged", "expired"

@@ -17,6 +17,7 @@ from backend.api.routes import (
     intents,
     leaders,
     metrics,
+    operators,
     proposals,
     stream,
     vaults,
@@ -27,7 +28,7 @@ from backend.config import Settings
 def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     extras = create_extras(app, settings)
     install_error_handlers(app)
-    for module in (intents, vaults, leaders, proposals, stream, auth):
+    for module in (intents, vaults, leaders, proposals, stream, auth, operators):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -40,6 +41,7 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (proposals.router, prefix),
         (stream.router, prefix),
         (auth.router, prefix),
+        (operators.router, prefix),
         (metrics.router, ""),
     ):
         for route in router.routes:

@@ -126,9 +126,24 @@ class KeySender:
         }
         if to is None:
             del tx["to"]
-        signed = self._account.sign_transaction(tx)
-        tx_hash = client.request("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+        tx_hash = client.request("eth_sendRawTransaction", [self._sign(tx)])
         return _checked(wait_for_receipt(client, tx_hash), f"transaction to {to or 'create'}")
+
+    def _sign(self, tx: dict[str, Any]) -> str:
+        return "0x" + self._account.sign_transaction(tx).raw_transaction.hex()
+
+
+class SignerSender(KeySender):
+    """A `KeySender` over a signer that keeps its key to itself (backend/security: the relayer's
+    and the guardian's encrypted keys): it asks the signer to sign, never for the key."""
+
+    def __init__(self, client: ChainClient, signer: Any):
+        self.client = client
+        self._signer = signer
+        self.address = signer.address
+
+    def _sign(self, tx: dict[str, Any]) -> str:
+        return self._signer.sign_transaction(tx).raw
 
 
 def created_address(receipt: dict[str, Any]) -> str:

@@ -7,6 +7,8 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault index                     the indexer alone
     copyvault reindex                   rebuild the index from the chain and check it
     copyvault relay [--workers N]       relayer workers alone (intents -> mirrorAggregated)
+    copyvault guardian-key new|import   the platform guardian's encrypted key
+    copyvault operator create-admin U   the first operator admin (password, TOTP)
     copyvault db upgrade                the store's migrations
     copyvault db purge-offchain         delete off-chain records (after a backup)
 """
@@ -29,6 +31,8 @@ COMMANDS = {
     "reindex": "backend.cli.reindex:reindex",
     "relay": "backend.cli.relay:relay",
     "relayer-key": "backend.cli.relayer_key:relayer_key",
+    "guardian-key": "backend.cli.guardian_key:guardian_key",
+    "operator": "backend.cli.operator:operator",
     "db": "backend.cli.db:db",
 }
 

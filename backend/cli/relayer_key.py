@@ -45,11 +45,7 @@ def new(out: Path, force: bool) -> None:
 @_force
 def import_key(out: Path, force: bool) -> None:
     """Encrypt an existing private key read from standard input (hex, 0x optional)."""
-    if sys.stdin.isatty():
-        key_hex = click.prompt("private key", hide_input=True)
-    else:
-        key_hex = sys.stdin.readline()
-    _write(out, key_hex, force)
+    _write(out, read_private_key(), force)
 
 
 @relayer_key.command()
@@ -65,7 +61,9 @@ def address() -> None:
         raise click.ClickException(str(exc)) from None
 
 
-def _write(out: Path, key_hex: str, force: bool) -> None:
+def _write(
+    out: Path, key_hex: str, force: bool, purpose: str = "relayer-key", label: str = "relayer"
+) -> None:
     from backend.config import load_settings
     from backend.exceptions import ConfigError, CopyvaultError
     from backend.security.encryption import parse_secrets_key
@@ -78,8 +76,15 @@ def _write(out: Path, key_hex: str, force: bool) -> None:
                 "COPYVAULT_SECRETS_KEY is not set; `copyvault relayer-key secrets-key` makes one"
             )
         key = parse_secrets_key(settings.secrets_key.get_secret_value())
-        written = write_encrypted_key(out, key_hex, key, overwrite=force)
+        written = write_encrypted_key(out, key_hex, key, overwrite=force, purpose=purpose)
     except CopyvaultError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {out} (mode 0600) for relayer address {written}")
-    click.echo(f"set COPYVAULT_RELAYER_KEY_FILE={out}", err=True)
+    click.echo(f"wrote {out} (mode 0600) for {label} address {written}")
+    click.echo(f"set COPYVAULT_{label.upper()}_KEY_FILE={out}", err=True)
+
+
+def read_private_key() -> str:
+    """A private key from standard input (a hidden prompt on a terminal)."""
+    if sys.stdin.isatty():
+        return click.prompt("private key", hide_input=True)
+    return sys.stdin.readline()

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Table, delete, select
 
 from backend.db.engine import write_transaction
 from backend.db.models import INDEX_TABLES, Base
+from backend.db.operator_models import PLATFORM_TABLES
 from backend.exceptions import StoreError
 
 BACKUP_FORMAT: Final = "copyvault-offchain-backup/1"
@@ -24,9 +25,10 @@ BACKUP_FORMAT: Final = "copyvault-offchain-backup/1"
 
 def offchain_tables() -> list[Table]:
     """The tables the chain cannot rebuild, parents before children (`backend.db` registers the
-    proposal and relay models in `Base.metadata`)."""
-    index = {model.__table__.name for model in INDEX_TABLES}
-    return [table for table in Base.metadata.sorted_tables if table.name not in index]
+    proposal and relay models in `Base.metadata`). Operators' accounts, controls and record
+    (`PLATFORM_TABLES`) are not off-chain records: they stay."""
+    kept = {model.__table__.name for model in (*INDEX_TABLES, *PLATFORM_TABLES)}
+    return [table for table in Base.metadata.sorted_tables if table.name not in kept]
 
 
 def _jsonable(value: Any) -> Any:

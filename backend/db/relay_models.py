@@ -8,6 +8,9 @@ never delete an accepted intent or the record of a transaction the relayer signe
   `accepted` (waiting for a worker) -> `planning` (a worker holds it until `claim_expires_at`)
   -> `relaying` (batches planned) -> `done` (every vault has a final outcome), or `rejected` when
   the chain refused it by the time it was relayed (cancelled, delegate revoked; `error` says why).
+  An operator may hold an `accepted` intent no worker has claimed: `held` (`plan_due` false, so
+  no worker plans it) until released (back to `accepted`) or rejected (`rejected`, `error` says
+  so); backend/services/operator_actions.py.
   `plan_due` marks an intent with vaults waiting for a plan (a worker claims it by the lease).
 - `relay_batches`: one mirrorAggregated call for a group of the intent's vaults. `status`:
   `planned` -> `signed` (a transaction is stored, maybe not yet broadcast) -> `included` (a
@@ -51,7 +54,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.db.models import Base
 from backend.db.types import Address, BigId, BigInt, Hash32, JsonDoc
 
-INTENT_STATUSES = ("accepted", "planning", "relaying", "done", "rejected")
+INTENT_STATUSES = ("accepted", "held", "planning", "relaying", "done", "rejected")
 BATCH_STATUSES = (
     "planned",
     "signed",

@@ -67,6 +67,7 @@ from backend.db.relay_models import (
 )
 from backend.exceptions import ChainError, CopyvaultError, RpcError
 from backend.indexer.decoder import LogDecoder
+from backend.relayer.controls import relayer_paused
 from backend.relayer.fees import GWEI, Fees, bumped, current_fees
 from backend.relayer.planner import LeftOut, PlannedBatch, plan_batches
 from backend.relayer.receipts import BatchReceipt, read_receipt
@@ -290,6 +291,8 @@ class RelayerWorker:
     def step(self) -> bool:
         """One round of each kind of work; whether anything was done."""
         self.reconcile_nonce()
+        if self.paused():
+            return self.track()  # operators' pause: no new batches; in-flight ones are followed
         busy = self.plan_next()
         while self.send_next():
             busy = True
@@ -308,6 +311,11 @@ class RelayerWorker:
                 mine()
             time.sleep(0.02)
         raise TimeoutError(f"the relayer still had work after {timeout:.0f}s")
+
+    def paused(self) -> bool:
+        """Whether an operator paused the relayer (read every round; see relayer/controls.py)."""
+        with Session(self.engine) as session:
+            return relayer_paused(session, self.chain_id)
 
     def has_work(self) -> bool:
         with Session(self.engine) as session:

@@ -71,19 +71,20 @@ def _key_bytes(key_hex: str) -> bytes:
     return key
 
 
-def encrypted_key_file(key_hex: str, secrets_key: bytes) -> dict[str, Any]:
-    """The envelope of a relayer key; its address is public but authenticated."""
+def encrypted_key_file(key_hex: str, secrets_key: bytes, purpose: str = PURPOSE) -> dict[str, Any]:
+    """The envelope of a key (the relayer's, or another `purpose`'s such as the guardian's); its
+    address is public but authenticated."""
     key = _key_bytes(key_hex)
     address = Account.from_key(key).address
-    return encrypt(key, secrets_key, purpose=PURPOSE, context={"address": address})
+    return encrypt(key, secrets_key, purpose=purpose, context={"address": address})
 
 
 def write_encrypted_key(
-    path: Path, key_hex: str, secrets_key: bytes, *, overwrite: bool = False
+    path: Path, key_hex: str, secrets_key: bytes, *, overwrite: bool = False, purpose: str = PURPOSE
 ) -> str:
     """Write the encrypted key to `path`, readable by its owner only; the key's address."""
     path = Path(path)
-    envelope = encrypted_key_file(key_hex, secrets_key)
+    envelope = encrypted_key_file(key_hex, secrets_key, purpose)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     try:
         fd = os.open(path, flags, 0o600)
@@ -96,17 +97,15 @@ def write_encrypted_key(
     return envelope["address"]
 
 
-def read_key_file(path: Path) -> dict[str, Any]:
+def read_key_file(path: Path, variable: str = "COPYVAULT_RELAYER_KEY_FILE") -> dict[str, Any]:
     try:
         content = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise ConfigError(f"COPYVAULT_RELAYER_KEY_FILE: {path} does not exist") from None
+        raise ConfigError(f"{variable}: {path} does not exist") from None
     except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"COPYVAULT_RELAYER_KEY_FILE: {path} is not readable JSON ({exc})"
-        ) from None
+        raise ConfigError(f"{variable}: {path} is not readable JSON ({exc})") from None
     if not isinstance(content, dict):
-        raise ConfigError(f"COPYVAULT_RELAYER_KEY_FILE: {path} is not a key file")
+        raise ConfigError(f"{variable}: {path} is not a key file")
     return content
 
 
@@ -131,15 +130,20 @@ def load_relayer_signer(settings: Settings) -> RelayerSigner:
     content = read_key_file(settings.relayer_key_file)
     if is_keystore(content):
         return RelayerSigner(_open_keystore(content, settings))
+    return open_envelope(content, settings, purpose=PURPOSE, variable="COPYVAULT_RELAYER_KEY_FILE")
+
+
+def open_envelope(
+    content: dict[str, Any], settings: Settings, *, purpose: str, variable: str
+) -> RelayerSigner:
+    """The signer of a copyvault key envelope written for `purpose` (read from `variable`)."""
     if settings.secrets_key is None:
-        raise ConfigError(
-            "COPYVAULT_SECRETS_KEY is not set; it decrypts COPYVAULT_RELAYER_KEY_FILE"
-        )
+        raise ConfigError(f"COPYVAULT_SECRETS_KEY is not set; it decrypts {variable}")
     secrets_key = parse_secrets_key(settings.secrets_key.get_secret_value())
-    key = decrypt(content, secrets_key, purpose=PURPOSE, context_fields=("address",))
+    key = decrypt(content, secrets_key, purpose=purpose, context_fields=("address",))
     signer = RelayerSigner(key)
     if signer.address != _checksum(content["address"]):
-        raise ConfigError("COPYVAULT_RELAYER_KEY_FILE: the key does not match its address")
+        raise ConfigError(f"{variable}: the key does not match its address")
     return signer
 
 

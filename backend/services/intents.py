@@ -45,6 +45,7 @@ from sqlalchemy import Engine, bindparam, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from backend.api.errors import (
+    AddressDeniedError,
     DependencyUnavailableError,
     IdenticalTokensError,
     IntentExpiredError,
@@ -85,8 +86,10 @@ from backend.db.models import (
     Vault,
     VaultBalance,
 )
+from backend.db.operator_models import DenyListEntry
 from backend.db.relay_models import Intent, RelayBatch, RelayOutcome
 from backend.exceptions import ChainUnavailableError, RpcError
+from backend.services.deny_list import is_denied
 
 MAX_BPS: Final = 10_000
 PRICE_SCALE: Final = 10**18
@@ -279,6 +282,7 @@ class _IndexFacts:
     registered: bool  # the leader registered in the LeaderRegistry
     funded_follower: bool  # an unpaused, copying follower holds tokenIn
     pending: int  # the leader's intents not yet final, counted up to max_pending
+    leader_denied: bool  # the leader is on the platform's deny list
 
 
 def _priced(token_param: str):
@@ -364,6 +368,13 @@ _INDEX_FACTS = select(
         .subquery()
     )
     .scalar_subquery(),
+    # Compliance: the leader on the platform's deny list.
+    select(DenyListEntry.address)
+    .where(
+        DenyListEntry.chain_id == bindparam("chain_id"),
+        DenyListEntry.address == bindparam("leader"),
+    )
+    .scalar_subquery(),
 )
 
 
@@ -383,7 +394,7 @@ def _index_facts(
         "max_pending": ctx.max_pending,
     }
     row = session.execute(_INDEX_FACTS, params).one()
-    bitmap, other, traded, venue, token_in, token_out, registered, funded, pending = row
+    bitmap, other, traded, venue, token_in, token_out, registered, funded, pending, denied = row
     return _IndexFacts(
         cancelled_bitmap=bitmap,
         other_intent=other,
@@ -394,7 +405,16 @@ def _index_facts(
         registered=registered is not None,
         funded_follower=bool(funded),
         pending=pending,
+        leader_denied=denied is not None,
     )
+
+
+def _require_not_denied(address: str, role: str, denied: bool) -> None:
+    if denied:
+        raise AddressDeniedError(
+            f"the intent's {role} {checksum(address)} is on the platform's deny list: its "
+            "intents are not accepted (a compliance operator decides; nothing was stored)"
+        )
 
 
 def _require_admitted(message: eip712.TradeIntent, facts: _IndexFacts) -> None:
@@ -491,11 +511,13 @@ def submit_intent(
         _authorized_signer(session, ctx, message, body.signature)
         return intent_status(session, existing), False
     facts = _index_facts(session, ctx, message, digest)
-    # Admission first: an intent no vault could trade is refused for one SELECT, before ECDSA.
-    # Seam (operators part): the deny-list check `is_denied(session, chain_id, [leader])` belongs
-    # here too, and again on the recovered signer just below.
+    # Admission first: an intent no vault could trade, or a denied leader's, is refused for one
+    # SELECT, before ECDSA.
+    _require_not_denied(message.leader, "leader", facts.leader_denied)
     _require_admitted(message, facts)
     signer = _authorized_signer(session, ctx, message, body.signature)
+    if signer != message.leader.lower():  # a delegate: on the deny list too?
+        _require_not_denied(signer, "signer", bool(is_denied(session, ctx.chain_id, [signer])))
     # The per-leader rate limit (429 rate_limited) only once the signer is known: before it, anyone
     # could spend a real leader's budget with forged intents naming that leader.
     ctx.charge_leader(message.leader)

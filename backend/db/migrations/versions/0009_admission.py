@@ -6,7 +6,7 @@
   plan the waiting intent of the leader served longest ago first (round-robin over leaders).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07 12:15:00.000000
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import backend.db.types
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,28 @@
+"""The platform guardian's key: encrypted at rest like the relayer's, decrypted into a signer.
+
+The factory's `guardian()` may pause any vault whose owners accepted the guardian
+(`CopyVault.guardianAccepted()`); it can do nothing else. Operators with the `risk` role use it
+through the API (guardian pause, step-up). `copyvault guardian-key new|import` writes the file at
+COPYVAULT_GUARDIAN_KEY_FILE (AES-256-GCM under COPYVAULT_SECRETS_KEY; the envelope's purpose is
+`guardian-key`, so a relayer key file cannot be passed off as it); `address` prints its address
+for the platform admin's `setGuardian`.
+"""
+
+from __future__ import annotations
+
+from backend.config import Settings
+from backend.exceptions import ConfigError
+from backend.security.relayer_key import RelayerSigner, open_envelope, read_key_file
+
+PURPOSE = "guardian-key"
+VARIABLE = "COPYVAULT_GUARDIAN_KEY_FILE"
+
+
+def load_guardian_signer(settings: Settings) -> RelayerSigner:
+    if settings.guardian_key_file is None:
+        raise ConfigError(
+            f"{VARIABLE} is not set; guardian pauses need the encrypted guardian key "
+            "(`copyvault guardian-key new --out FILE` writes one)"
+        )
+    content = read_key_file(settings.guardian_key_file, VARIABLE)
+    return open_envelope(content, settings, purpose=PURPOSE, variable=VARIABLE)
