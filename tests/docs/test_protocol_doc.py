@@ -24,9 +24,6 @@ NOT_SCANNED = {".git", ".venv", "node_modules", ".build", "reports", "data", ".c
 # How a citation of a document outside the repository looks (built in parts so that this file
 # does not match itself): the product specification's sections, its folder beside the clone.
 OUTSIDE = re.compile("|".join(("SPEC" + r" §", r"\.\./" + "shared/", "shared/" + "vectors")))
-# Citations still in files that other work is editing at the same time; they are replaced when
-# that work is merged, and then their entries go: the test fails while an entry is out of date.
-PENDING = {"README.md": 1, "bench/intake.py": 3, "docs/security-model.md": 1}
 
 
 def _doc() -> str:
@@ -84,7 +81,7 @@ def test_repository__no_file__cites_a_document_outside_it():
         count = len(OUTSIDE.findall(path.read_text(errors="replace")))
         if count:
             found[str(relative)] = count
-    assert dict(found) == PENDING, (
-        "a file cites a document outside the repository (cite docs/protocol.md instead), or a "
-        f"pending citation was fixed (remove its PENDING entry): found {dict(found)}"
+    assert not found, (
+        "files cite a document outside the repository (cite docs/protocol.md instead): "
+        f"{dict(found)}"
     )
