@@ -11,7 +11,7 @@ from fastapi import Request
 from sqlalchemy import select
 
 from backend.api.auth import Principal, intent_caller
-from backend.api.deps import SessionDep, StateDep
+from backend.api.deps import StateDep
 from backend.db.auth_models import ApiKey, ApiKeyUse
 from backend.db.relay_models import Intent
 from tests.backend.auth.conftest import assert_error
@@ -248,8 +248,8 @@ def test_key__principal_on_request_state_carries_id_and_rate_for_the_limiter(ide
     """The seam of the shared rate limiter: `request.state.principal` after authentication."""
     seen: list[Principal | None] = []
 
-    async def spy(request: Request, state: StateDep, session: SessionDep) -> Principal | None:
-        principal = await intent_caller(request, state, session)
+    async def spy(request: Request, state: StateDep) -> Principal | None:
+        principal = await intent_caller(request, state)
         seen.append(getattr(request.state, "principal", None))
         return principal
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from backend.chain.actions import HOUR
 from backend.db.relay_models import Intent
 from tests.backend.api.helpers import open_env, store_write_locked, uvicorn_server
+from tests.backend.helpers import admit_leader
 from tests.backend.intents.conftest import IntakeEnv, assert_error
 
 
@@ -114,6 +115,7 @@ def test_store_write_locked__a_group_of_intents_each_503_store_busy_none_stored(
     store_busy with Retry-After within the busy timeout (none waits for the others' turn beyond
     it), nothing is stored; once the lock is gone the same intents are accepted."""
     overrides = {"api_busy_timeout_ms": 200, "api_lock_timeout_ms": 200}
+    admit_leader(anvil_chain)
     with (
         open_env(anvil_chain, stores, tmp_path, **overrides) as api,
         uvicorn_server(api.app) as url,
