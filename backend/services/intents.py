@@ -7,13 +7,16 @@ in this order, and nothing is stored unless every one passes:
 2. the EIP-712 digest on the registry's domain for this chain; the same digest seen before, with the
    same signature or signer, returns the stored intent as it is (idempotent: never relayed twice);
 3. admission, from the index and before any signature is recovered (spam from fresh keys costs one
-   SELECT, no ECDSA): the leader is registered in the LeaderRegistry (`leader_not_registered`) and
+   SELECT, no ECDSA): the leader is not on the platform's deny list (`address_denied`), is
+   registered in the LeaderRegistry (`leader_not_registered`) and
    at least one vault following it can trade the intent: not paused, copying, and holding a
    positive indexed balance of `tokenIn` (`no_funded_follower`);
 4. the signer, in the registry's order: an ECDSA signer (low s; `malformed_signature` for bytes
    that are no signature) that is the leader or a delegate whose expiry is still ahead
    (`unauthorized_signer`); or, for a contract leader, `registry.verifyIntent` through eth_call
-   (EIP-1271: `invalid_signature`);
+   (EIP-1271: `invalid_signature`); a signing delegate not on the deny list (`address_denied`);
+   then the leader's shared rate limit is charged (429 `rate_limited`), so forged intents naming
+   a leader never spend its budget;
 5. the leader has fewer than `max_pending` intents not yet final (accepted, planning, relaying):
    else 429 `leader_pending_limit` with Retry-After. Checked after the signer, so only an intent
    the leader (or its delegate) approved is told about the leader's queue;
@@ -283,6 +286,7 @@ class _IndexFacts:
     funded_follower: bool  # an unpaused, copying follower holds tokenIn
     pending: int  # the leader's intents not yet final, counted up to max_pending
     leader_denied: bool  # the leader is on the platform's deny list
+    stored: bool  # an intent with this digest is stored already
 
 
 def _priced(token_param: str):
@@ -375,6 +379,10 @@ _INDEX_FACTS = select(
         DenyListEntry.address == bindparam("leader"),
     )
     .scalar_subquery(),
+    # Idempotency: this very intent stored before (then it is answered as stored).
+    select(Intent.id)
+    .where(Intent.chain_id == bindparam("chain_id"), Intent.digest == bindparam("digest"))
+    .scalar_subquery(),
 )
 
 
@@ -394,7 +402,19 @@ def _index_facts(
         "max_pending": ctx.max_pending,
     }
     row = session.execute(_INDEX_FACTS, params).one()
-    bitmap, other, traded, venue, token_in, token_out, registered, funded, pending, denied = row
+    (
+        bitmap,
+        other,
+        traded,
+        venue,
+        token_in,
+        token_out,
+        registered,
+        funded,
+        pending,
+        denied,
+        stored,
+    ) = row
     return _IndexFacts(
         cancelled_bitmap=bitmap,
         other_intent=other,
@@ -406,6 +426,7 @@ def _index_facts(
         funded_follower=bool(funded),
         pending=pending,
         leader_denied=denied is not None,
+        stored=stored is not None,
     )
 
 
@@ -504,13 +525,14 @@ def submit_intent(
     _check_terms(body)
     message = _message(body)
     digest = "0x" + eip712.digest(ctx.domain, message).hex()
-    existing = _find(session, ctx.chain_id, digest)
-    if existing is not None and _same_approval(ctx, existing, message, body.signature):
-        return intent_status(session, existing), False
-    if existing is not None:  # approved by another signature: the same intent if it is valid
-        _authorized_signer(session, ctx, message, body.signature)
-        return intent_status(session, existing), False
+    # Every fact intake needs from the store, this intent's own row included, in one SELECT.
     facts = _index_facts(session, ctx, message, digest)
+    existing = _find(session, ctx.chain_id, digest) if facts.stored else None
+    if existing is not None:
+        if not _same_approval(ctx, existing, message, body.signature):
+            # Approved by another signature: the same intent, if that signature is valid.
+            _authorized_signer(session, ctx, message, body.signature)
+        return intent_status(session, existing), False
     # Admission first: an intent no vault could trade, or a denied leader's, is refused for one
     # SELECT, before ECDSA.
     _require_not_denied(message.leader, "leader", facts.leader_denied)

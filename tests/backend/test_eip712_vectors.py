@@ -301,3 +301,18 @@ def test_typed_data__json_round_trip_keeps_the_digest(domain: Domain, msg: Messa
         eip712.domain_separator(domain),
         eip712.struct_hash(msg),
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(msg=messages)
+def test_struct_hash__direct_words__equal_eth_abi_encoding(msg):
+    """The direct 32-byte-word encoding is the general ABI encoder's, for every message; with
+    addresses lowercase, checksummed and uppercase alike."""
+    assert eip712.struct_hash(msg) == eip712.struct_hash_abi(msg)
+    spelled = {
+        f.name: eip712.to_checksum_address(getattr(msg, f.name))
+        for f in dataclasses.fields(msg)
+        if isinstance(getattr(msg, f.name), str)
+    }
+    checksummed = dataclasses.replace(msg, **spelled)
+    assert eip712.struct_hash(checksummed) == eip712.struct_hash(msg)
