@@ -134,10 +134,14 @@ def create_app_from_environment() -> FastAPI:
     """The app for COPYVAULT_* settings: what each process of `copyvault serve --workers N` runs."""
     from backend.config import load_settings
 
-    return create_app(load_settings())
+    return create_app(load_settings(), server_process=True)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, server_process: bool = False) -> FastAPI:
+    """The app for `settings`. `server_process`: this process serves only this app (`copyvault
+    serve`), so what start-up built may be frozen out of the garbage collector's reach; not for
+    tests and embedders that create many apps in one process (frozen cycles are never freed)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
@@ -145,8 +149,9 @@ def create_app(settings: Settings) -> FastAPI:
         # What start-up built (modules, ABIs, the app, pools) lives as long as the process: move it
         # out of the collector's reach, or every full collection walks all of it again while
         # requests wait (a pause in the latency tail; bench/intake.py).
-        gc.collect()
-        gc.freeze()
+        if server_process:
+            gc.collect()
+            gc.freeze()
         limiter = getattr(app.state, "rate_limiter", None)
         if limiter is not None:
             limiter.start(settings.sqlalchemy_url)  # shares its counts with the other processes

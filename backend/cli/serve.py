@@ -83,7 +83,7 @@ def serve(
         from backend.chain.deploy import Deployment
 
         Deployment.load(settings.deployment_file)  # a clear error now, not a failed startup
-        uvicorn.run(create_app(settings), **server_options(settings))
+        uvicorn.run(create_app(settings, server_process=True), **server_options(settings))
         return
 
     node, local_settings = start_local(settings, overrides)
@@ -94,7 +94,9 @@ def serve(
             f"API: http://{local_settings.api_host}:{local_settings.api_port}/v1/health",
             err=True,
         )
-        uvicorn.run(create_app(local_settings), **server_options(local_settings))
+        uvicorn.run(
+            create_app(local_settings, server_process=True), **server_options(local_settings)
+        )
     finally:
         node.stop()
 

@@ -267,3 +267,19 @@ def test_metrics__relayer_figures_read_from_the_store_tables(api):
     assert _metric(text, "copyvault_ready") == 0
     assert _metric(text, "copyvault_not_ready", reason="relayer_degraded") == 1
     assert _metric(text, "copyvault_index_lag_blocks") == 0
+
+
+def test_app_in_a_test_or_embedding_process__freezes_nothing_out_of_the_collector(api):
+    """Only `copyvault serve` (server_process=True) freezes start-up objects: an app started in a
+    process that makes many (tests, embedders) must leave the collector alone, or every app's
+    cyclic garbage would stay for good."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from backend.api.app import create_app
+
+    before = gc.get_freeze_count()
+    with TestClient(create_app(api.settings)) as client:
+        assert client.get("/v1/health").status_code == 200
+    assert gc.get_freeze_count() == before
