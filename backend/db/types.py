@@ -3,6 +3,7 @@ keep the names stable)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -68,3 +69,11 @@ class BigInt(TypeDecorator):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
         return None if value is None else int(value)
+
+
+def utc_aware(moment: datetime | None) -> datetime | None:
+    """A stored time as timezone-aware UTC: SQLite hands back naive datetimes, and every time the
+    store holds is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -11,16 +11,12 @@ UPDATE in the transaction that creates the session: of two sign-ins racing with 
 one changes the row, the other gets `siwe_nonce_used`.
 
 Sessions and keys. A session token is `cvs_<43 url-safe characters>`, a key `cvk_<id>_<secret>`;
-both secrets are 32 bytes from `secrets`. Only SHA-256 of a secret is stored. A password hash
-(argon2, bcrypt) exists to make guessing a low-entropy human secret slow; these secrets are 256-bit
-random values, so no guess list exists and a single SHA-256 is already 2^256 work to invert: a slow
-hash would add cost to every request and no security. A stolen table of hashes gives nothing that
-authenticates.
+both secrets are 32 bytes from `secrets`. Only SHA-256 of a secret is stored
+(`backend.security.tokens` says why that suffices).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import warnings
@@ -53,6 +49,8 @@ from backend.chain.client import ChainClient
 from backend.db.auth_models import ApiKey, ApiKeyUse, AuthNonce, AuthSession
 from backend.db.engine import write_transaction
 from backend.db.models import Leader, LeaderDelegate, Vault, VaultOwner
+from backend.db.types import utc_aware
+from backend.security.tokens import sha256_hex
 from backend.services.signatures import Method, Wording, verify_signature
 
 if TYPE_CHECKING:
@@ -76,16 +74,6 @@ SIGN_IN_WORDING: Final = Wording(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite gives back naive datetimes; the store writes every time in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def secret_hash(secret: str) -> str:
-    """SHA-256 (hex) of a 256-bit random secret: see the module's docstring for why it suffices."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _new_id() -> str:
@@ -216,18 +204,18 @@ def _check_fields(ctx: SignInContext, msg: SiweMessage, now: datetime) -> None:
 
 def _check_nonce(session: Session, ctx: SignInContext, msg: SiweMessage, now: datetime) -> None:
     row = session.get(AuthNonce, msg.nonce)
-    if row is None or _aware(row.expires_at) <= now:
+    if row is None or utc_aware(row.expires_at) <= now:
         raise SignInError(
             "siwe_nonce_unknown",
             "the message's nonce was not issued by this server or has expired: get a new one "
             "from POST /v1/auth/nonce and sign again",
         )
-    issued_from = _aware(row.created_at) - timedelta(seconds=ctx.skew_seconds)
+    issued_from = utc_aware(row.created_at) - timedelta(seconds=ctx.skew_seconds)
     if msg.issued_at._datetime < issued_from:
         raise SignInError(
             "siwe_issued_at",
             f"the message says it was issued at {msg.issued_at}, before its nonce was "
-            f"({_aware(row.created_at).isoformat()}): sign a new message with this nonce",
+            f"({utc_aware(row.created_at).isoformat()}): sign a new message with this nonce",
         )
     if row.used_at is not None:
         raise SignInError(
@@ -302,7 +290,7 @@ def sign_in(
                 id=new.id,
                 chain_id=ctx.chain_id,
                 address=new.address,
-                token_hash=secret_hash(token),
+                token_hash=sha256_hex(token),
                 method=method,
                 created_at=now,
                 expires_at=new.expires_at,
@@ -327,7 +315,7 @@ def authenticate_session(session: Session, *, chain_id: int, token: str) -> Auth
     """The live session of `token`, or a 401 whose code says why not."""
     row = session.scalar(
         select(AuthSession).where(
-            AuthSession.token_hash == secret_hash(token), AuthSession.chain_id == chain_id
+            AuthSession.token_hash == sha256_hex(token), AuthSession.chain_id == chain_id
         )
     )
     if row is None:
@@ -338,7 +326,7 @@ def authenticate_session(session: Session, *, chain_id: int, token: str) -> Auth
         raise UnauthenticatedError(
             "session_revoked", "the session was revoked (logged out): sign in again"
         )
-    if _aware(row.expires_at) <= utcnow():
+    if utc_aware(row.expires_at) <= utcnow():
         raise UnauthenticatedError("session_expired", "the session has expired: sign in again")
     return row
 
@@ -479,7 +467,7 @@ def create_key(
         chain_id=chain_id,
         leader=leader,
         name=name,
-        secret_hash=secret_hash(secret),
+        secret_hash=sha256_hex(secret),
         rate_per_minute=rate_per_minute,
         created_at=now,
         expires_at=now + timedelta(days=expires_in_days),
@@ -569,11 +557,11 @@ def check_key(session: Session, *, chain_id: int, token: str) -> tuple[ApiKey | 
     row = session.get(ApiKey, key_id)
     if row is None or row.chain_id != chain_id:
         return None, "invalid"
-    if not hmac.compare_digest(row.secret_hash, secret_hash(secret)):
+    if not hmac.compare_digest(row.secret_hash, sha256_hex(secret)):
         return row, "invalid"
     if row.revoked_at is not None:
         return row, "revoked"
-    if _aware(row.expires_at) <= utcnow():
+    if utc_aware(row.expires_at) <= utcnow():
         return row, "expired"
     return row, "ok"
 

@@ -40,6 +40,7 @@ from backend.db.operator_models import (
     RelayerControl,
 )
 from backend.db.relay_models import Intent
+from backend.db.types import utc_aware
 from backend.relayer.controls import relayer_paused
 from backend.services import operators
 
@@ -221,7 +222,7 @@ def relayer_status(s: Session, chain_id: int) -> dict[str, Any]:
         "paused": relayer_paused(s, chain_id),
         "reason": row.reason if row is not None else None,
         "changed_by": row.changed_by if row is not None else None,
-        "changed_at": operators.aware(row.changed_at) if row is not None else None,
+        "changed_at": utc_aware(row.changed_at) if row is not None else None,
     }
 
 

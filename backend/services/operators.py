@@ -19,11 +19,10 @@ Every function takes the time (`now`, timezone-aware UTC) from its caller, so te
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -53,8 +52,10 @@ from backend.db.operator_models import (
     OperatorSession,
     OperatorSignIn,
 )
+from backend.db.types import utc_aware
 from backend.exceptions import ConfigError
 from backend.security.encryption import decrypt, encrypt, parse_secrets_key
+from backend.security.tokens import sha256_hex
 
 SESSION_PREFIX = "cvo_"
 ENROLMENT_PREFIX = "cvoe_"
@@ -67,17 +68,6 @@ MAX_PASSWORD = 1_024
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 # Verified when the username is unknown, so that the answer takes as long as for a known one.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -157,12 +147,12 @@ def totp_step(seed: str, code: str, now: datetime) -> int | None:
 
 
 def _is_locked(operator: Operator, now: datetime) -> bool:
-    until = aware(operator.locked_until)
+    until = utc_aware(operator.locked_until)
     return until is not None and until > now
 
 
 def _locked_error(operator: Operator) -> OperatorLockedError:
-    until = aware(operator.locked_until)
+    until = utc_aware(operator.locked_until)
     return OperatorLockedError(
         f"the account is locked after repeated failed passwords or codes until "
         f"{until.isoformat() if until else 'later'}; try again then, or ask an admin"
@@ -409,7 +399,7 @@ def session_operator(s: Session, token: str, now: datetime) -> tuple[OperatorSes
         raise OperatorSessionInvalidError(
             "the operator session is unknown or was signed out: sign in again"
         )
-    if aware(row.expires_at) <= now:
+    if utc_aware(row.expires_at) <= now:
         raise OperatorSessionInvalidError("the operator session expired: sign in again")
     operator = s.get(Operator, row.operator_id)
     if operator is None or operator.status != "active":
@@ -445,7 +435,7 @@ def _enrolling(s: Session, token: str, now: datetime) -> Operator:
         operator = s.scalar(
             select(Operator).where(Operator.enrolment_token_hash == sha256_hex(token))
         )
-    expires = aware(operator.enrolment_expires_at) if operator is not None else None
+    expires = utc_aware(operator.enrolment_expires_at) if operator is not None else None
     if operator is None or operator.status != "enrolling" or expires is None or expires <= now:
         raise EnrolmentTokenInvalidError(
             "the enrolment token is unknown, used or expired: ask an admin for a new one"

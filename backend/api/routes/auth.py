@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -29,6 +28,7 @@ from backend.api.deps import SessionDep, SettingsDep, StateDep
 from backend.api.errors import error_responses
 from backend.api.schemas import checksum
 from backend.db.auth_models import ApiKey, AuthSession
+from backend.db.types import utc_aware
 from backend.services import auth
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422))
@@ -38,23 +38,19 @@ KeyIdPath = Annotated[str, Path(pattern=PUBLIC_ID_PATTERN, description="An API k
 SIGNED_IN = error_responses(401, 403)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _session_out(row: AuthSession, current_id: str | None) -> SessionOut:
     return SessionOut(
         session_id=row.id,
         address=checksum(row.address),
         method=row.method,  # type: ignore[arg-type]
-        created_at=_aware(row.created_at),
-        expires_at=_aware(row.expires_at),
+        created_at=utc_aware(row.created_at),
+        expires_at=utc_aware(row.expires_at),
         current=row.id == current_id,
     )
 
 
 def _key_out(row: ApiKey) -> ApiKeyOut:
-    expires = _aware(row.expires_at)
+    expires = utc_aware(row.expires_at)
     state = (
         "revoked"
         if row.revoked_at is not None
@@ -65,9 +61,9 @@ def _key_out(row: ApiKey) -> ApiKeyOut:
         name=row.name,
         leader=checksum(row.leader),
         rate_per_minute=row.rate_per_minute,
-        created_at=_aware(row.created_at),
+        created_at=utc_aware(row.created_at),
         expires_at=expires,
-        revoked_at=None if row.revoked_at is None else _aware(row.revoked_at),
+        revoked_at=None if row.revoked_at is None else utc_aware(row.revoked_at),
         status=state,  # type: ignore[arg-type]
     )
 
@@ -159,7 +155,7 @@ def whoami(me: CurrentSession, session: SessionDep, state: StateDep) -> MeOut:
     return MeOut(
         address=checksum(me.address),
         session_id=me.credential_id,
-        expires_at=_aware(row.expires_at),
+        expires_at=utc_aware(row.expires_at),
         owner_of=[checksum(v) for v in facts.owner_of],
         leader=facts.leader_registered,
         followed_by=[checksum(v) for v in facts.leader_of_vaults],
@@ -257,7 +253,7 @@ def key_uses(
     return ApiKeyUseListOut(
         items=[
             ApiKeyUseOut(
-                at=_aware(r.at),
+                at=utc_aware(r.at),
                 method=r.method,
                 route=r.route,
                 status=r.status,

@@ -44,6 +44,7 @@ from backend.api.operator_schemas import (
 from backend.api.schemas import AddressIn, HashIn
 from backend.chain.tx import SignerSender
 from backend.db.operator_models import DenyListEntry, Operator, OperatorSignIn
+from backend.db.types import utc_aware
 from backend.services import operator_actions as acts
 from backend.services import operators
 from backend.services.operator_actions import PERMISSIONS, Actor
@@ -154,7 +155,7 @@ def _operator_out(operator: Operator) -> OperatorOut:
         role=operator.role,
         status=operator.status,
         created_by=operator.created_by,
-        created_at=operators.aware(operator.created_at),
+        created_at=utc_aware(operator.created_at),
     )
 
 
@@ -245,7 +246,7 @@ def me(actor: CurrentOperator) -> OperatorOut:
 def _sign_in_out(row: OperatorSignIn, username: str) -> SignInRecordOut:
     return SignInRecordOut(
         username=username,
-        at=operators.aware(row.at),
+        at=utc_aware(row.at),
         client_address=row.client_address,
         device=row.device,
         success=row.success,
@@ -291,7 +292,7 @@ def create_operator(
     return CreatedOperatorOut(
         operator=_operator_out(operator),
         enrolment_token=token,
-        enrolment_expires_at=operators.aware(operator.enrolment_expires_at),
+        enrolment_expires_at=utc_aware(operator.enrolment_expires_at),
     )
 
 
@@ -484,7 +485,7 @@ def _deny_out(entry: DenyListEntry) -> DenyEntryOut:
         address=to_checksum_address(entry.address),
         reason=entry.reason,
         added_by=entry.added_by,
-        added_at=operators.aware(entry.added_at),
+        added_at=utc_aware(entry.added_at),
     )
 
 
@@ -548,7 +549,7 @@ def list_actions(
             action=r.action,
             target=r.target,
             chain_id=r.chain_id,
-            at=operators.aware(r.at),
+            at=utc_aware(r.at),
             client_address=r.client_address,
             before=r.before,
             after=r.after,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from backend.db.operator_models import Operator, OperatorAction, OperatorSession, OperatorSignIn
 from backend.security.encryption import SecretDecryptionError, generate_secrets_key
+from backend.security.tokens import sha256_hex
 from backend.services import operators
 from tests.backend.operators.helpers import PASSWORD, Op, OpsEnv, error_code
 
@@ -38,7 +39,7 @@ def test_sign_in__password_and_code__short_lived_hashed_session_and_strict_cooki
         assert attribute.lower() in session_cookie.lower(), session_cookie
     with ops.session() as s:
         row = s.scalar(select(OperatorSession))
-    assert row.token_hash == operators.sha256_hex(body["token"])
+    assert row.token_hash == sha256_hex(body["token"])
     assert body["token"] not in str(row.__dict__)
     # The cookie form works as well as the bearer form.
     me = ops.api.client.get("/v1/operator/me", headers={"Cookie": f"cvo_session={body['token']}"})
