@@ -18,6 +18,7 @@ from backend.db.backup import BackupError
 from tests.backend.cli.test_cli import _run
 from tests.backend.cli.test_reindex import (
     OFFCHAIN_NAMES,
+    _add_offchain_records,
     _env,
     _indexed_with_offchain_records,
     _tables,
@@ -73,15 +74,24 @@ def test_recovery_drill__destroy_restore_latest_reindex__offchain_kept_and_index
 
 
 @pytest.fixture
-def backed_up(anvil_chain, stores, make_indexer, tmp_path):
-    """An indexed store with off-chain records, its environment and one backup of it."""
-    url, engine = _indexed_with_offchain_records(anvil_chain, stores, make_indexer)
-    env = _backup_env(anvil_chain, url, tmp_path)
-    assert _run("backup", env=env).returncode == 0
+def backed_up(stores, tmp_path):
+    """A store with a row in every off-chain table, its environment and one backup of it (no
+    chain needed: restoring touches only the store)."""
+    url = stores.url()
+    engine = stores.engine(url)
+    _add_offchain_records(engine)
+    env = {
+        "COPYVAULT_DATABASE_URL": url,
+        "COPYVAULT_DATA_DIR": str(tmp_path),
+        "COPYVAULT_BACKUP_KEY": KEY,
+        "COPYVAULT_BACKUP_DIR": str(tmp_path / "backups"),
+    }
+    made = _run("backup", env=env)
+    assert made.returncode == 0, made.stderr
     return url, engine, env, backups.latest_backup(tmp_path / "backups")
 
 
-def test_restore__another_key__refused_and_the_store_untouched(backed_up, anvil_chain, tmp_path):
+def test_restore__another_key__refused_and_the_store_untouched(backed_up):
     url, engine, env, path = backed_up
     before = dump_store(engine)
     result = _run("restore", str(path), "--yes", env=env | {"COPYVAULT_BACKUP_KEY": OTHER_KEY})
