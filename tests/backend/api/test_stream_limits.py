@@ -9,7 +9,7 @@ import pytest
 
 from backend.api.errors import StreamLimitError
 from backend.api.stream_slots import StreamSlots
-from scripts.server_process import poll_until
+from tests.utils.server_process import poll_until
 from tests.backend.api.helpers import open_env, uvicorn_server
 
 

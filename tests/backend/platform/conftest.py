@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from backend.chain.node import start_anvil
-from scripts.server_process import REPO_ROOT, _stop, _wait_healthy, server_env
+from tests.utils.server_process import REPO_ROOT, _stop, _wait_healthy, server_env
 from tests.backend.api.helpers import open_env
 from tests.backend.conftest import Chain, StoreFactory, deploy_chain
 
@@ -47,7 +47,7 @@ def serve_process(
     scheme: str = "http",
     verify: Any = True,
 ) -> Iterator[str]:
-    """`copyvault serve --no-indexer` in a process of its own (scripts/server_process.py) over the
+    """`copyvault serve --no-indexer` in a process of its own (tests/utils/server_process.py) over the
     migrated store at `url`; yields its base URL, stops it with SIGINT afterwards."""
     folder = folder / f"server-{secrets.token_hex(3)}"
     folder.mkdir()

@@ -31,7 +31,7 @@ from backend.chain.reader import token_balances
 from backend.chain.tx import created_address
 from backend.db.engine import create_store_engine
 from backend.indexer.decoder import LogDecoder
-from scripts.server_process import indexed_through, poll_until, running_server, tail
+from tests.utils.server_process import indexed_through, poll_until, running_server, tail
 from tests.backend.api.helpers import intent_body
 from tests.backend.conftest import Chain, deploy_chain
 
