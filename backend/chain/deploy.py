@@ -4,9 +4,9 @@
 Steps, each skipped when the chain already has it (so re-running does nothing, or only what is
 missing; the deployment file is written after every step):
 
-1. core: LeaderRegistry; PriceOracle(admin); VaultFactory(admin, registry, oracle), which creates the
-   CopyRouter and the vault implementation. The platform admin holds every role from construction:
-   the deployer never does, unless it is the admin (local chains);
+1. core: LeaderRegistry; PriceOracle(admin); VaultFactory(admin, registry, oracle), which creates
+   the CopyRouter and the vault implementation. The platform admin holds every role from
+   construction: the deployer never does, unless it is the admin (local chains);
 2. test assets (local networks only): two TestTokens (WETH 18 decimals, USDC 6) with MockAggregator
    USD feeds, the real Uniswap V2 factory from its npm bytecode and a WETH/USDC pair seeded at the
    feed price;
@@ -542,7 +542,8 @@ def deploy(
     if existing is not None:
         if existing.chain_id != chain_id:
             raise DeploymentError(
-                f"the deployment file is for chain {existing.chain_id}, the node is chain {chain_id}"
+                f"the deployment file is for chain {existing.chain_id}, the node is chain "
+                f"{chain_id}: pass the file of this chain, or --fresh"
             )
         _require_code(client, existing, arts, network, "before this run")
     log(f"deploying copyvault to {network.name} (chain {chain_id}) from {sender.address}")

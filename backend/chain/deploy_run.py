@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from backend.chain.client import ChainClient
-from backend.chain.deploy import DeployReport, Deployment, deploy
+from backend.chain.deploy import Deployment, DeployReport, deploy
 from backend.chain.networks import network_for
 from backend.chain.tx import Sender
 

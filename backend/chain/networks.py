@@ -104,7 +104,7 @@ def load_networks(path: Path | None = None) -> dict[int, NetworkSpec]:
     networks = (data or {}).get("networks") if isinstance(data, dict) else None
     if not isinstance(networks, dict):
         raise DeploymentError(f"{path} has no `networks:` mapping keyed by chain id")
-    return {int(chain_id): parse_network(int(chain_id), entry) for chain_id, entry in networks.items()}
+    return {int(key): parse_network(int(key), entry) for key, entry in networks.items()}
 
 
 def network_for(chain_id: int, path: Path | None = None) -> NetworkSpec:
