@@ -16,6 +16,8 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
+from backend.cli.deploy import run_options
+
 
 def _rpc_url(provider) -> str:
     url = getattr(provider, "http_uri", None) or getattr(provider, "uri", None)
@@ -29,20 +31,12 @@ def _rpc_url(provider) -> str:
 
 @click.command(cls=ConnectedProviderCommand, short_help="Deploy copyvault (idempotent)")
 @account_option()
-@click.option("--admin", default=None, help="Platform admin (a Safe). Default: the deployer.")
-@click.option("--force", is_flag=True, help="Accept a single-key admin on a non-local network.")
-@click.option("--fresh", is_flag=True, help="Ignore an existing deployment file.")
+@run_options
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Deployment file. Default: deployments/<chain-id>.json.",
-)
-@click.option(
-    "--networks-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Tokens, feeds and venues per chain id. Default: deployments/networks.yaml.",
 )
 def cli(provider, account, admin, force, fresh, out, networks_file):
     """Deploy copyvault, register the network's venues and feeds, check the code."""

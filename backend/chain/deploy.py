@@ -498,15 +498,22 @@ def _require_code(client, deployment, artifacts, network: NetworkSpec, when: str
         )
 
 
-def _refuse_eoa_admin(client: ChainClient, network: NetworkSpec, admin: str, force: bool) -> None:
-    if network.local or force:
+def _refuse_eoa_admin(
+    client: ChainClient, network: NetworkSpec, admin: str, *, force: bool, new: bool, log
+) -> None:
+    """A new deployment off local chains needs an admin with code (a Safe) unless forced; an
+    existing one has its admin fixed on chain already, so a re-run only says so."""
+    if network.local or client.request("eth_getCode", [admin, "latest"]) not in ("0x", "0x0", None):
         return
-    if client.request("eth_getCode", [admin, "latest"]) in ("0x", "0x0", None):
-        raise DeploymentError(
-            f"the platform admin {admin} has no code on {network.name} (chain "
-            f"{network.chain_id}): it is a single key (an EOA). Platform roles belong to a Safe "
-            "(docs/deploy.md): pass --admin SAFE_ADDRESS, or --force to accept a single key"
-        )
+    where = f"{network.name} (chain {network.chain_id})"
+    if force or not new:
+        log(f"warning: the platform admin {admin} is a single key (an EOA) on {where}")
+        return
+    raise DeploymentError(
+        f"the platform admin {admin} has no code on {where}: it is a single key (an EOA). "
+        "Platform roles belong to a Safe (docs/deploy.md): pass --admin SAFE_ADDRESS, or --force "
+        "to accept a single key"
+    )
 
 
 def deploy(
@@ -538,7 +545,7 @@ def deploy(
     arts = artifacts or load_artifacts()
     d = _Deployer(client, sender, arts, log)
     final_admin = _admin_of(existing, admin, sender.address)
-    _refuse_eoa_admin(client, network, final_admin, force)
+    _refuse_eoa_admin(client, network, final_admin, force=force, new=existing is None, log=log)
     if existing is not None:
         if existing.chain_id != chain_id:
             raise DeploymentError(

@@ -10,6 +10,35 @@ from pathlib import Path
 import click
 
 
+def run_options(command):
+    """The options `copyvault deploy` and `ape run deploy` share (one definition for both)."""
+    options = (
+        click.option(
+            "--admin",
+            default=None,
+            help="The platform admin, holder of every platform role from construction (a Safe "
+            "on a real network). Default: the deployer.",
+        ),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Accept an admin without code (a single key) on a network that is not local.",
+        ),
+        click.option(
+            "--fresh", is_flag=True, help="Ignore an existing deployment file (node was reset)."
+        ),
+        click.option(
+            "--networks-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="Tokens, feeds and venues per chain id. Default: deployments/networks.yaml.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command()
 @click.option(
     "--rpc",
@@ -34,24 +63,7 @@ import click
     help="Deploy from this Ape account (alias from `ape accounts list`; TEST::0 for a test "
     "account). Ape asks for its passphrase when it signs.",
 )
-@click.option(
-    "--admin",
-    default=None,
-    help="The platform admin, holder of every platform role from construction (a Safe on a real "
-    "network). Default: the deployer.",
-)
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Accept an admin without code (a single key) on a network that is not local.",
-)
-@click.option("--fresh", is_flag=True, help="Ignore an existing deployment file (node was reset).")
-@click.option(
-    "--networks-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Tokens, feeds and venues per chain id. Default: deployments/networks.yaml.",
-)
+@run_options
 @click.option(
     "--from",
     "from_address",
