@@ -83,6 +83,23 @@ def test_cli__errors_are_one_clear_line(tmp_path):
     assert bad.returncode == 1 and "COPYVAULT_RPC_URL" in bad.stderr
 
 
+def test_cli__deploy_with_an_ape_account__signs_locally_on_a_node_without_accounts(tmp_path):
+    """`--account` takes the deployer from Ape's accounts (here Ape's test account 0); the node
+    manages no account, so only that account's own signature can deploy."""
+    from backend.chain.actions import Key
+    from backend.chain.client import ChainClient
+
+    out = tmp_path / "d.json"
+    with anvil(accounts=0) as node:
+        deployer = Key.anvil(0).address
+        ChainClient(node.url).request("anvil_setBalance", [deployer, hex(10**20)])
+        result = _run("deploy", "--rpc", node.url, "--account", "TEST::0", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        assert Deployment.load(out).deployer == deployer
+        again = _run("deploy", "--rpc", node.url, "--account", "TEST::0", "--out", str(out))
+    assert "nothing to do" in again.stdout, again.stderr
+
+
 def test_cli__deploy_to_a_node_without_accounts_needs_a_key(tmp_path):
     started = time.monotonic()
     with anvil(accounts=0) as node:
