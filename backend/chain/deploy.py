@@ -217,6 +217,11 @@ def _uniswap_v2_args(d: _Deployer, spec: VenueSpec, contracts: dict[str, str]) -
     """(factory, pairInitCodeHash); the hash checked against one of the factory's own pairs,
     because a wrong hash derives pair addresses that do not exist (every trade would fail)."""
     if spec.params.get("factory") == TEST_ASSETS:
+        if "UniswapV2Factory" not in contracts:
+            raise DeploymentError(
+                f"venue {spec.name}: `factory: {TEST_ASSETS}` needs the network's test assets "
+                "(`test_assets: true`, local chains): give the factory's address instead"
+            )
         factory = contracts["UniswapV2Factory"]
         pair_hash = npm_artifacts.load("UniswapV2Pair").init_code_hash
     else:
