@@ -8,6 +8,8 @@ seconds to import).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from backend.chain.client import ChainClient
@@ -66,3 +68,13 @@ def load_account(alias: str) -> Any:
 def ape_sender(client: ChainClient, account: Any) -> SignerSender:
     """A sender over `client` that signs with the Ape `account`."""
     return SignerSender(client, ApeAccountSigner(account))
+
+
+@contextmanager
+def connected(rpc_url: str) -> Iterator[None]:
+    """Ape connected to the node at `rpc_url` for the block: keystore accounts show each
+    transaction (decoded through the provider) before asking to sign it."""
+    from ape import networks
+
+    with networks.parse_network_choice(rpc_url):
+        yield

@@ -5,6 +5,7 @@ The same run as `ape run deploy` (backend/chain/deploy_run.py); this one reaches
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -97,20 +98,29 @@ def deploy(
     settings = load_settings(rpc_url=rpc_url)
     ensure_compiled(settings.artifacts_file)
     client = ChainClient.from_settings(settings)
-    sender = _sender(client, settings, account, from_address)
-    report, path = run_deploy(
-        client,
-        sender,
-        out=out,
-        admin=admin,
-        force=force,
-        fresh=fresh,
-        networks_file=networks_file,
-        test_assets=test_assets,
-        log=lambda m: click.echo(m, err=True),
-    )
+    with _ape_connected(rpc_url, account):
+        report, path = run_deploy(
+            client,
+            _sender(client, settings, account, from_address),
+            out=out,
+            admin=admin,
+            force=force,
+            fresh=fresh,
+            networks_file=networks_file,
+            test_assets=test_assets,
+            log=lambda m: click.echo(m, err=True),
+        )
     for line in summary(report, path):
         click.echo(line)
+
+
+def _ape_connected(rpc_url: str, account: str | None):
+    """Ape on the same node when an Ape account signs (it shows each transaction first)."""
+    if account is None:
+        return contextlib.nullcontext()
+    from backend.chain.ape_accounts import connected
+
+    return connected(rpc_url)
 
 
 def _sender(client, settings, account: str | None, from_address: str | None):
