@@ -1,0 +1,311 @@
+"""Every user journey from the command line, as a user types it, against anvil and the real server:
+a follower's 2-of-3 vault (create, deposit, pause, resume through a proposal, stop), a withdrawal
+co-signed by a second owner's account, a leader's registry entry (register, delegate, revoke,
+cancel nonces), and a signed intent relayed into a follower. One chain and server for the module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from backend.chain.node import start_anvil
+from tests.backend.cli.user_world import CAROL, STRANGER, World, open_world, run_cli
+from tests.backend.conftest import deploy_chain
+
+USDC = 10**6
+WETH = 10**18
+RELAY_SECONDS = "60"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[World]:
+    node = start_anvil()
+    try:
+        with open_world(deploy_chain(node), tmp_path_factory.mktemp("cli-world")) as w:
+            yield w
+    finally:
+        node.stop()
+
+
+def _mint(world: World, symbol: str, alias: str, amount: int) -> None:
+    """Test tokens for an account (minting is the test token's, not a user action)."""
+    a = world.chain.actions
+    a.mint(a.token(symbol), world.address(alias), amount, world.chain.deployer)
+
+
+def _create_vault(world: World, *owners: str, threshold: int, account: str) -> str:
+    owner_args = [arg for alias in owners for arg in ("--owner", world.address(alias))]
+    leader = world.chain.leader.address
+    args = ("vault", "create", "--leader", leader, *owner_args, "--threshold", str(threshold))
+    return world.run(*args, "--json", account=account).json()["vault"]
+
+
+def _view(world: World, vault: str, fn: str, *args):
+    a = world.chain.actions
+    return a.view(a.vault_abi, vault, fn, *args)
+
+
+def _balance(world: World, symbol: str, holder: str) -> int:
+    a = world.chain.actions
+    return a.view(a.token_abi, a.token(symbol), "balanceOf", holder)
+
+
+# ----------------------------------------------------------------------------- follower
+
+
+def test_vault__2_of_3_create_deposit_pause_resume_stop(world):
+    vault = _create_vault(world, "cv-alice", "cv-bob", CAROL, threshold=2, account="cv-alice")
+    assert _view(world, vault, "threshold") == 2
+    assert set(_view(world, vault, "getOwners")) == {
+        world.address(a) for a in ("cv-alice", "cv-bob", CAROL)
+    }
+
+    _mint(world, "USDC", "cv-alice", 100 * USDC)
+    deposit = world.run(
+        "vault",
+        "deposit",
+        vault,
+        "--token",
+        "USDC",
+        "--amount",
+        "12.5",
+        "--json",
+        account="cv-alice",
+    ).json()
+    assert deposit["amount"] == str(12_500_000)
+    assert _balance(world, "USDC", vault) == 12_500_000
+
+    status = world.run("vault", "status", vault, "--json").json()
+    assert (status["threshold"], status["paused"], status["copying"]) == (2, False, True)
+    assert {"symbol": "USDC", "amount": "12.5 USDC"}.items() <= next(
+        b for b in status["balances"] if b["symbol"] == "USDC"
+    ).items()
+
+    assert world.run("vault", "pause", vault, account=CAROL).code == 0
+    assert _view(world, vault, "paused") is True
+
+    # Resuming raises risk: a configuration proposal the threshold (2) approves.
+    world.indexed()
+    proposal = world.run("vault", "resume", vault, "--json", account="cv-alice", api=True).json()
+    assert (proposal["function"], proposal["status"]) == ("unpause", "pending")
+    signed = world.run(
+        "config", "sign", proposal["digest"], "--json", account="cv-bob", api=True
+    ).json()
+    assert signed["status"] == "ready"
+    executed = world.run(
+        "config", "execute", proposal["digest"], "--json", account=CAROL, api=True
+    ).json()
+    assert executed["dry_run"] is False and executed["tx_hash"].startswith("0x")
+    assert _view(world, vault, "paused") is False
+
+    assert world.run("vault", "stop", vault, account="cv-bob").code == 0
+    assert _view(world, vault, "copying") is False
+    text = world.run("vault", "status", vault).out
+    assert "stopped copying" in text and "2 of 3" in text and "12.5 USDC" in text
+
+
+def test_withdrawal__proposed_cosigned_by_a_second_owner_executed(world):
+    vault = _create_vault(world, "cv-alice", "cv-bob", CAROL, threshold=2, account="cv-bob")
+    _mint(world, "USDC", "cv-bob", 50 * USDC)
+    world.run("vault", "deposit", vault, "--token", "USDC", "--amount", "50", account="cv-bob")
+    recipient = world.address("TEST::9")
+    before = _balance(world, "USDC", recipient)
+    world.indexed()
+
+    proposed = world.run(
+        "withdrawal",
+        "propose",
+        vault,
+        "--token",
+        "USDC",
+        "--amount",
+        "5.25",
+        "--to",
+        recipient,
+        "--json",
+        account="cv-alice",
+        api=True,
+    ).json()
+    digest = proposed["digest"]
+    assert (proposed["status"], proposed["signatures_needed"]) == ("pending", 1)
+    listed = world.run("withdrawal", "list", vault, "--json", api=True).json()["items"]
+    assert [p["digest"] for p in listed] == [digest]
+
+    early = world.run("withdrawal", "execute", digest, account=CAROL, api=True)
+    assert early.code == 1 and "is not ready" in early.err and "Traceback" not in early.err
+
+    cosigned = world.run("withdrawal", "sign", digest, "--json", account="cv-bob", api=True)
+    assert cosigned.json()["status"] == "ready"
+    executed = world.run("withdrawal", "execute", digest, "--json", account=CAROL, api=True)
+    assert executed.json()["tx_hash"].startswith("0x")
+    assert _balance(world, "USDC", recipient) - before == 5_250_000
+    assert _balance(world, "USDC", vault) == 44_750_000
+
+
+# ----------------------------------------------------------------------------- leader
+
+
+def test_leader__register_delegate_revoke_cancel_nonces(world):
+    a, registry = world.chain.actions, world.chain.deployment.registry
+    leader, delegate = world.address("cv-leader"), world.address("TEST::9")
+
+    def registry_view(fn: str, *args):
+        return a.view(a.registry_abi, registry, fn, *args)
+
+    registered = world.run(
+        "leader", "register", "--profile-uri", "ipfs://alice-trades", "--json", account="cv-leader"
+    ).json()
+    assert registered["leader"] == leader
+    assert registry_view("isRegistered", leader) and registry_view("profileURI", leader) == (
+        "ipfs://alice-trades"
+    )
+
+    appointed = world.run(
+        "leader", "delegate", delegate, "--for", "1d", "--json", account="cv-leader"
+    ).json()
+    assert registry_view("delegateExpiry", leader, delegate) == appointed["expiry"]
+    assert registry_view("isAuthorizedSigner", leader, delegate)
+
+    assert world.run("leader", "revoke", delegate, account="cv-leader").code == 0
+    assert not registry_view("isAuthorizedSigner", leader, delegate)
+
+    assert world.run("leader", "cancel-nonce", "5", "7", account="cv-leader").code == 0
+    usable = {n: registry_view("isNonceUsable", leader, n) for n in (5, 6, 7)}
+    assert usable == {5: False, 6: True, 7: False}
+
+
+def test_intent__signed_submitted_and_relayed_into_a_follower(world, tmp_path):
+    world.run("leader", "register", "--profile-uri", "ipfs://alice-trades", account="cv-leader")
+    follower = _create_vault(world, "cv-alice", threshold=1, account="cv-alice")
+    _mint(world, "WETH", "cv-alice", 2 * WETH)
+    world.run("vault", "deposit", follower, "--token", "WETH", "--amount", "2", account="cv-alice")
+    world.indexed()
+
+    signed_file = tmp_path / "intent.json"
+    signed = world.run(
+        "intent",
+        "sign",
+        "--token-in",
+        "WETH",
+        "--token-out",
+        "USDC",
+        "--fraction",
+        "10%",
+        "--min-price",
+        "2000",
+        "--out",
+        str(signed_file),
+        account="cv-leader",
+        api=True,
+    )
+    assert signed.code == 0, signed.err
+    assert int(json.loads(signed_file.read_text())["min_price"]) == 2_000 * USDC
+
+    submitted = world.run("intent", "submit", str(signed_file), "--json", api=True).json()
+    digest = submitted["digest"]
+    status = world.run(
+        "intent", "status", digest, "--wait", RELAY_SECONDS, "--json", api=True
+    ).json()
+    assert status["status"] == "done", status
+    assert status["min_price_readable"] == "2000 USDC per WETH"
+    outcome = next(v for v in status["vaults"] if v["vault"] == follower)
+    assert outcome["status"] == "mirrored" and int(outcome["amount_in"]) == WETH // 5
+    assert outcome["price_readable"].endswith(" USDC per WETH")
+    assert 2_000 < float(outcome["price_readable"].split()[0]) < 3_100
+    assert _balance(world, "WETH", follower) == 2 * WETH - WETH // 5
+    text = world.run("intent", "status", digest, api=True).out
+    assert f"{follower} mirrored: 0.2 WETH ->" in text and "USDC per WETH" in text
+
+
+# ----------------------------------------------------------------------------- dry runs, errors
+
+
+def test_dry_run__simulates_and_sends_nothing(world):
+    vault = _create_vault(world, "cv-alice", threshold=1, account="cv-alice")
+    client, alice = world.chain.client, world.address("cv-alice")
+    head, nonce = world.chain.head(), client.request("eth_getTransactionCount", [alice, "latest"])
+
+    paused = world.run("vault", "pause", vault, "--dry-run", "--json", account="cv-alice").json()
+    assert paused["dry_run"] is True and paused["gas_estimate"] > 0 and "tx_hash" not in paused
+    created = world.run(
+        "vault",
+        "create",
+        "--leader",
+        world.chain.leader.address,
+        "--dry-run",
+        "--json",
+        account="cv-alice",
+    ).json()
+    assert client.request("eth_getCode", [created["vault"], "latest"]) == "0x"
+    text = world.run("vault", "pause", vault, "--dry-run", account="cv-alice").out
+    assert text.startswith(f"would pause {vault}") and "simulated, gas estimate" in text
+
+    assert _view(world, vault, "paused") is False
+    assert world.chain.head() == head
+    assert client.request("eth_getTransactionCount", [alice, "latest"]) == nonce
+
+
+def test_errors__one_clear_line_no_traceback(world):
+    vault = _create_vault(world, "cv-alice", threshold=1, account="cv-alice")
+
+    def refused(*args: str, account: str | None = None, api: bool = False) -> str:
+        result = world.run(*args, account=account, api=api)
+        assert result.code == 1 and result.out == "", result
+        assert "Traceback" not in result.err
+        return result.err
+
+    err = refused("vault", "pause", vault, account=STRANGER)
+    assert f"NotOwner(caller={world.address(STRANGER)})" in err and "not an owner" in err
+    err = refused(
+        "vault", "deposit", vault, "--token", "USDC", "--amount", "1000000", account=STRANGER
+    )
+    assert "insufficient balance" in err
+    err = refused(
+        "vault", "deposit", vault, "--token", "USDC", "--amount", "1.1234567", account="cv-alice"
+    )
+    assert "more decimals than USDC's 6" in err
+    assert "no Ape account 'nobody'" in refused("vault", "pause", vault, account="nobody")
+    err = refused(
+        "withdrawal",
+        "propose",
+        vault,
+        "--token",
+        "USDC",
+        "--amount",
+        "1",
+        "--to",
+        world.address(STRANGER),
+        account="cv-alice",
+        api=True,
+    )
+    assert "insufficient balance: the vault holds 0 USDC" in err
+    err = refused("config", "propose", vault, "setThreshold", "1", account=STRANGER, api=True)
+    assert f"{world.address(STRANGER)} ({STRANGER}) is not an owner of {vault}" in err
+    err = refused("config", "propose", vault, "setThreshold", account="cv-alice", api=True)
+    assert "setThreshold takes 1 argument(s)" in err
+    err = refused("vault", "deposit", vault, "--token", "DOGE", "--amount", "1", account=CAROL)
+    assert "unknown token 'DOGE'" in err
+
+
+def test_errors__wrong_passphrase_is_refused(world, monkeypatch):
+    monkeypatch.setenv("APE_ACCOUNTS_cv-bob_PASSPHRASE", "not the passphrase")
+    from ape import accounts
+
+    accounts.load("cv-bob").set_autosign(False)  # locked again, as in a new process
+    result = world.run("vault", "pause", world.chain.deployment.factory, account="cv-bob")
+    assert result.code == 1 and "could not unlock account cv-bob" in result.err
+
+
+def test_version_and_ctrl_c(monkeypatch):
+    version = run_cli("--version")
+    assert version.code == 0 and version.out.startswith("copyvault ")
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("backend.cli.user.common.Env.api", interrupted)
+    result = run_cli("intent", "status", "0x" + "00" * 32)
+    assert result.code == 130 and "interrupted" in result.err and "Traceback" not in result.err
