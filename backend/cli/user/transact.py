@@ -49,13 +49,17 @@ def _with_arguments(item: dict[str, Any], body: bytes, decode: Any, canonical_ty
     except Exception:  # noqa: BLE001 - malformed data: name the error without its arguments
         values = ["?"] * len(inputs)
     pairs = enumerate(zip(inputs, values, strict=True))
-    args = ", ".join(f"{p['name'] or i}={_show(v)}" for i, (p, v) in pairs)
+    args = ", ".join(f"{p['name'] or i}={_show(p['type'], v)}" for i, (p, v) in pairs)
     text = f"{item['name']}({args})"
     hint = _HINTS.get(item["name"])
     return f"{text}: {hint}" if hint else text
 
 
-def _show(value: Any) -> str:
+def _show(abi_type: str, value: Any) -> str:
+    from eth_utils import to_checksum_address
+
+    if abi_type == "address" and isinstance(value, str):
+        return to_checksum_address(value)
     return "0x" + value.hex() if isinstance(value, bytes) else str(value)
 
 

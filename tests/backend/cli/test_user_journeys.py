@@ -258,7 +258,8 @@ def test_errors__one_clear_line_no_traceback(world):
         return result.err
 
     err = refused("vault", "pause", vault, account=STRANGER)
-    assert f"NotOwner(caller={world.address(STRANGER)})" in err and "not an owner" in err
+    assert f"NotOwnerOrGuardian(caller={world.address(STRANGER)})" in err
+    assert "neither an owner of this vault nor the guardian" in err
     err = refused(
         "vault", "deposit", vault, "--token", "USDC", "--amount", "1000000", account=STRANGER
     )
