@@ -66,6 +66,7 @@ def intent() -> None:
 def sign(env: Env, **opts: Any) -> None:
     """Sign a TradeIntent prepared by the API; print (or --out) the signed intent as JSON."""
     message_values = _intent_values(env, opts)
+    _require_signer(env, message_values["leader"])
     prepared = env.api().post("/v1/intents/prepare", _request_body(message_values))
     domain, message, digest = checked_document(
         env, prepared, contract=env.deployment.registry, expected=message_values
@@ -103,6 +104,19 @@ def _intent_values(env: Env, opts: dict[str, Any]) -> dict[str, Any]:
         "nonce": opts["nonce"] if opts["nonce"] is not None else secrets.randbits(64),
         "deadline": env.timestamp() + parse_duration(opts["deadline"]),
     }
+
+
+def _require_signer(env: Env, leader: str) -> None:
+    """Refuse before signing what the registry would refuse: a signer that is neither the leader
+    nor one of its live delegates."""
+    signer = env.wallet.address
+    if not env.view(
+        "LeaderRegistry", env.deployment.registry, "isAuthorizedSigner", leader, signer
+    ):
+        raise UserError(
+            f"wrong signer: {signer} ({env.wallet.alias}) is neither {leader} nor a live delegate "
+            "of it (`copyvault leader delegate` appoints one)"
+        )
 
 
 def _request_body(values: dict[str, Any]) -> dict[str, Any]:

@@ -289,6 +289,25 @@ def test_errors__one_clear_line_no_traceback(world):
     assert "setThreshold takes 1 argument(s)" in err
     err = refused("vault", "deposit", vault, "--token", "DOGE", "--amount", "1", account=CAROL)
     assert "unknown token 'DOGE'" in err
+    leader = world.address("cv-leader")
+    err = refused(
+        "intent",
+        "sign",
+        "--leader",
+        leader,
+        "--token-in",
+        "WETH",
+        "--token-out",
+        "USDC",
+        "--fraction",
+        "10%",
+        account=STRANGER,
+        api=True,
+    )
+    assert f"wrong signer: {world.address(STRANGER)} ({STRANGER}) is neither {leader}" in err
+    assert "is not a configuration function" in refused(
+        "config", "propose", vault, "selfdestruct", account="cv-alice", api=True
+    )
 
 
 def test_errors__wrong_passphrase_is_refused(world, monkeypatch):
