@@ -18,6 +18,7 @@ from tests.backend.conftest import deploy_chain
 USDC = 10**6
 WETH = 10**18
 RELAY_SECONDS = "60"
+TRADE = "--token-in WETH --token-out USDC --fraction 10%"
 
 
 @pytest.fixture(scope="module")
@@ -115,17 +116,8 @@ def test_withdrawal__proposed_cosigned_by_a_second_owner_executed(world):
     before = _balance(world, "USDC", recipient)
     world.indexed()
 
-    proposed = world.run(
-        "withdrawal",
-        "propose",
-        vault,
-        "--token",
-        "USDC",
-        "--amount",
-        "5.25",
-        "--to",
-        recipient,
-        "--json",
+    proposed = world.type(
+        f"withdrawal propose {vault} --token USDC --amount 5.25 --to {recipient} --json",
         account="cv-alice",
         api=True,
     ).json()
@@ -185,21 +177,8 @@ def test_intent__signed_submitted_and_relayed_into_a_follower(world, tmp_path):
     world.indexed()
 
     signed_file = tmp_path / "intent.json"
-    signed = world.run(
-        "intent",
-        "sign",
-        "--token-in",
-        "WETH",
-        "--token-out",
-        "USDC",
-        "--fraction",
-        "10%",
-        "--min-price",
-        "2000",
-        "--out",
-        str(signed_file),
-        account="cv-leader",
-        api=True,
+    signed = world.type(
+        f"intent sign {TRADE} --min-price 2000 --out {signed_file}", account="cv-leader", api=True
     )
     assert signed.code == 0, signed.err
     assert int(json.loads(signed_file.read_text())["min_price"]) == 2_000 * USDC
@@ -269,19 +248,9 @@ def test_errors__one_clear_line_no_traceback(world):
     )
     assert "more decimals than USDC's 6" in err
     assert "no Ape account 'nobody'" in refused("vault", "pause", vault, account="nobody")
-    err = refused(
-        "withdrawal",
-        "propose",
-        vault,
-        "--token",
-        "USDC",
-        "--amount",
-        "1",
-        "--to",
-        world.address(STRANGER),
-        account="cv-alice",
-        api=True,
-    )
+    stranger = world.address(STRANGER)
+    line = f"withdrawal propose {vault} --token USDC --amount 1 --to {stranger}"
+    err = refused(*line.split(), account="cv-alice", api=True)
     assert "insufficient balance: the vault holds 0 USDC" in err
     err = refused("config", "propose", vault, "setThreshold", "1", account=STRANGER, api=True)
     assert f"{world.address(STRANGER)} ({STRANGER}) is not an owner of {vault}" in err
@@ -290,20 +259,7 @@ def test_errors__one_clear_line_no_traceback(world):
     err = refused("vault", "deposit", vault, "--token", "DOGE", "--amount", "1", account=CAROL)
     assert "unknown token 'DOGE'" in err
     leader = world.address("cv-leader")
-    err = refused(
-        "intent",
-        "sign",
-        "--leader",
-        leader,
-        "--token-in",
-        "WETH",
-        "--token-out",
-        "USDC",
-        "--fraction",
-        "10%",
-        account=STRANGER,
-        api=True,
-    )
+    err = refused(*f"intent sign --leader {leader} {TRADE}".split(), account=STRANGER, api=True)
     assert f"wrong signer: {world.address(STRANGER)} ({STRANGER}) is neither {leader}" in err
     assert "is not a configuration function" in refused(
         "config", "propose", vault, "selfdestruct", account="cv-alice", api=True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ class World:
         argv += ["--account", account] if account else []
         argv += ["--api", self.api_url] if api else []
         return run_cli(*argv)
+
+    def type(self, line: str, account: str | None = None, api: bool = False) -> Result:
+        """A command line as a user types it (after `copyvault`)."""
+        return self.run(*shlex.split(line), account=account, api=api)
 
     def address(self, alias: str) -> str:
         index = KEYSTORES.get(alias)
