@@ -127,6 +127,7 @@ def _sign(env: Env, digest: str) -> None:
         contract=vault_address,
         expected={},
     )
+    _require_same_terms(proposal, message)
     _require_owner(env, vault_address)
     env.note(f"signing for {vault_address}:\n" + _proposal_text(env, proposal))
     body = {"signer": env.wallet.address, "signature": sign_checked(env, domain, message)}
@@ -205,6 +206,22 @@ _add_shared_commands(config, "config", "configuration proposal")
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _require_same_terms(proposal: dict[str, Any], message: Any) -> None:
+    """What is shown (the proposal's fields) must be what is signed (its EIP-712 message)."""
+    shown = {"nonce": int(proposal["nonce"]), "deadline": proposal["deadline"]}
+    if proposal["kind"] == "withdrawal":
+        shown |= {
+            "token": proposal["token"],
+            "amount": int(proposal["amount"]),
+            "to": proposal["to"],
+        }
+    else:
+        shown["data"] = bytes.fromhex(str(proposal["data"]).removeprefix("0x"))
+    signed = {name: getattr(message, name, None) for name in shown}
+    if signed != shown:
+        raise UserError(f"the API shows {shown} but asks to sign {signed}: nothing was signed")
 
 
 def _require_owner(env: Env, vault_address: str) -> None:

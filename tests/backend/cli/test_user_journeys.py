@@ -285,3 +285,34 @@ def test_version_and_ctrl_c(monkeypatch):
     monkeypatch.setattr("backend.cli.user.common.Env.api", interrupted)
     result = run_cli("intent", "status", "0x" + "00" * 32)
     assert result.code == 130 and "interrupted" in result.err and "Traceback" not in result.err
+
+
+def test_signing__a_prepared_document_that_differs_from_the_request_is_refused(world):
+    """The command line signs what the API prepared only if it is what the user asked for."""
+    from backend.chain import eip712
+    from backend.cli.user.common import Env
+    from backend.cli.user.signing import checked_document
+    from backend.cli.user.units import UserError
+
+    env = Env(world.chain.node.url, world.deployment_file, world.api_url, False, False, None)
+    vault, usdc = world.chain.deployment.factory, world.chain.actions.token("USDC")
+    asked = {"token": usdc, "amount": 5 * USDC, "to": world.address(CAROL)}
+    message = eip712.Withdrawal(**asked, nonce=0, deadline=2**40)
+
+    def prepared(domain: eip712.Domain, msg: eip712.Withdrawal, digest: str | None = None):
+        real = "0x" + eip712.digest(domain, msg).hex()
+        return {"digest": digest or real, "typed_data": eip712.typed_data(domain, msg)}
+
+    domain = eip712.Domain(chain_id=31_337, verifying_contract=vault)
+    assert checked_document(env, prepared(domain, message), contract=vault, expected=asked)[1] == (
+        message
+    )
+    more = eip712.Withdrawal(**(asked | {"amount": 50 * USDC}), nonce=0, deadline=2**40)
+    cases = {
+        "amount=50000000, not 5000000": prepared(domain, more),
+        "for chain 1 /": prepared(eip712.Domain(1, vault), message),
+        "announced digest 0x" + "ab" * 32: prepared(domain, message, "0x" + "ab" * 32),
+    }
+    for refusal, document in cases.items():
+        with pytest.raises(UserError, match=refusal.replace("(", r"\(")):
+            checked_document(env, document, contract=vault, expected=asked)
