@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from eth_utils import to_checksum_address
 
 from backend.chain.node import start_anvil
 from tests.backend.cli.user_world import CAROL, STRANGER, World, open_world, run_cli
@@ -60,9 +61,8 @@ def _balance(world: World, symbol: str, holder: str) -> int:
 def test_vault__2_of_3_create_deposit_pause_resume_stop(world):
     vault = _create_vault(world, "cv-alice", "cv-bob", CAROL, threshold=2, account="cv-alice")
     assert _view(world, vault, "threshold") == 2
-    assert set(_view(world, vault, "getOwners")) == {
-        world.address(a) for a in ("cv-alice", "cv-bob", CAROL)
-    }
+    owners = {to_checksum_address(o) for o in _view(world, vault, "getOwners")}
+    assert owners == {world.address(a) for a in ("cv-alice", "cv-bob", CAROL)}
 
     _mint(world, "USDC", "cv-alice", 100 * USDC)
     deposit = world.run(
@@ -91,7 +91,7 @@ def test_vault__2_of_3_create_deposit_pause_resume_stop(world):
     # Resuming raises risk: a configuration proposal the threshold (2) approves.
     world.indexed()
     proposal = world.run("vault", "resume", vault, "--json", account="cv-alice", api=True).json()
-    assert (proposal["function"], proposal["status"]) == ("unpause", "pending")
+    assert (proposal["function"], proposal["status"]) == ("unpause()", "pending")
     signed = world.run(
         "config", "sign", proposal["digest"], "--json", account="cv-bob", api=True
     ).json()
