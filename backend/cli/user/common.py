@@ -101,7 +101,7 @@ class Env:
         from backend.cli.user.transact import call
 
         f = self.abi(contract).fn(fn)
-        return _checksummed(f.decode(call(self, to, f.encode(*args))))
+        return checksummed(f.decode(call(self, to, f.encode(*args))))
 
     def timestamp(self) -> int:
         header = self.client.header("latest")
@@ -153,14 +153,14 @@ class Env:
             click.echo(text, err=True)
 
 
-def _checksummed(value: Any) -> Any:
+def checksummed(value: Any) -> Any:
     """Decoded return values with every address EIP-55 checksummed (eth-abi gives lowercase)."""
     from eth_utils import is_hex_address, to_checksum_address
 
     if isinstance(value, str) and is_hex_address(value):
         return to_checksum_address(value)
     if isinstance(value, list | tuple):
-        return type(value)(_checksummed(v) for v in value)
+        return type(value)(checksummed(v) for v in value)
     return value
 
 

@@ -4,6 +4,7 @@ here (after checking it, see signing.py), and once the threshold is met anyone e
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import click
@@ -11,7 +12,7 @@ import click
 from backend.cli.user.common import Env, command
 from backend.cli.user.signing import checked_document, sign_checked
 from backend.cli.user.transact import public, transact, tx_line
-from backend.cli.user.units import UserError, format_amount, parse_amount, parse_duration
+from backend.cli.user.units import UserError, parse_amount, parse_duration
 
 STATUSES: Final = ("pending", "ready", "executed", "stale")
 
@@ -270,16 +271,31 @@ def _uint(text: str) -> int:
 def _proposal_text(env: Env, p: dict[str, Any]) -> str:
     if p["kind"] == "withdrawal":
         info = env.token(p["token"])
-        what = (
-            f"withdraw {format_amount(int(p['amount']), info.decimals)} {info.symbol} to {p['to']}"
-        )
+        what = f"withdraw {info.amount(int(p['amount']))} to {p['to']}"
     else:
-        what = f"configuration call {p.get('function') or p['data']}"
+        what = f"configuration call {describe_config_call(env, p['data'])}"
     signed = sum(1 for c in p.get("confirmations", []) if c.get("is_owner", True))
+    deadline = datetime.fromtimestamp(p["deadline"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = [
         f"  {what}",
-        f"  vault {p['vault']}, nonce {p['nonce']}, deadline {p['deadline']} (unix time)",
-        f"  status {p['status']}: {signed} of {p['threshold']} owner signatures"
-        + (f" ({p['status_reason']})" if p.get("status_reason") else ""),
+        f"  vault {p['vault']}, nonce {p['nonce']}, deadline {deadline}",
+        f"  status {p['status']}: "
+        + (p.get("status_reason") or f"{signed} of {p['threshold']} owner signatures"),
     ]
     return "\n".join(lines)
+
+
+def describe_config_call(env: Env, data_hex: str) -> str:
+    """A configuration call as people read it: "setThreshold(3)", "unpause()"."""
+    from eth_abi import decode
+
+    from backend.cli.user.common import checksummed
+    from backend.services.proposals import CONFIG_FUNCTIONS
+
+    data = bytes.fromhex(data_hex.removeprefix("0x"))
+    for name in CONFIG_FUNCTIONS:
+        fn = env.abi("CopyVault").fn(name)
+        if fn.selector == data[:4]:
+            values = checksummed(decode(fn.input_types, data[4:]))
+            return f"{name}({', '.join(str(v) for v in values)})"
+    return data_hex

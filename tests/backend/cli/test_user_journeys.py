@@ -101,6 +101,9 @@ def test_vault__2_of_3_create_deposit_pause_resume_stop(world):
     ).json()
     assert executed["dry_run"] is False and executed["tx_hash"].startswith("0x")
     assert _view(world, vault, "paused") is False
+    world.indexed()
+    listed = world.type(f"config list {vault}", api=True).out
+    assert "configuration call unpause()" in listed and "status executed" in listed
 
     assert world.run("vault", "stop", vault, account="cv-bob").code == 0
     assert _view(world, vault, "copying") is False
@@ -125,6 +128,8 @@ def test_withdrawal__proposed_cosigned_by_a_second_owner_executed(world):
     assert (proposed["status"], proposed["signatures_needed"]) == ("pending", 1)
     listed = world.run("withdrawal", "list", vault, "--json", api=True).json()["items"]
     assert [p["digest"] for p in listed] == [digest]
+    text = world.type(f"withdrawal list {vault} --status pending", api=True).out
+    assert f"withdraw 5.25 USDC to {recipient}" in text and "1 of 2 owner signatures" in text
 
     early = world.run("withdrawal", "execute", digest, account=CAROL, api=True)
     assert early.code == 1 and "is not ready" in early.err and "Traceback" not in early.err
