@@ -104,6 +104,34 @@ def transact(env: Env, to: str, data: bytes, *, action: str) -> dict[str, Any]:
     }
 
 
+def simulate_in_order(env: Env, calls: list[tuple[str, bytes, str]]) -> list[dict[str, Any]] | None:
+    """Dry-run transactions that build on each other (a deposit after its approval) in one
+    simulated block (eth_simulateV1), from the account: each one's gas, or a UserError naming the
+    first that would revert. None when the node cannot simulate blocks."""
+    from backend.exceptions import RpcError
+    from backend.relayer.simulate import _revert_data, _unsupported
+
+    sender = env.wallet.address
+    block = {
+        "calls": [{"from": sender, "to": to, "data": "0x" + data.hex()} for to, data, _ in calls]
+    }
+    try:
+        simulated = env.client.request(
+            "eth_simulateV1", [{"blockStateCalls": [block], "validation": False}, "latest"]
+        )
+    except RpcError as exc:
+        if _unsupported(exc):
+            return None
+        raise
+    results = []
+    for (to, _, action), outcome in zip(calls, simulated[0]["calls"], strict=True):
+        if int(outcome.get("status", "0x0"), 16) != 1:
+            raise UserError(f"{action} would fail: {describe_revert(_revert_data(outcome))}")
+        gas = int(outcome.get("gasUsed", "0x0"), 16)
+        results.append({"action": action, "from": sender, "to": to, "gas_estimate": gas})
+    return [r | {"dry_run": True} for r in results]
+
+
 def _send(env: Env, to: str, data: bytes, gas: int) -> dict[str, Any]:
     """Sign with the Ape account (through the same sender the backend's own keys use), send, and
     wait for a successful receipt."""

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from backend.cli.user.common import Env, command
-from backend.cli.user.transact import public, transact, tx_line
+from backend.cli.user.transact import public, simulate_in_order, transact, tx_line
 from backend.cli.user.units import UserError, parse_amount, parse_bps, parse_duration
 
 
@@ -134,22 +134,29 @@ def deposit(env: Env, vault_address: str, token: str, amount: str) -> None:
             f"insufficient balance: {holder} holds {info.amount(held)}, the deposit is "
             f"{info.amount(raw)}"
         )
-    steps = []
-    if env.view("TestToken", info.address, "allowance", holder, vault_address) < raw:
-        approve = env.abi("TestToken").call_data("approve", vault_address, raw)
-        steps.append(transact(env, info.address, approve, action=f"approve {info.amount(raw)}"))
+    approve = env.abi("TestToken").call_data("approve", vault_address, raw)
     deposit_data = env.abi("CopyVault").call_data("deposit", info.address, raw)
-    if env.dry_run and steps:
-        env.note("the deposit itself is simulated once the approval is mined")
-    else:
-        steps.append(
-            transact(env, vault_address, deposit_data, action=f"deposit {info.amount(raw)}")
-        )
+    needs_approval = env.view("TestToken", info.address, "allowance", holder, vault_address) < raw
+    calls = [(info.address, approve, f"approve {info.amount(raw)}")] if needs_approval else []
+    calls.append((vault_address, deposit_data, f"deposit {info.amount(raw)}"))
+    steps = _deposit_steps(env, calls)
     verb = "would deposit" if env.dry_run else "deposited"
     env.emit(
         {"vault": vault_address, "token": info.address, "amount": str(raw), "steps": public(steps)},
         f"{verb} {info.amount(raw)} into {vault_address}" + "".join(tx_line(s) for s in steps),
     )
+
+
+def _deposit_steps(env: Env, calls: list[tuple[str, bytes, str]]) -> list[dict[str, Any]]:
+    """Send (or with --dry-run simulate) the approval, if needed, then the deposit. A dry run
+    simulates both in one block, so the deposit is checked as if the approval were mined."""
+    if env.dry_run and len(calls) > 1:
+        simulated = simulate_in_order(env, calls)
+        if simulated is not None:
+            return simulated
+        env.note("this node cannot simulate a block: the deposit is checked once approved")
+        return [transact(env, *calls[0][:2], action=calls[0][2])]
+    return [transact(env, to, data, action=action) for to, data, action in calls]
 
 
 # ----------------------------------------------------------------------------- pause / stop

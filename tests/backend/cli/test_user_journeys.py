@@ -209,6 +209,7 @@ def test_intent__signed_submitted_and_relayed_into_a_follower(world, tmp_path):
 
 def test_dry_run__simulates_and_sends_nothing(world):
     vault = _create_vault(world, "cv-alice", threshold=1, account="cv-alice")
+    _mint(world, "USDC", "cv-alice", 3 * USDC)
     client, alice = world.chain.client, world.address("cv-alice")
     head, nonce = world.chain.head(), client.request("eth_getTransactionCount", [alice, "latest"])
 
@@ -227,7 +228,16 @@ def test_dry_run__simulates_and_sends_nothing(world):
     text = world.run("vault", "pause", vault, "--dry-run", account="cv-alice").out
     assert text.startswith(f"would pause {vault}") and "simulated, gas estimate" in text
 
+    # A deposit needing an approval: both simulated in one block, the deposit as if approved.
+    deposit = world.type(
+        f"vault deposit {vault} --token USDC --amount 3 --dry-run --json", account="cv-alice"
+    ).json()
+    assert [(s["action"], s["dry_run"]) for s in deposit["steps"]] == [
+        ("approve 3 USDC", True),
+        ("deposit 3 USDC", True),
+    ]
     assert _view(world, vault, "paused") is False
+    assert _balance(world, "USDC", vault) == 0
     assert world.chain.head() == head
     assert client.request("eth_getTransactionCount", [alice, "latest"]) == nonce
 
@@ -263,6 +273,12 @@ def test_errors__one_clear_line_no_traceback(world):
     assert "setThreshold takes 1 argument(s)" in err
     err = refused("vault", "deposit", vault, "--token", "DOGE", "--amount", "1", account=CAROL)
     assert "unknown token 'DOGE'" in err
+    _mint(world, "USDC", "cv-alice", USDC)
+    world.type(f"vault pause {vault}", account="cv-alice")
+    err = refused(
+        *f"vault deposit {vault} --token USDC --amount 1 --dry-run".split(), account="cv-alice"
+    )
+    assert "deposit 1 USDC would fail: VaultPaused()" in err
     leader = world.address("cv-leader")
     err = refused(*f"intent sign --leader {leader} {TRADE}".split(), account=STRANGER, api=True)
     assert f"wrong signer: {world.address(STRANGER)} ({STRANGER}) is neither {leader}" in err
