@@ -57,17 +57,18 @@ class Env:
 
     @property
     def deployment(self) -> Any:
+        return self._once("deployment", self._load_deployment)
+
+    def _load_deployment(self) -> Any:
+        """The deployment file, refused when it belongs to another chain than the node's."""
         from backend.chain.deploy import Deployment
 
-        return self._once("deployment", lambda: self._load_deployment(Deployment))
-
-    def _load_deployment(self, deployment_type: Any) -> Any:
         if not self.deployment_file.is_file():
             raise UserError(
                 f"no deployment file at {self.deployment_file}: pass --deployment FILE "
                 "(or set COPYVAULT_DEPLOYMENT_FILE) to the file `copyvault deploy` wrote"
             )
-        deployment = deployment_type.load(self.deployment_file)
+        deployment = Deployment.load(self.deployment_file)
         chain_id = self.client.chain_id()
         if deployment.chain_id != chain_id:
             raise UserError(

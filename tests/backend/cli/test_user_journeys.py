@@ -242,7 +242,7 @@ def test_dry_run__simulates_and_sends_nothing(world):
     assert client.request("eth_getTransactionCount", [alice, "latest"]) == nonce
 
 
-def test_errors__one_clear_line_no_traceback(world):
+def test_errors__one_clear_line_no_traceback(world, tmp_path):
     vault = _create_vault(world, "cv-alice", threshold=1, account="cv-alice")
 
     def refused(*args: str, account: str | None = None, api: bool = False) -> str:
@@ -282,6 +282,14 @@ def test_errors__one_clear_line_no_traceback(world):
     leader = world.address("cv-leader")
     err = refused(*f"intent sign --leader {leader} {TRADE}".split(), account=STRANGER, api=True)
     assert f"wrong signer: {world.address(STRANGER)} ({STRANGER}) is neither {leader}" in err
+    other_chain = tmp_path / "deployment.json"
+    other_chain.write_text(
+        world.deployment_file.read_text().replace('"chain_id": 31337', '"chain_id": 1')
+    )
+    mismatch = run_cli(
+        "vault", "status", vault, "--rpc", world.chain.node.url, "--deployment", str(other_chain)
+    )
+    assert mismatch.code == 1 and "is for chain 1, but the node at" in mismatch.err
     assert "is not a configuration function" in refused(
         "config", "propose", vault, "selfdestruct", account="cv-alice", api=True
     )
