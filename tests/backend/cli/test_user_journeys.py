@@ -7,7 +7,12 @@ cancel nonces), and a signed intent relayed into a follower. One chain and serve
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eth_utils import to_checksum_address
@@ -20,6 +25,7 @@ USDC = 10**6
 WETH = 10**18
 RELAY_SECONDS = "60"
 TRADE = "--token-in WETH --token-out USDC --fraction 10%"
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -304,16 +310,30 @@ def test_errors__wrong_passphrase_is_refused(world, monkeypatch):
     assert result.code == 1 and "could not unlock account cv-bob" in result.err
 
 
-def test_version_and_ctrl_c(monkeypatch):
+def test_version():
     version = run_cli("--version")
     assert version.code == 0 and version.out.startswith("copyvault ")
 
-    def interrupted(self):
-        raise KeyboardInterrupt
 
-    monkeypatch.setattr("backend.cli.user.common.Env.api", interrupted)
-    result = run_cli("intent", "status", "0x" + "00" * 32)
-    assert result.code == 130 and "interrupted" in result.err and "Traceback" not in result.err
+def test_ctrl_c__a_waiting_command_exits_130_without_traceback():
+    """Ctrl-C while the command waits for the API (a server that accepts and never answers)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        api = f"http://127.0.0.1:{server.getsockname()[1]}"
+        command = [sys.executable, "-m", "backend.cli", "intent", "status", "0x" + "00" * 32]
+        process = subprocess.Popen(
+            [*command, "--api", api],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        server.settimeout(120)
+        connection, _ = server.accept()  # the command is inside its request now
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        connection.close()
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and out == ""
 
 
 def test_signing__a_prepared_document_that_differs_from_the_request_is_refused(world):
