@@ -210,6 +210,25 @@ def test_intent__signed_submitted_and_relayed_into_a_follower(world, tmp_path):
     assert f"{follower} mirrored: 0.2 WETH ->" in text and "USDC per WETH" in text
 
 
+def test_intent__a_delegate_signs_for_its_leader(world):
+    world.run("leader", "register", "--profile-uri", "ipfs://alice-trades", account="cv-leader")
+    bot, leader = "TEST::9", world.address("cv-leader")
+    world.type(f"leader delegate {world.address(bot)} --for 1h", account="cv-leader")
+    follower = _create_vault(world, "cv-bob", threshold=1, account="cv-bob")
+    _mint(world, "WETH", "cv-bob", WETH)
+    world.run("vault", "deposit", follower, "--token", "WETH", "--amount", "1", account="cv-bob")
+    world.indexed()
+
+    submitted = world.type(
+        f"intent sign --leader {leader} {TRADE} --submit --json", account=bot, api=True
+    ).json()
+    done = world.type(
+        f"intent status {submitted['digest']} --wait {RELAY_SECONDS} --json", api=True
+    ).json()
+    assert (done["status"], done["leader"], done["signer"]) == ("done", leader, world.address(bot))
+    assert next(v for v in done["vaults"] if v["vault"] == follower)["status"] == "mirrored"
+
+
 # ----------------------------------------------------------------------------- dry runs, errors
 
 
