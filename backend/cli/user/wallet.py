@@ -9,8 +9,9 @@ publicly known keys, so they are refused on any chain but a local one.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -106,7 +107,8 @@ def _unlock(account: Any, alias: str) -> None:
     if not hasattr(account, "set_autosign"):
         return
     try:
-        with _ape_warnings_hidden():
+        # The passphrase prompt goes to stderr: stdout carries the result (JSON, a signed intent).
+        with _ape_warnings_hidden(), redirect_stdout(sys.stderr):
             account.set_autosign(True)
     except AccountsError as exc:
         raise UserError(

@@ -7,6 +7,7 @@ cancel nonces), and a signed intent relayed into a follower. One chain and serve
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from eth_utils import to_checksum_address
 
 from backend.chain.node import start_anvil
-from tests.backend.cli.user_world import CAROL, STRANGER, World, open_world, run_cli
+from tests.backend.cli.user_world import CAROL, PASSPHRASE, STRANGER, World, open_world, run_cli
 from tests.backend.conftest import deploy_chain
 
 USDC = 10**6
@@ -327,6 +328,46 @@ def test_errors__wrong_passphrase_is_refused(world, monkeypatch):
     accounts.load("cv-bob").set_autosign(False)  # locked again, as in a new process
     result = world.run("vault", "pause", world.chain.deployment.factory, account="cv-bob")
     assert result.code == 1 and "could not unlock account cv-bob" in result.err
+
+
+def test_passphrase__prompted_on_stderr_so_stdout_stays_json(world, tmp_path):
+    """A keystore without APE_ACCOUNTS_<alias>_PASSPHRASE: the passphrase is asked for (here it
+    comes on standard input), the prompt goes to stderr, stdout holds only the JSON result."""
+    keystore = json.loads(
+        (world.deployment_file.parent / "ape-accounts" / "cv-bob.json").read_text()
+    )
+    (tmp_path / "accounts").mkdir()
+    (tmp_path / "accounts" / "dave.json").write_text(json.dumps(keystore))
+    command = [
+        sys.executable,
+        "-m",
+        "backend.cli",
+        "leader",
+        "register",
+        "--profile-uri",
+        "ipfs://d",
+        "--dry-run",
+        "--json",
+        "--account",
+        "dave",
+        "--rpc",
+        world.chain.node.url,
+        "--deployment",
+        str(world.deployment_file),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APE_ACCOUNTS_")}
+    result = subprocess.run(
+        command,
+        input=PASSPHRASE + "\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env | {"APE_DATA_FOLDER": str(tmp_path)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["from"] == world.address("cv-bob")
+    assert "Enter passphrase to permanently unlock 'dave'" in result.stderr
 
 
 def test_version():
