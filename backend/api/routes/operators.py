@@ -45,6 +45,7 @@ from backend.api.operator_schemas import (
 )
 from backend.api.schemas import AddressIn, HashIn
 from backend.chain.tx import SignerSender
+from backend.db.engine import write_transaction
 from backend.db.operator_models import DenyListEntry, Operator, OperatorSignIn
 from backend.db.types import utc_aware
 from backend.services import audit_log, operators
@@ -158,17 +159,17 @@ def privileged(permission: str, *, immediate: bool = True) -> Callable[..., Acto
 def _audit_refusal(session: Session, actor: Actor, permission: str, refused: ApiError) -> None:
     """A privileged call refused (wrong role, missing or wrong step-up code) is on the record
     too: a stolen session probing for what it may do shows up in the audit trail."""
-    session.rollback()  # the checks' reads end; the record is a transaction of its own
-    audit_log.append(
-        session,
-        category="privileged_call",
-        actor=f"operator:{actor.operator.username}/{actor.operator.role}",
-        action=f"{permission}.refused",
-        client=actor.client_address,
-        after={"code": refused.code},
-        at=actor.now,
-    )
-    session.commit()
+    session.rollback()  # the checks' reads end; the record is a write transaction of its own
+    with write_transaction(session.get_bind()) as conn:
+        audit_log.append(
+            conn,
+            category="privileged_call",
+            actor=f"operator:{actor.operator.username}/{actor.operator.role}",
+            action=f"{permission}.refused",
+            client=actor.client_address,
+            after={"code": refused.code},
+            at=actor.now,
+        )
 
 
 def _operator_out(operator: Operator) -> OperatorOut:
