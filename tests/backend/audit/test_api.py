@@ -4,6 +4,7 @@ GET /v1/audit-log/anchors and the public GET /v1/intents/{digest}/inclusion-proo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -157,3 +158,36 @@ def test_inclusion_proof__unknown_digest__404(fresh):
     ops, _world = fresh
     response = ops.call("GET", "/v1/intents/0x" + "cd" * 32 + "/inclusion-proof")
     assert (response.status_code, error_code(response)) == (404, "intent_not_found")
+
+
+def test_serve__anchorer_enabled__its_loop_publishes_the_first_anchor(
+    anvil_chain, stores, tmp_path
+):
+    """`copyvault serve` starts the anchorer beside the indexer and relayer: its first round
+    anchors at once (the first anchor covers everything before it)."""
+    from backend.chain.actions import Key
+    from backend.security.encryption import generate_secrets_key, parse_secrets_key
+    from backend.security.relayer_key import write_encrypted_key
+    from tests.backend.api.helpers import open_env
+
+    secrets_key = generate_secrets_key()
+    key_file = tmp_path / "anchorer.json"
+    deployer = Key.anvil(0)  # the deployment's anchorer (deploy_system's default: the admin)
+    write_encrypted_key(
+        key_file, deployer.private_key, parse_secrets_key(secrets_key), purpose="anchorer-key"
+    )
+    contract = AnchorContract(
+        anvil_chain.client, anvil_chain.deployment.audit_anchor, load_artifacts()
+    )
+    settings = {
+        "secrets_key": secrets_key,
+        "anchorer_enabled": True,
+        "anchorer_key_file": key_file,
+        "anchor_settle_seconds": 0,
+    }
+    with open_env(anvil_chain, stores, tmp_path, **settings):
+        for _ in range(600):  # the loop's first round; a bound, not a timing assertion
+            if contract.count():
+                break
+            time.sleep(0.1)
+        assert contract.count() == 1 and contract.at(0).from_time == 0
