@@ -554,5 +554,15 @@ def create_first_admin(
             after={"role": "admin", "status": "active"},
         )
     )
+    audit_log.append(
+        s,
+        category="operator_action",
+        actor="command line",
+        action="operator.create_admin",
+        subject=username,
+        client="command line",
+        after={"role": "admin", "status": "active"},
+        at=now,
+    )
     s.commit()
     return operator
