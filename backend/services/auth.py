@@ -271,7 +271,7 @@ def sign_in(
         session.rollback()  # no read connection held while the node is asked (EIP-1271)
         method = _verify(ctx, message, parsed.address, signature)
         return _open_session(engine, ctx, parsed, method, now, client_address)
-    except SignInError as refused:
+    except (SignInError, SiweMalformedError) as refused:
         session.rollback()
         with write_transaction(engine) as conn:
             _audit_sign_in(conn, ctx, address, client_address, now, failure=refused.code)
