@@ -185,8 +185,12 @@ def inclusion_proof(
             AuditAnchor.to_time > second,
         )
     )
+    if row is None:  # no anchor covers it yet: prove() says so without asking the chain
+        prove(session, chain_id=chain_id, digest=digest, anchor=None, second=second)
     artifacts = load_artifacts(state.settings.artifacts_file)
+    # The root comes from the deployment's contract, never from the store's copy (nor from the
+    # contract address the copy names).
     contract = AnchorContract(state.client, state.deployment.audit_anchor, artifacts)
-    anchor = contract.at(row.anchor_index) if row is not None else None
+    anchor = contract.at(row.anchor_index)
     proof = prove(session, chain_id=chain_id, digest=digest, anchor=anchor, second=second)
     return InclusionProofOut(**proof.to_json(), contract=contract.address)
