@@ -560,6 +560,42 @@ class NotDeniedError(NotFoundError):
     code = "not_denied"
 
 
+# ----------------------------------------------------------------------------- compliance (KYC,
+# screening cases; engineer H's block: parallel additions merge around it)
+
+
+class LeaderNotVerifiedError(ApiError):
+    """COPYVAULT_INTAKE_REQUIRE_VERIFIED_LEADER is on and the leader has no current `verified`
+    KYC attestation."""
+
+    status = 403
+    code = "leader_not_verified"
+
+
+class ScreeningCaseNotFoundError(NotFoundError):
+    code = "screening_case_not_found"
+
+
+class ScreeningCaseDecidedError(ApiError):
+    """The screening case was already cleared or confirmed: decisions are final."""
+
+    status = 409
+    code = "screening_case_decided"
+
+
+class KycNotFoundError(NotFoundError):
+    """No KYC attestation of that id (or of that leader)."""
+
+    code = "kyc_not_found"
+
+
+class KycEvidencePurgedError(ApiError):
+    """The attestation's evidence was purged at the end of its retention period."""
+
+    status = 410
+    code = "kyc_evidence_purged"
+
+
 # ----------------------------------------------------------------------------- rendering
 
 
@@ -761,6 +797,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed, "
         "no_funded_follower).",
         413: "The request body is larger than the API accepts (body_too_large).",
+        410: "Gone: the KYC evidence was purged at the end of its retention (kyc_evidence_purged).",
         423: "The operator account is locked after repeated failures (operator_locked).",
         422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
         429: "Too many: a rate limit is used up (rate_limited; the message names which) or the "

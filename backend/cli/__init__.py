@@ -11,6 +11,10 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault operator create-admin U   the first operator admin (password, TOTP)
     copyvault db upgrade                the store's migrations
     copyvault db purge-offchain         delete off-chain records (after a backup)
+    copyvault compliance load-list F    the sanctions list (OFAC SDN.XML or SDN.CSV)
+    copyvault compliance screen         screen new depositors, owners, leaders; open cases
+    copyvault compliance purge-evidence delete KYC evidence past its retention
+    copyvault keys rotate               re-encrypt every secret under a new master key
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ COMMANDS = {
     "guardian-key": "backend.cli.guardian_key:guardian_key",
     "operator": "backend.cli.operator:operator",
     "db": "backend.cli.db:db",
+    # compliance and keys (engineer H's block)
+    "compliance": "backend.cli.compliance:compliance",
+    "keys": "backend.cli.keys:keys",
 }
 
 
