@@ -97,7 +97,7 @@ def listed(s: Session, addresses: list[str]) -> dict[str, str]:
             SanctionsEntry.address.in_(set(addresses))
         )
     )
-    return dict(rows.tuples().all())
+    return {address: uid for address, uid in rows}
 
 
 def oracle_of(s: Session, chain_id: int) -> str | None:
