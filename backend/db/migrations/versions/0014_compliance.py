@@ -2,7 +2,7 @@
 (backend/db/compliance_models.py).
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-07 15:15:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from backend.db.types import Address, BigId, JsonDoc
 
 revision: str = "0014"
-down_revision: str | None = "0010"
+down_revision: str | None = "0012"  # merged wt-audit (0012); the lead re-chains at merge
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
