@@ -616,13 +616,20 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
-def validation_response(exc: RequestValidationError) -> JSONResponse:
+def validation_response(
+    exc: RequestValidationError, *, hide_unknown_names: bool = False
+) -> JSONResponse:
+    """`hide_unknown_names`: an unknown field is named `(unknown field)`, not by the name the
+    client sent (bodies that may carry personal data, such as KYC evidence, never echo it)."""
     fields = []
     for error in exc.errors():
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        loc = tuple(error.get("loc", ()))
+        if hide_unknown_names and error.get("type") == "extra_forbidden":
+            loc = (*loc[:-1], "(unknown field)")
         fields.append(
             {
-                "path": _location(tuple(error.get("loc", ()))),
+                "path": _location(loc),
                 "message": message,
                 "code": error["type"],
             }
@@ -671,8 +678,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return rate_limited_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_response(exc)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        private = getattr(request.app.state, "private_input_paths", ())
+        hide = any(request.url.path.startswith(prefix) for prefix in private)
+        return validation_response(exc, hide_unknown_names=hide)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

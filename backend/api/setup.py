@@ -29,6 +29,8 @@ from backend.config import Settings
 def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     extras = create_extras(app, settings)
     install_error_handlers(app)
+    # Request bodies that may carry personal data (KYC): validation errors never echo their keys.
+    app.state.private_input_paths = (f"{prefix}{compliance.router.prefix}/",)
     for module in (intents, vaults, leaders, proposals, stream, auth, operators, compliance):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)

@@ -21,7 +21,7 @@ def rotate() -> None:
     COPYVAULT_SECRETS_KEY to COPYVAULT_NEW_SECRETS_KEY (the store in one transaction)."""
     from backend.config import load_settings
     from backend.db.migrate import create_migrated_engine
-    from backend.security.key_rotation import rotate as run_rotate
+    from backend.services.key_rotation import rotate as run_rotate
 
     settings = load_settings()
     engine = create_migrated_engine(settings.sqlalchemy_url)

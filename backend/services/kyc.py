@@ -28,7 +28,8 @@ from backend.config import Settings
 from backend.db.compliance_models import KycAttestation
 from backend.db.types import utc_aware
 from backend.security.encryption import decrypt, encrypt, required_secrets_key
-from backend.services.operator_actions import Actor, record
+from backend.services import compliance_record
+from backend.services.operator_actions import Actor
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,13 @@ def attest(
         row.evidence = seal_evidence(evidence, address, settings)
     s.add(row)
     s.flush()
-    record(
+    compliance_record.operator_decision(
         s,
         actor,
         "kyc.attest",
         to_checksum_address(address),
         before=None,
-        after={"attestation": row.id, "status": status, "evidence": evidence is not None},
+        after={"attestation": row.id, "status": status, "documented": evidence is not None},
         chain_id=chain_id,
     )
     s.commit()
@@ -122,13 +123,13 @@ def read_evidence(
             "retention period or none was recorded"
         )
     evidence = open_evidence(row.evidence, settings)
-    record(
+    compliance_record.operator_decision(
         s,
         actor,
         "kyc.evidence_read",
-        f"attestation {attestation_id}",
+        to_checksum_address(row.address),
         before=None,
-        after=None,
+        after={"attestation": attestation_id},
         chain_id=chain_id,
     )
     s.commit()
@@ -144,8 +145,17 @@ def purge_evidence(s: Session, *, now: datetime, retention_days: int) -> int:
         .values(evidence=null(), evidence_purged_at=now)
         .execution_options(synchronize_session=False)
     )
-    s.commit()
     purged = result.rowcount or 0
+    if purged:
+        compliance_record.system_event(
+            s,
+            "kyc.evidence_purged",
+            None,
+            after={"attestations": purged, "retention_days": retention_days},
+            at=now,
+            actor="system:retention",
+        )
+    s.commit()
     if purged:
         log.info(
             "kyc: evidence of %d attestations purged (retention %d days)", purged, retention_days

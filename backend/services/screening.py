@@ -30,7 +30,8 @@ from backend.chain.client import ChainClient
 from backend.db.compliance_models import SanctionsEntry, ScreeningCase, ScreeningCursor
 from backend.db.models import IndexerCursor, Leader, Platform, Vault, VaultOwner, VaultTransfer
 from backend.db.operator_models import DenyListEntry
-from backend.services.operator_actions import Actor, record
+from backend.services import compliance_record
+from backend.services.operator_actions import Actor
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,14 @@ def _open_case(
     )
     s.add(case)
     s.flush()
+    compliance_record.system_event(
+        s,
+        "screening.case_opened",
+        to_checksum_address(sighting.address),
+        after={"case": case.id, "chain_id": chain_id, "role": sighting.subject, "sources": sources},
+        at=now,
+        actor="system:screening",
+    )
     return case
 
 
@@ -205,13 +214,13 @@ def _open(s: Session, chain_id: int, case_id: int) -> ScreeningCase:
 def _decide(s: Session, actor: Actor, case: ScreeningCase, status: str, reason: str) -> None:
     case.status, case.reason = status, reason
     case.decided_by, case.decided_at = actor.operator.username, actor.now
-    record(
+    compliance_record.operator_decision(
         s,
         actor,
         f"screening.{'clear' if status == 'cleared' else 'confirm'}",
-        f"case {case.id}",
-        before={"status": "open"},
-        after={"status": status, "subject": case.subject, "sources": case.sources},
+        to_checksum_address(case.address),
+        before={"case": case.id, "status": "open"},
+        after={"case": case.id, "status": status, "role": case.subject, "sources": case.sources},
         reason=reason,
         chain_id=case.chain_id,
     )

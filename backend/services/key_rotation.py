@@ -36,6 +36,7 @@ from backend.db.operator_models import Operator
 from backend.exceptions import ConfigError
 from backend.security import guardian_key, relayer_key
 from backend.security.encryption import decrypt, encrypt, parse_secrets_key
+from backend.services import audit_log
 
 # Envelope fields that are not bound context (everything else in an envelope is).
 _ENVELOPE_FIELDS = frozenset({"format", "cipher", "purpose", "nonce", "ciphertext"})
@@ -111,7 +112,9 @@ def _discard(staged: dict[Path, Path]) -> None:
         rotating.unlink(missing_ok=True)
 
 
-def _reseal_store(engine: Engine, old: bytes, new: bytes, report: RotationReport) -> None:
+def _reseal_store(
+    engine: Engine, old: bytes, new: bytes, report: RotationReport, key_files: list[str]
+) -> None:
     with write_transaction(engine) as conn:
         for key_column, column in STORED_ENVELOPES:
             rows = conn.execute(select(key_column, column).where(column.is_not(None))).all()
@@ -128,6 +131,18 @@ def _reseal_store(engine: Engine, old: bytes, new: bytes, report: RotationReport
                 )
                 done += 1
             report.stored[f"{column.table.name}.{column.name}"] = done
+        # The audit trail names what was re-encrypted, never a secret (counts and names only).
+        audit_log.append(
+            conn,
+            category="key_rotation",
+            actor="system:copyvault keys rotate",
+            action="secrets_key.rotate",
+            after={
+                "rows": sum(report.stored.values()),
+                "tables": sorted({name.split(".")[0] for name in report.stored}),
+                "key_files": key_files,
+            },
+        )
 
 
 def rotate(engine: Engine, settings: Settings) -> RotationReport:
@@ -139,7 +154,8 @@ def rotate(engine: Engine, settings: Settings) -> RotationReport:
     report = RotationReport()
     staged = _staged_files(settings, old, new)
     try:
-        _reseal_store(engine, old, new, report)
+        variables = [variable for variable, _path in _key_files(settings)]
+        _reseal_store(engine, old, new, report, variables)
     except BaseException:
         _discard(staged)
         raise
