@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from backend.chain.abi import ContractAbi
 from backend.chain.tx import created_address
+from backend.db.audit_models import AuditEntry
 from backend.db.compliance_models import ScreeningCase
 from backend.db.operator_models import DenyListEntry, OperatorAction
 from backend.services import screening
@@ -68,6 +69,12 @@ def _case(env: ComplianceEnv, address: str, subject: str) -> ScreeningCase:
         return case
 
 
+def _audit(env: ComplianceEnv, action: str) -> list[AuditEntry]:
+    with env.ops.session() as s:
+        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+        return list(s.scalars(query))
+
+
 def _actions(env: ComplianceEnv, action: str) -> list[OperatorAction]:
     with env.ops.session() as s:
         return list(s.scalars(select(OperatorAction).where(OperatorAction.action == action)))
@@ -105,6 +112,14 @@ def test_screen__again__nothing_new_is_screened_and_a_reloaded_list_opens_no_dup
         assert len(s.scalars(select(ScreeningCase)).all()) == 3
 
 
+def test_screen__each_case_opened__is_in_the_audit_trail(screened):
+    env, report = screened
+    opened = _audit(env, "screening.case_opened")
+    assert sorted(e.after["case"] for e in opened) == sorted(report.opened)
+    assert {e.actor for e in opened} == {"system:screening"}
+    assert {e.after["role"] for e in opened} == {"depositor", "owner", "leader"}
+
+
 def test_cases__listed_for_compliance_newest_first__filtered_by_status(screened):
     env, _ = screened
     response = env.call("GET", "/cases?status=open", totp=None)
@@ -127,8 +142,14 @@ def test_clear__false_match__closed_recorded_address_not_denied(screened):
     assert body["sources"] == ["oracle"]
     with env.ops.session() as s:
         assert is_denied(s, _chain_id(env), [owner]) == []
-    recorded = [r for r in _actions(env, "screening.clear") if r.target == f"case {case.id}"]
+    recorded = [r for r in _actions(env, "screening.clear") if r.after["case"] == case.id]
     assert len(recorded) == 1 and recorded[0].reason == "oracle false hit"
+    assert recorded[0].target == owner
+    audited = _audit(env, "screening.clear")
+    assert [(e.subject, e.after["status"], e.reason) for e in audited] == [
+        (owner, "cleared", "oracle false hit")
+    ]
+    assert audited[0].actor == f"operator:{env.officer.username}"
     again = env.call("POST", f"/cases/{case.id}/confirm", json={"reason": "changed my mind"})
     assert again.status_code == 409 and error_code(again) == "screening_case_decided"
 
@@ -145,6 +166,7 @@ def test_confirm__true_match__leader_denied_and_intake_refuses_it(screened):
         entry = s.get(DenyListEntry, (_chain_id(env), leader.lower()))
         assert entry is not None and f"screening case {case.id} confirmed" in entry.reason
     assert len(_actions(env, "screening.confirm")) == 1
+    assert [e.subject for e in _audit(env, "screening.confirm")] == [leader]
     intake = env.intake
     refused = intake.post(intake.body(intake.message(nonce=77)))
     assert refused.status_code == 403 and error_code(refused) == "address_denied"
