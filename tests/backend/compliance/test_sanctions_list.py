@@ -108,3 +108,13 @@ def test_cli_load_list__loads_and_reports(stores, monkeypatch):
     engine = stores.engine(url, migrate=False)
     with Session(engine) as s:
         assert len(s.scalars(select(SanctionsEntry)).all()) == 3
+
+
+def test_purge_offchain__compliance_tables__are_kept():
+    from backend.db.compliance_models import COMPLIANCE_TABLES
+    from backend.db.offchain import offchain_tables
+
+    purged = {table.name for table in offchain_tables()}
+    kept = {model.__table__.name for model in COMPLIANCE_TABLES}
+    assert kept == {"sanctions_entries", "screening_cursors", "screening_cases", "kyc_attestations"}
+    assert not purged & kept
