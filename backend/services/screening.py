@@ -211,38 +211,35 @@ def _open(s: Session, chain_id: int, case_id: int) -> ScreeningCase:
     return case
 
 
-def _decide(s: Session, actor: Actor, case: ScreeningCase, status: str, reason: str) -> None:
+def decide_case(
+    s: Session, actor: Actor, *, chain_id: int, case_id: int, decision: str, reason: str
+) -> ScreeningCase:
+    """`clear` (a false match: nothing else changes) or `confirm` (a true match: the address
+    goes on the deny list in the same transaction) an open case, recorded."""
+    case = _open(s, chain_id, case_id)
+    status = {"clear": "cleared", "confirm": "confirmed"}[decision]
     case.status, case.reason = status, reason
     case.decided_by, case.decided_at = actor.operator.username, actor.now
     compliance_record.operator_decision(
         s,
         actor,
-        f"screening.{'clear' if status == 'cleared' else 'confirm'}",
+        f"screening.{decision}",
         to_checksum_address(case.address),
         before={"case": case.id, "status": "open"},
         after={"case": case.id, "status": status, "role": case.subject, "sources": case.sources},
         reason=reason,
         chain_id=case.chain_id,
     )
-
-
-def clear_case(s: Session, actor: Actor, *, chain_id: int, case_id: int, reason: str):
-    """A false match: the case is closed, nothing else changes."""
-    case = _open(s, chain_id, case_id)
-    _decide(s, actor, case, "cleared", reason)
+    if status == "confirmed":
+        _deny(s, actor, case, reason)
     s.commit()
     return case
 
 
-def confirm_case(s: Session, actor: Actor, *, chain_id: int, case_id: int, reason: str):
-    """A true match: the address goes on the deny list in the same transaction."""
-    case = _open(s, chain_id, case_id)
-    _decide(s, actor, case, "confirmed", reason)
-    entry = s.get(DenyListEntry, (chain_id, case.address)) or DenyListEntry(
-        chain_id=chain_id, address=case.address
+def _deny(s: Session, actor: Actor, case: ScreeningCase, reason: str) -> None:
+    entry = s.get(DenyListEntry, (case.chain_id, case.address)) or DenyListEntry(
+        chain_id=case.chain_id, address=case.address
     )
     entry.reason = f"screening case {case.id} confirmed: {reason}"
     entry.added_by, entry.added_at = actor.operator.username, actor.now
     s.add(entry)
-    s.commit()
-    return case

@@ -8,7 +8,7 @@ Answers never carry KYC evidence except the one endpoint that opens it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Path, Query
@@ -41,6 +41,7 @@ Reader = Annotated[Actor, Depends(reader("compliance.read"))]
 Decider = Annotated[Actor, Depends(privileged("screening.decide"))]
 Attester = Annotated[Actor, Depends(privileged("kyc.attest"))]
 EvidenceReader = Annotated[Actor, Depends(privileged("kyc.evidence"))]
+Decision = Literal["clear", "confirm"]
 CaseId = Annotated[int, Path(ge=1, le=2**62, description="The screening case's id.")]
 LeaderAddress = Annotated[AddressIn, Path(description="The leader's address.")]
 
@@ -93,27 +94,24 @@ def list_cases(
 
 
 @router.post(
-    "/cases/{case_id}/clear", response_model=ScreeningCaseOut, responses=error_responses(404, 409)
+    "/cases/{case_id}/{decision}",
+    response_model=ScreeningCaseOut,
+    responses=error_responses(404, 409),
 )
-def clear_case(
-    case_id: CaseId, body: ReasonIn, actor: Decider, session: SessionDep, chain_id: ChainIdDep
+def decide_case(
+    case_id: CaseId,
+    decision: Annotated[
+        Decision,
+        Path(description="`clear`: a false match. `confirm`: the address goes on the deny list."),
+    ],
+    body: ReasonIn,
+    actor: Decider,
+    session: SessionDep,
+    chain_id: ChainIdDep,
 ) -> ScreeningCaseOut:
-    """Compliance (step-up): the match was false; the case closes, nothing else changes."""
-    case = screening.clear_case(
-        session, actor, chain_id=chain_id, case_id=case_id, reason=body.reason
-    )
-    return _case_out(case)
-
-
-@router.post(
-    "/cases/{case_id}/confirm", response_model=ScreeningCaseOut, responses=error_responses(404, 409)
-)
-def confirm_case(
-    case_id: CaseId, body: ReasonIn, actor: Decider, session: SessionDep, chain_id: ChainIdDep
-) -> ScreeningCaseOut:
-    """Compliance (step-up): the match is true; the address goes on the deny list."""
-    case = screening.confirm_case(
-        session, actor, chain_id=chain_id, case_id=case_id, reason=body.reason
+    """Compliance (step-up): decide an open case, for good."""
+    case = screening.decide_case(
+        session, actor, chain_id=chain_id, case_id=case_id, decision=decision, reason=body.reason
     )
     return _case_out(case)
 

@@ -192,7 +192,9 @@ def test_decide__wrong_role_or_no_second_factor__refused_case_stays_open(
     assert _case(env, env.chain.depositor.address, "depositor").status == "open"
 
 
-def test_decide__unknown_case__404(screened):
+def test_decide__unknown_case_or_decision__404_or_422(screened):
     env, _ = screened
     response = env.call("POST", "/cases/999999/clear", json={"reason": "x"})
     assert response.status_code == 404 and error_code(response) == "screening_case_not_found"
+    unknown = env.call("POST", "/cases/1/approve", json={"reason": "x"})
+    assert unknown.status_code == 422 and "path.decision" in unknown.text
