@@ -12,6 +12,7 @@ from backend.api.extras import create_extras
 from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
 from backend.api.platform import install_platform
 from backend.api.routes import (
+    audit,
     auth,
     compliance,
     health,
@@ -31,7 +32,7 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     install_error_handlers(app)
     # Request bodies that may carry personal data (KYC): validation errors never echo their keys.
     app.state.private_input_paths = (f"{prefix}{compliance.router.prefix}/",)
-    for module in (intents, vaults, leaders, proposals, stream, auth, operators, compliance):
+    for module in (intents, vaults, leaders, proposals, stream, auth, operators, audit, compliance):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -45,6 +46,7 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (stream.router, prefix),
         (auth.router, prefix),
         (operators.router, prefix),
+        (audit.router, prefix),
         (compliance.router, prefix),
         (metrics.router, ""),
     ):

@@ -15,6 +15,8 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault compliance screen         screen new depositors, owners, leaders; open cases
     copyvault compliance purge-evidence delete KYC evidence past its retention
     copyvault keys rotate               re-encrypt every secret under a new master key
+    copyvault db app-role NAME          PostgreSQL role the application runs as (audit_log: insert)
+    copyvault audit verify|prove|anchor the audit trail and its on-chain anchors
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ COMMANDS = {
     # compliance and keys (engineer H's block)
     "compliance": "backend.cli.compliance:compliance",
     "keys": "backend.cli.keys:keys",
+    # audit trail
+    "audit": "backend.cli.audit:audit",
 }
 
 

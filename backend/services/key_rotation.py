@@ -4,7 +4,8 @@ What is re-encrypted (each envelope keeps its purpose and bound context, gets a 
 - in the store, in ONE transaction: every column of `STORED_ENVELOPES` (operators' TOTP seeds,
   KYC evidence; a later table of secrets, such as webhook secrets, is one more entry there);
 - the key files: COPYVAULT_RELAYER_KEY_FILE (when it is a copyvault envelope; a V3 keystore is
-  protected by its own password and is left alone) and COPYVAULT_GUARDIAN_KEY_FILE.
+  protected by its own password and is left alone), COPYVAULT_GUARDIAN_KEY_FILE and
+  COPYVAULT_ANCHORER_KEY_FILE (the audit anchorer's).
 
 Order, so that a failure at any point leaves a state one of the two keys opens completely:
 1. everything is decrypted with the old key and sealed with the new one in memory (a secret the
@@ -34,7 +35,7 @@ from backend.db.compliance_models import KycAttestation
 from backend.db.engine import write_transaction
 from backend.db.operator_models import Operator
 from backend.exceptions import ConfigError
-from backend.security import guardian_key, relayer_key
+from backend.security import anchorer_key, guardian_key, relayer_key
 from backend.security.encryption import decrypt, encrypt, parse_secrets_key
 from backend.services import audit_log
 
@@ -74,6 +75,8 @@ def _key_files(settings: Settings) -> Iterator[tuple[str, Path]]:
             yield "COPYVAULT_RELAYER_KEY_FILE", settings.relayer_key_file
     if settings.guardian_key_file is not None:
         yield guardian_key.VARIABLE, settings.guardian_key_file
+    if settings.anchorer_key_file is not None:
+        yield anchorer_key.VARIABLE, settings.anchorer_key_file
 
 
 def _write_private(path: Path, document: dict[str, Any]) -> None:

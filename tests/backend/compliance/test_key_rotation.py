@@ -33,6 +33,7 @@ from backend.security.encryption import (
     generate_secrets_key,
     parse_secrets_key,
 )
+from backend.security.anchorer_key import load_anchorer_signer
 from backend.security.guardian_key import load_guardian_signer
 from backend.security.relayer_key import load_relayer_signer, write_encrypted_key
 from backend.services import kyc, operators
@@ -49,7 +50,15 @@ class Secrets:
         self.engine = stores.engine(self.url)
         self.old, self.new = generate_secrets_key(), generate_secrets_key()
         self.relayer_hex, self.guardian_hex = secrets.token_hex(32), secrets.token_hex(32)
+        self.anchorer_hex = secrets.token_hex(32)
         self.relayer_file, self.guardian_file = folder / "relayer.json", folder / "guardian.json"
+        self.anchorer_file = folder / "anchorer.json"
+        write_encrypted_key(
+            self.anchorer_file,
+            self.anchorer_hex,
+            parse_secrets_key(self.old),
+            purpose="anchorer-key",
+        )
         write_encrypted_key(self.relayer_file, self.relayer_hex, parse_secrets_key(self.old))
         write_encrypted_key(
             self.guardian_file,
@@ -68,6 +77,7 @@ class Secrets:
             secrets_key=key,
             relayer_key_file=self.relayer_file,
             guardian_key_file=self.guardian_file,
+            anchorer_key_file=self.anchorer_file,
             **more,
         )
 
@@ -107,11 +117,16 @@ class Secrets:
             )
             s.commit()
 
+    @property
+    def key_files(self) -> tuple[Path, ...]:
+        return (self.relayer_file, self.guardian_file, self.anchorer_file)
+
     def plaintexts(self) -> list[str]:
         return [
             *self.seeds.values(),
             self.relayer_hex,
             self.guardian_hex,
+            self.anchorer_hex,
             *EVIDENCE.values(),
             self.old,
             self.new,
@@ -122,7 +137,7 @@ class Secrets:
         with Session(self.engine) as s:
             stored = [op.totp_secret for op in s.scalars(select(Operator)) if op.totp_secret]
             stored += [row.evidence for row in s.scalars(select(KycAttestation))]
-        files = [json.loads(p.read_text()) for p in (self.relayer_file, self.guardian_file)]
+        files = [json.loads(p.read_text()) for p in self.key_files]
         return stored + files
 
     def raw_store(self) -> bytes:
@@ -173,10 +188,10 @@ def test_rotate__new_key_opens_everything_old_key_nothing_no_plaintext_at_rest(h
     _assert_no_plaintext(held.raw_store(), held.plaintexts())
     report = rotate(held.engine, held.settings(held.old, new_secrets_key=held.new))
     assert report.stored == {"operators.totp_secret": 2, "kyc_attestations.evidence": 1}
-    assert sorted(report.files) == sorted(map(str, (held.relayer_file, held.guardian_file)))
+    assert sorted(report.files) == sorted(map(str, held.key_files))
     _assert_no_plaintext(held.raw_store(), held.plaintexts())
     envelopes = held.envelopes()
-    assert len(envelopes) == 5
+    assert len(envelopes) == 6
     assert all(_opens(e, held.new) for e in envelopes)
     assert not any(_opens(e, held.old) for e in envelopes)
     after = held.settings(held.new)
@@ -190,9 +205,11 @@ def test_rotate__new_key_opens_everything_old_key_nothing_no_plaintext_at_rest(h
         assert entry.after["rows"] == 3 and entry.after["key_files"] == [
             "COPYVAULT_RELAYER_KEY_FILE",
             "COPYVAULT_GUARDIAN_KEY_FILE",
+            "COPYVAULT_ANCHORER_KEY_FILE",
         ]
     assert load_relayer_signer(after).address == Account.from_key(held.relayer_hex).address
     assert load_guardian_signer(after).address == Account.from_key(held.guardian_hex).address
+    assert load_anchorer_signer(after).address == Account.from_key(held.anchorer_hex).address
     with pytest.raises(ConfigError):
         load_relayer_signer(held.settings(held.old))
     assert (held.relayer_file.stat().st_mode & 0o777) == 0o600
@@ -215,11 +232,11 @@ def test_rotate__a_secret_the_old_key_cannot_open__stops_with_nothing_changed(he
         )
         s.commit()
     before = held.envelopes()
-    files = [p.read_bytes() for p in (held.relayer_file, held.guardian_file)]
+    files = [p.read_bytes() for p in held.key_files]
     with pytest.raises(ConfigError, match="operators .*did not decrypt"):
         rotate(held.engine, held.settings(held.old, new_secrets_key=held.new))
     assert held.envelopes() == before
-    assert [p.read_bytes() for p in (held.relayer_file, held.guardian_file)] == files
+    assert [p.read_bytes() for p in held.key_files] == files
     assert not list(held.folder.glob("*.rotating"))
     with Session(held.engine) as s:
         assert s.scalars(select(AuditEntry)).all() == []
@@ -231,6 +248,7 @@ def test_cli_keys_rotate__needs_the_new_key__then_rotates(held, monkeypatch):
     monkeypatch.setenv("COPYVAULT_SECRETS_KEY", held.old)
     monkeypatch.setenv("COPYVAULT_RELAYER_KEY_FILE", str(held.relayer_file))
     monkeypatch.setenv("COPYVAULT_GUARDIAN_KEY_FILE", str(held.guardian_file))
+    monkeypatch.setenv("COPYVAULT_ANCHORER_KEY_FILE", str(held.anchorer_file))
     monkeypatch.delenv("COPYVAULT_NEW_SECRETS_KEY", raising=False)
     missing = CliRunner().invoke(cli, ["keys", "rotate"])
     assert missing.exit_code != 0 and "COPYVAULT_NEW_SECRETS_KEY is not set" in str(

@@ -71,7 +71,11 @@ def _case(env: ComplianceEnv, address: str, subject: str) -> ScreeningCase:
 
 def _audit(env: ComplianceEnv, action: str) -> list[AuditEntry]:
     with env.ops.session() as s:
-        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.category == "compliance", AuditEntry.action == action)
+            .order_by(AuditEntry.seq)
+        )
         return list(s.scalars(query))
 
 
