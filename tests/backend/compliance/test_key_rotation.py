@@ -27,13 +27,13 @@ from backend.db.audit_models import AuditEntry
 from backend.db.compliance_models import KycAttestation
 from backend.db.operator_models import Operator
 from backend.exceptions import ConfigError
+from backend.security.anchorer_key import load_anchorer_signer
 from backend.security.encryption import (
     SecretDecryptionError,
     decrypt,
     generate_secrets_key,
     parse_secrets_key,
 )
-from backend.security.anchorer_key import load_anchorer_signer
 from backend.security.guardian_key import load_guardian_signer
 from backend.security.relayer_key import load_relayer_signer, write_encrypted_key
 from backend.services import kyc, operators
