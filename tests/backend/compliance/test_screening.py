@@ -8,10 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from backend.chain.abi import ContractAbi
 from backend.chain.tx import created_address
+from backend.cli import cli
 from backend.db.audit_models import AuditEntry
 from backend.db.compliance_models import ScreeningCase
 from backend.db.operator_models import DenyListEntry, OperatorAction
@@ -202,3 +204,17 @@ def test_decide__unknown_case_or_decision__404_or_422(screened):
     assert response.status_code == 404 and error_code(response) == "screening_case_not_found"
     unknown = env.call("POST", "/cases/1/approve", json={"reason": "x"})
     assert unknown.status_code == 422 and "path.decision" in unknown.text
+
+
+def test_cli_screen__reports_the_blocks_and_cases(screened, monkeypatch):
+    env, report = screened
+    settings = env.ops.settings
+    monkeypatch.setenv("COPYVAULT_DATABASE_URL", settings.sqlalchemy_url)
+    monkeypatch.setenv("COPYVAULT_RPC_URL", settings.rpc_url)
+    monkeypatch.setenv("COPYVAULT_DEPLOYMENT_FILE", str(settings.deployment_file))
+    env.chain.mine(2)
+    env.ops.api.index()
+    result = CliRunner().invoke(cli, ["compliance", "screen"])
+    assert result.exit_code == 0, result.output
+    assert f"screened blocks {report.to_block + 1}..{env.chain.head()}" in result.output
+    assert "0 cases opened" in result.output
