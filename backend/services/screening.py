@@ -62,7 +62,9 @@ class ScreeningReport:
 
 
 def _sightings(s: Session, chain_id: int, after: int, head: int) -> list[Sighting]:
-    in_range = lambda column: column.between(after + 1, head)  # noqa: E731
+    def in_range(column):
+        return column.between(after + 1, head)
+
     deposits = s.execute(
         select(VaultTransfer.account, VaultTransfer.vault, VaultTransfer.block_number).where(
             VaultTransfer.chain_id == chain_id,
@@ -91,14 +93,22 @@ def _sightings(s: Session, chain_id: int, after: int, head: int) -> list[Sightin
 # ----------------------------------------------------------------------------- checks
 
 
+# Addresses per query: well under SQLite's limit of bound parameters, whatever the run's size.
+_CHUNK = 500
+
+
 def listed(s: Session, addresses: list[str]) -> dict[str, str]:
     """The addresses of `addresses` on the loaded sanctions list -> their list uid."""
-    rows = s.execute(
-        select(SanctionsEntry.address, SanctionsEntry.list_uid).where(
-            SanctionsEntry.address.in_(set(addresses))
+    found: dict[str, str] = {}
+    for start in range(0, len(addresses), _CHUNK):
+        chunk = addresses[start : start + _CHUNK]
+        rows = s.execute(
+            select(SanctionsEntry.address, SanctionsEntry.list_uid).where(
+                SanctionsEntry.address.in_(chunk)
+            )
         )
-    )
-    return {address: uid for address, uid in rows}
+        found.update({address: uid for address, uid in rows})
+    return found
 
 
 def oracle_of(s: Session, chain_id: int) -> str | None:
@@ -121,7 +131,12 @@ def _cursor(s: Session, chain_id: int) -> int:
 
 
 def _open_case(
-    s: Session, chain_id: int, sighting: Sighting, sources: list[str], uid: str | None, now
+    s: Session,
+    chain_id: int,
+    sighting: Sighting,
+    sources: list[str],
+    uid: str | None,
+    now: datetime,
 ) -> ScreeningCase | None:
     exists = s.scalar(
         select(ScreeningCase.id).where(

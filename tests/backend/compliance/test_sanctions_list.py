@@ -118,3 +118,20 @@ def test_purge_offchain__compliance_tables__are_kept():
     kept = {model.__table__.name for model in COMPLIANCE_TABLES}
     assert kept == {"sanctions_entries", "screening_cursors", "screening_cases", "kyc_attestations"}
     assert not purged & kept
+
+
+def test_listed__more_addresses_than_one_query_takes__every_match_found(stores):
+    from backend.services.screening import listed
+
+    engine = stores.engine()
+    now = datetime.now(UTC)
+    addresses = [f"0x{i:040x}" for i in range(1, 1_301)]
+    with Session(engine) as s:
+        s.add_all(
+            SanctionsEntry(address=a, list_uid=str(i), programs="", source="t", loaded_at=now)
+            for i, a in enumerate(addresses)
+            if i % 2 == 0
+        )
+        s.commit()
+        found = listed(s, addresses)
+    assert found == {a: str(i) for i, a in enumerate(addresses) if i % 2 == 0}
