@@ -508,6 +508,32 @@ class Settings(BaseSettings):
         None, description="Folder of `copyvault backup` files; default: <data_dir>/backups."
     )
 
+    # ------------------------------------------------------------------ compliance and keys
+    # (KYC, screening, key rotation: one block, so parallel additions merge around it)
+    intake_require_verified_leader: bool = Field(
+        False,
+        description=(
+            "Admit intents only from leaders whose newest KYC attestation is `verified` and not "
+            "expired; others get 403 leader_not_verified."
+        ),
+    )
+    kyc_evidence_retention_days: int = Field(
+        1_825,
+        ge=1,
+        le=36_500,
+        description=(
+            "Days KYC evidence is kept after it was recorded; `copyvault compliance "
+            "purge-evidence` then deletes it (the decision itself stays)."
+        ),
+    )
+    new_secrets_key: Secret | None = Field(
+        None,
+        description=(
+            "The next COPYVAULT_SECRETS_KEY, read by `copyvault keys rotate` only: every secret is "
+            "re-encrypted with it; then it replaces COPYVAULT_SECRETS_KEY."
+        ),
+    )
+
     # ------------------------------------------------------------------ audit trail (anchoring)
     anchorer_enabled: bool = Field(
         False,

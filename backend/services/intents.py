@@ -7,7 +7,9 @@ in this order, and nothing is stored unless every one passes:
 2. the EIP-712 digest on the registry's domain for this chain; the same digest seen before, with the
    same signature or signer, returns the stored intent as it is (idempotent: never relayed twice);
 3. admission, from the index and before any signature is recovered (spam from fresh keys costs one
-   SELECT, no ECDSA): the leader is not on the platform's deny list (`address_denied`), is
+   SELECT, no ECDSA): the leader is not on the platform's deny list (`address_denied`), has a
+   current `verified` KYC attestation when COPYVAULT_INTAKE_REQUIRE_VERIFIED_LEADER is on
+   (`leader_not_verified`; one more indexed query, only then), is
    registered in the LeaderRegistry (`leader_not_registered`) and
    at least one vault following it can trade the intent: not paused, copying, and holding a
    positive indexed balance of `tokenIn` (`no_funded_follower`);
@@ -56,6 +58,7 @@ from backend.api.errors import (
     InvalidFractionError,
     InvalidSignatureError,
     LeaderNotRegisteredError,
+    LeaderNotVerifiedError,
     LeaderPendingLimitError,
     MalformedSignatureError,
     NoFundedFollowerError,
@@ -94,6 +97,7 @@ from backend.db.models import (
 from backend.db.operator_models import DenyListEntry
 from backend.db.relay_models import Intent, RelayBatch, RelayOutcome
 from backend.exceptions import ChainUnavailableError, RpcError
+from backend.services import kyc
 from backend.services.deny_list import is_denied
 
 MAX_BPS: Final = 10_000
@@ -120,6 +124,8 @@ class IntakeContext:
     # Admission: most intents of one leader not yet final, and the Retry-After of a refusal.
     max_pending: int = 32
     pending_retry_after: int = 12
+    # Compliance: admit only leaders with a current `verified` KYC attestation.
+    require_verified_leader: bool = False
 
     @property
     def domain(self) -> eip712.Domain:
@@ -440,6 +446,16 @@ def _require_not_denied(address: str, role: str, denied: bool) -> None:
         )
 
 
+def _require_verified(session: Session, ctx: IntakeContext, leader: str) -> None:
+    now = datetime.now(UTC)
+    if not kyc.verified_leader(session, chain_id=ctx.chain_id, address=leader, now=now):
+        raise LeaderNotVerifiedError(
+            f"leader {leader} has no current KYC verification, which this platform requires: "
+            "the leader completes verification with the platform's compliance team (nothing was "
+            "stored)"
+        )
+
+
 def _require_admitted(message: eip712.TradeIntent, facts: _IndexFacts) -> None:
     """Rule 3: the leader is not denied, is registered, and a follower can trade the intent."""
     _require_not_denied(message.leader, "leader", facts.leader_denied)
@@ -560,6 +576,8 @@ def submit_intent(
     # Admission first: an intent no vault could trade, or a denied leader's, is refused for one
     # SELECT, before ECDSA.
     _require_admitted(message, facts)
+    if ctx.require_verified_leader:  # one indexed query, only when the setting asks for it
+        _require_verified(session, ctx, message.leader)
     signer = _authorized_signer(session, ctx, message, body.signature)
     if signer != message.leader.lower():  # a delegate: on the deny list too?
         _require_not_denied(signer, "signer", bool(is_denied(session, ctx.chain_id, [signer])))

@@ -55,6 +55,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "deny_list.edit": frozenset({"compliance"}),
     "state.read": frozenset({"admin", "risk", "compliance", "support"}),
     "records.read": frozenset({"admin", "auditor"}),
+    # compliance (screening cases, KYC): decisions and evidence are the compliance role's alone
+    "screening.decide": frozenset({"compliance"}),
+    "kyc.attest": frozenset({"compliance"}),
+    "kyc.evidence": frozenset({"compliance"}),
+    "compliance.read": frozenset({"admin", "compliance", "auditor"}),
 }
 
 
