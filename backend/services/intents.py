@@ -92,6 +92,8 @@ from backend.db.models import (
 from backend.db.operator_models import DenyListEntry
 from backend.db.relay_models import Intent, RelayBatch, RelayOutcome
 from backend.exceptions import ChainUnavailableError, RpcError
+from backend.risk.engine import Assessment, IntentView
+from backend.risk.gate import RiskGate
 from backend.services.deny_list import is_denied
 
 MAX_BPS: Final = 10_000
@@ -118,6 +120,8 @@ class IntakeContext:
     # Admission: most intents of one leader not yet final, and the Retry-After of a refusal.
     max_pending: int = 32
     pending_retry_after: int = 12
+    # The risk engine (backend/risk): None when COPYVAULT_RISK_ENABLED is false.
+    risk: RiskGate | None = None
 
     @property
     def domain(self) -> eip712.Domain:
@@ -547,13 +551,17 @@ def submit_intent(
     _require_time_left(ctx, message)
     _require_nonce_open(message, facts)
     _require_allowed_route(ctx, message, facts)
+    # Every rule passed: the risk engine scores it from memory (no store query) and may hold it.
+    received = _utcnow()
+    verdict = _judge(ctx, message, digest, received)
     # Give the read connection back before taking a write one: a request never holds two, so a
     # full pool cannot deadlock (every request waiting for a second connection).
     session.rollback()
-    intent = _store(engine, ctx, message, digest, signer, body.signature)
+    intent = _store(engine, ctx, message, digest, signer, body.signature, received, verdict)
     if intent is None:  # a concurrent request stored the same digest first
         return _stored_by_another(engine, ctx.chain_id, digest), False
-    ctx.on_accepted()
+    if intent.status == "accepted":
+        ctx.on_accepted()
     # Just stored: no batch and no outcome can predate this answer, so none are read.
     return _status_out(intent, outcomes=[], batches=[]), True
 
@@ -577,6 +585,39 @@ def _same_approval(
     )
 
 
+def _judge(
+    ctx: IntakeContext, message: eip712.TradeIntent, digest: str, received: datetime
+) -> Assessment | None:
+    if ctx.risk is None:
+        return None
+    view = IntentView(
+        leader=message.leader.lower(),
+        venue=message.venue.lower(),
+        token_in=message.token_in.lower(),
+        token_out=message.token_out.lower(),
+        fraction_bps=message.fraction_bps,
+        min_price=message.min_price,
+        at=received.timestamp(),
+    )
+    return ctx.risk.judge(view, digest)
+
+
+def _risk_columns(verdict: Assessment | None) -> dict:
+    """The intent's status and the risk engine's record of why (docs/risk.md)."""
+    if verdict is None:
+        return {"status": "accepted", "plan_due": True}
+    columns = {"risk_score": verdict.score, "risk_features": verdict.features_json()}
+    if verdict.action == "admit":
+        return columns | {"status": "accepted", "plan_due": True}
+    drivers = ", ".join(f.name for f in sorted(verdict.features, key=lambda f: -f.points))
+    return columns | {
+        "status": "held",
+        "plan_due": False,
+        "error": f"held by the risk engine ({verdict.action}, score {verdict.score}: {drivers}); "
+        "a risk operator releases or rejects it",
+    }
+
+
 def _store(
     engine: Engine,
     ctx: IntakeContext,
@@ -584,8 +625,9 @@ def _store(
     digest: str,
     signer: str,
     signature: str,
+    now: datetime,
+    verdict: Assessment | None,
 ) -> Intent | None:
-    now = _utcnow()
     intent = Intent(
         chain_id=ctx.chain_id,
         digest=digest,
@@ -599,10 +641,9 @@ def _store(
         nonce=message.nonce,
         deadline=message.deadline,
         signature=signature.lower(),
-        status="accepted",
-        plan_due=True,
         received_at=now,
         updated_at=now,
+        **_risk_columns(verdict),
     )
     values = {c.key: getattr(intent, c.key) for c in _INSERTED}
     # Group commit: the intents of concurrent requests of this process go in one transaction

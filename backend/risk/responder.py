@@ -1,0 +1,169 @@
+"""What follows a flagged intent, done in a thread of its own (intake never waits on it).
+
+- hold: intake already stored the intent as `held` (the relayer never plans it); the responder
+  writes the `risk_decisions` row a risk operator reviews;
+- severe: it also pauses every unpaused vault that follows the leader through the backend's
+  guardian key (`pause_with_guardian`: only vaults whose owners accepted the guardian; pausing
+  stops trading, never the owners' withdrawals), sends the signed alert, and records both
+  outcomes with the decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_utils import to_checksum_address
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from backend.chain.client import ChainClient
+from backend.db.models import Vault
+from backend.db.risk_models import RiskDecision
+from backend.exceptions import CopyvaultError
+from backend.risk.alerts import WebhookAlerter
+from backend.risk.gate import FlaggedIntent
+from backend.services.operator_actions import pause_with_guardian
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pauser:
+    """The guardian key and where to send its pauses."""
+
+    client: ChainClient
+    factory: str
+    sender: Any  # SignerSender of the guardian key
+
+    def pause(self, vault: str) -> dict[str, str]:
+        checksummed = to_checksum_address(vault)
+        try:
+            tx_hash = pause_with_guardian(
+                self.client, factory=self.factory, vault=checksummed, sender=self.sender
+            )
+            return {"vault": checksummed, "tx_hash": tx_hash}
+        except Exception as exc:  # not accepted, already paused, node away, reverted: recorded
+            return {"vault": checksummed, "error": str(exc)}
+
+
+class RiskResponder:
+    def __init__(
+        self,
+        store: Engine,
+        *,
+        pauser: Callable[[], Pauser | None],
+        alerter: WebhookAlerter | None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.store = store
+        self.pauser = pauser  # built when first needed: no guardian key, no pauses (recorded)
+        self.alerter = alerter
+        self.now = now
+        self.queue: queue.Queue[FlaggedIntent | None] = queue.Queue()
+
+    # -------------------------------------------------------------- acting
+
+    def submit(self, case: FlaggedIntent) -> None:
+        self.queue.put(case)
+
+    def handle(self, case: FlaggedIntent) -> RiskDecision:
+        paused, alert = None, None
+        if case.assessment.action == "severe":
+            paused = self._pause_vaults(case)
+            alert = self._alert(case, paused)
+        return self._record(case, paused, alert)
+
+    def _followers(self, case: FlaggedIntent) -> list[str]:
+        with Session(self.store) as session:
+            return list(
+                session.scalars(
+                    select(Vault.address)
+                    .where(
+                        Vault.chain_id == case.chain_id,
+                        Vault.leader == case.leader,
+                        Vault.paused.is_(False),
+                    )
+                    .order_by(Vault.address)
+                )
+            )
+
+    def _pause_vaults(self, case: FlaggedIntent) -> list[dict[str, str]]:
+        vaults = self._followers(case)
+        try:
+            pauser = self.pauser()
+        except CopyvaultError as exc:  # no guardian key configured: the decision says so
+            return [{"vault": to_checksum_address(v), "error": str(exc)} for v in vaults]
+        if pauser is None:
+            return [{"vault": to_checksum_address(v), "error": "no guardian key"} for v in vaults]
+        return [pauser.pause(vault) for vault in vaults]
+
+    def _alert(self, case: FlaggedIntent, paused: list[dict[str, str]]) -> str:
+        if self.alerter is None:
+            return "not sent: COPYVAULT_RISK_WEBHOOK_URL is not set"
+        payload = {
+            "event": "risk.severe",
+            "chain_id": case.chain_id,
+            "intent": case.digest,
+            "leader": to_checksum_address(case.leader),
+            "score": case.assessment.score,
+            "features": case.assessment.features_json(),
+            "paused": paused,
+            "at": self.now().isoformat(),
+        }
+        return self.alerter.send(payload)
+
+    def _record(self, case: FlaggedIntent, paused, alert) -> RiskDecision:
+        row = RiskDecision(
+            chain_id=case.chain_id,
+            kind="intent",
+            subject=case.digest,
+            leader=case.leader,
+            score=case.assessment.score,
+            action=case.assessment.action,
+            features=case.assessment.features_json(),
+            paused=paused,
+            alert=alert,
+            at=self.now(),
+        )
+        with Session(self.store, expire_on_commit=False) as session:
+            session.add(row)
+            session.commit()
+        return row
+
+    # -------------------------------------------------------------- the thread
+
+    def drain(self) -> int:
+        """Handle every queued case now (tests, shutdown); how many."""
+        handled = 0
+        while True:
+            try:
+                case = self.queue.get_nowait()
+            except queue.Empty:
+                return handled
+            if case is not None:
+                self._handle_logged(case)
+                handled += 1
+
+    def _handle_logged(self, case: FlaggedIntent) -> None:
+        try:
+            self.handle(case)
+        except Exception:  # the store away: the intent itself still holds its score and status
+            log.exception("risk: recording the decision on %s failed", case.digest)
+
+    def run(self) -> None:
+        while (case := self.queue.get()) is not None:
+            self._handle_logged(case)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="risk-responder", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.queue.put(None)
