@@ -11,6 +11,7 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault operator create-admin U   the first operator admin (password, TOTP)
     copyvault db upgrade                the store's migrations
     copyvault db purge-offchain         delete off-chain records (after a backup)
+    copyvault risk webhook-secret       the risk alerts' webhook secret, encrypted
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ COMMANDS = {
     "guardian-key": "backend.cli.guardian_key:guardian_key",
     "operator": "backend.cli.operator:operator",
     "db": "backend.cli.db:db",
+    # risk engine (docs/risk.md)
+    "risk": "backend.cli.risk:risk",
 }
 
 

@@ -8,4 +8,3 @@ from backend.db import operator_models as operator_models  # noqa: E402
 from backend.db import proposal_models as proposal_models  # noqa: E402
 from backend.db import rate_limit_models as rate_limit_models  # noqa: E402
 from backend.db import relay_models as relay_models  # noqa: E402
-from backend.db import risk_models as risk_models  # noqa: E402

@@ -41,7 +41,7 @@ POINTS: Final = {
     "new_venue": 10,
     "price_vs_oracle": 45,
     "rare_hour": 5,
-    "burst": 25,
+    "burst": 30,
     "frequency": 15,
     "wash": 60,
     "under_review": 40,

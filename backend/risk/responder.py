@@ -1,11 +1,12 @@
 """What follows a flagged intent, done in a thread of its own (intake never waits on it).
 
-- hold: intake already stored the intent as `held` (the relayer never plans it); the responder
-  writes the `risk_decisions` row a risk operator reviews;
+- hold: intake already stored the intent as `held` (the relayer never plans it), with its score
+  and features; the responder appends the decision to the audit trail (category
+  `risk_decision`, actor `system:risk-engine`);
 - severe: it also pauses every unpaused vault that follows the leader through the backend's
   guardian key (`pause_with_guardian`: only vaults whose owners accepted the guardian; pausing
   stops trading, never the owners' withdrawals), sends the signed alert, and records both
-  outcomes with the decision.
+  outcomes in the same audit entry.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from backend.chain.client import ChainClient
+from backend.db.audit_models import AuditEntry
 from backend.db.models import Vault
-from backend.db.risk_models import RiskDecision
 from backend.exceptions import CopyvaultError
 from backend.risk.alerts import WebhookAlerter
 from backend.risk.gate import FlaggedIntent
+from backend.services import audit_log
 from backend.services.operator_actions import pause_with_guardian
 
 log = logging.getLogger(__name__)
+ACTOR = "system:risk-engine"
 
 
 @dataclass
@@ -72,7 +75,7 @@ class RiskResponder:
     def submit(self, case: FlaggedIntent) -> None:
         self.queue.put(case)
 
-    def handle(self, case: FlaggedIntent) -> RiskDecision:
+    def handle(self, case: FlaggedIntent) -> AuditEntry:
         paused, alert = None, None
         if case.assessment.action == "severe":
             paused = self._pause_vaults(case)
@@ -118,23 +121,30 @@ class RiskResponder:
         }
         return self.alerter.send(payload)
 
-    def _record(self, case: FlaggedIntent, paused, alert) -> RiskDecision:
-        row = RiskDecision(
-            chain_id=case.chain_id,
-            kind="intent",
-            subject=case.digest,
-            leader=case.leader,
-            score=case.assessment.score,
-            action=case.assessment.action,
-            features=case.assessment.features_json(),
-            paused=paused,
-            alert=alert,
-            at=self.now(),
-        )
+    def _record(self, case: FlaggedIntent, paused, alert) -> AuditEntry:
+        """One audit-trail entry per decision (category `risk_decision`)."""
+        verdict = case.assessment
+        after: dict[str, Any] = {
+            "status": "held",
+            "score": verdict.score,
+            "features": verdict.features_json(),
+        }
+        if paused is not None:
+            after |= {"paused": paused, "alert": alert}
         with Session(self.store, expire_on_commit=False) as session:
-            session.add(row)
+            entry = audit_log.append(
+                session,
+                category="risk_decision",
+                actor=ACTOR,
+                action=f"intent.{verdict.action}",
+                subject=case.digest,
+                before={"status": "accepted", "leader": to_checksum_address(case.leader)},
+                after=after,
+                reason=f"score {verdict.score} at or above the {verdict.action} threshold",
+                at=self.now(),
+            )
             session.commit()
-        return row
+        return entry
 
     # -------------------------------------------------------------- the thread
 

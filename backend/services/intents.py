@@ -27,6 +27,12 @@ in this order, and nothing is stored unless every one passes:
 8. the venue is allowed platform-wide (`unknown_venue`) and the platform's oracle prices both tokens
    (`token_not_allowed`), without which no vault could bound the trade.
 
+9. the risk engine (backend/risk, docs/risk.md) scores the intent from memory, no store query:
+   over COPYVAULT_RISK_HOLD_SCORE it is stored `held` (202, the relayer never plans it until a
+   risk operator releases it); over COPYVAULT_RISK_SEVERE_SCORE the leader's vaults are also
+   paused and an alert sent, in the responder's thread. The score and its features are stored
+   with the intent either way.
+
 Every index fact of rules 3, 5, 7 and 8 is read in one SELECT (`_INDEX_FACTS`). The pending count
 is read, not locked: concurrent requests of one leader may pass it together, so a leader can exceed
 the limit by at most the number of its requests in flight at that moment.
