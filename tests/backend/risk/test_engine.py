@@ -147,9 +147,7 @@ def test_unknown_oracle_price__price_feature_waits(engine):
 
 
 def test_policy__thresholds_from_settings():
-    settings = load_settings(
-        risk_hold_score=30, risk_severe_score=50, risk_price_tolerance_bps=200
-    )
+    settings = load_settings(risk_hold_score=30, risk_severe_score=50, risk_price_tolerance_bps=200)
     policy = RiskPolicy.from_settings(settings)
     assert (policy.hold_score, policy.severe_score, policy.price_tolerance) == (30, 50, 0.02)
     assert [policy.action(s) for s in (29, 30, 49, 50)] == ["admit", "hold", "hold", "severe"]
