@@ -159,6 +159,7 @@ class RiskResponder:
             if case is not None:
                 self._handle_logged(case)
                 handled += 1
+            self.queue.task_done()
 
     def _handle_logged(self, case: FlaggedIntent) -> None:
         try:
@@ -169,6 +170,12 @@ class RiskResponder:
     def run(self) -> None:
         while (case := self.queue.get()) is not None:
             self._handle_logged(case)
+            self.queue.task_done()
+        self.queue.task_done()
+
+    def wait_idle(self) -> None:
+        """Return once every case submitted so far is handled (tests, orderly shutdown)."""
+        self.queue.join()
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="risk-responder", daemon=True)
