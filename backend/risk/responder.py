@@ -6,7 +6,9 @@
 - severe: it also pauses every unpaused vault that follows the leader through the backend's
   guardian key (`pause_with_guardian`: only vaults whose owners accepted the guardian; pausing
   stops trading, never the owners' withdrawals), sends the signed alert, and records both
-  outcomes in the same audit entry.
+  outcomes in the same audit entry;
+- a new withdrawal proposal: flagged in the audit trail when its recipient is new to the vault
+  (backend/risk/withdrawals.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from backend.db.models import Vault
 from backend.exceptions import CopyvaultError
 from backend.risk.alerts import WebhookAlerter
 from backend.risk.gate import FlaggedIntent
+from backend.risk.withdrawals import ProposedWithdrawal, assess_withdrawal
 from backend.services import audit_log
 from backend.services.operator_actions import pause_with_guardian
 
@@ -68,14 +71,16 @@ class RiskResponder:
         self.pauser = pauser  # built when first needed: no guardian key, no pauses (recorded)
         self.alerter = alerter
         self.now = now
-        self.queue: queue.Queue[FlaggedIntent | None] = queue.Queue()
+        self.queue: queue.Queue[FlaggedIntent | ProposedWithdrawal | None] = queue.Queue()
 
     # -------------------------------------------------------------- acting
 
-    def submit(self, case: FlaggedIntent) -> None:
+    def submit(self, case: FlaggedIntent | ProposedWithdrawal) -> None:
         self.queue.put(case)
 
-    def handle(self, case: FlaggedIntent) -> AuditEntry:
+    def handle(self, case: FlaggedIntent | ProposedWithdrawal) -> AuditEntry | None:
+        if isinstance(case, ProposedWithdrawal):
+            return self._review_withdrawal(case)
         paused, alert = None, None
         if case.assessment.action == "severe":
             paused = self._pause_vaults(case)
@@ -146,6 +151,32 @@ class RiskResponder:
             session.commit()
         return entry
 
+    def _review_withdrawal(self, w: ProposedWithdrawal) -> AuditEntry | None:
+        with Session(self.store, expire_on_commit=False) as session:
+            verdict = assess_withdrawal(session, w)
+            session.rollback()  # the read ends before the audit trail's write lock is taken
+            if verdict is None:
+                return None
+            entry = audit_log.append(
+                session,
+                category="risk_decision",
+                actor=ACTOR,
+                action="withdrawal.flag",
+                subject=w.digest,
+                after={
+                    "vault": to_checksum_address(w.vault),
+                    "recipient": to_checksum_address(w.recipient),
+                    "asset": to_checksum_address(w.token),  # "token" reads as a secret to the trail
+                    "amount": str(w.amount),
+                    "score": verdict.score,
+                    "features": verdict.features_json(),
+                },
+                reason="a withdrawal proposed to a recipient new to the vault",
+                at=self.now(),
+            )
+            session.commit()
+        return entry
+
     # -------------------------------------------------------------- the thread
 
     def drain(self) -> int:
@@ -161,11 +192,11 @@ class RiskResponder:
                 handled += 1
             self.queue.task_done()
 
-    def _handle_logged(self, case: FlaggedIntent) -> None:
+    def _handle_logged(self, case: FlaggedIntent | ProposedWithdrawal) -> None:
         try:
             self.handle(case)
         except Exception:  # the store away: the intent itself still holds its score and status
-            log.exception("risk: recording the decision on %s failed", case.digest)
+            log.exception("risk: judging or recording %s failed", case.digest)
 
     def run(self) -> None:
         while (case := self.queue.get()) is not None:

@@ -20,6 +20,7 @@ from backend.db.operator_models import OperatorAction
 from backend.db.relay_models import Intent
 from backend.risk.alerts import WebhookAlerter
 from backend.risk.engine import PRICE_SCALE
+from tests.backend.api.helpers import withdrawal_body
 from tests.backend.helpers import admit_leader
 from tests.backend.operators.helpers import OpsEnv, error_code, open_ops
 from tests.backend.risk.receiver import running_receiver
@@ -125,3 +126,27 @@ def test_held_intent__operator_sees_features_and_releases_only_with_totp(risky: 
     assert [(r.action, r.username, r.after) for r in actions] == [
         ("intent.release", risk_op.username, {"status": "accepted"})
     ]
+
+
+def test_withdrawal_proposal__new_recipient_flagged_owner_and_depositor_not(risky: OpsEnv):
+    env, a = risky, risky.chain.actions
+    owner = env.chain.owners[0]
+    vault = admit_leader(env.chain, amount=AMOUNT, salt=901)
+    env.api.index()
+    stranger = "0x" + "5a" * 20
+    digests = {}
+    for nonce, to in enumerate((stranger, owner.address)):
+        body = withdrawal_body(
+            env.chain, vault, owner, token=a.token("WETH"), amount=10**17, to=to, nonce=nonce,
+            deadline=a.timestamp() + HOUR,
+        )  # fmt: skip
+        response = env.api.post(f"/v1/vaults/{vault}/proposals/withdrawals", json=body)
+        assert response.status_code == 201, response.text
+        digests[to] = response.json()["digest"]
+    env.api.app.state.copyvault.risk.responder.wait_idle()
+    with env.session() as s:
+        flags = s.scalars(select(AuditEntry).where(AuditEntry.action == "withdrawal.flag")).all()
+    (flag,) = flags
+    assert flag.subject == digests[stranger]
+    assert flag.after["recipient"].lower() == stranger
+    assert [f["name"] for f in flag.after["features"]] == ["new_recipient"]
