@@ -276,6 +276,8 @@ class RiskEngine:
         # points rise to their full weight over another quarter of the tolerance.
         threshold = tolerance if usual is None else max(tolerance, usual + tolerance / 4)
         points = round(POINTS["price_vs_oracle"] * _ramp(discount - threshold, tolerance / 4))
+        if not points:
+            return []
         return [
             Feature(
                 "price_vs_oracle",
@@ -311,58 +313,42 @@ class RiskEngine:
         return found
 
     def _size_and_rhythm(self, view: IntentView, baseline: LeaderBaseline) -> list[Feature]:
+        # A feature that scores nothing is not built: its sentence would cost more than its maths.
         stats = baseline.stats()
         found = []
         # Size: robust z-score of fraction_bps; the spread has a floor so that a leader who always
         # trades the same fraction is not alarmed by a small change.
         spread = max(stats.fraction_spread, 0.1 * stats.fraction_median, 100.0)
         z = (view.fraction_bps - stats.fraction_median) / spread
-        found.append(
-            Feature(
-                "fraction",
-                z,
-                round(POINTS["fraction"] * _ramp(z - 4, 4)),
+        if points := round(POINTS["fraction"] * _ramp(z - 4, 4)):
+            why = (
                 f"fraction_bps {view.fraction_bps} vs the leader's median "
-                f"{stats.fraction_median:.0f} ({z:.1f} robust deviations)",
+                f"{stats.fraction_median:.0f} ({z:.1f} robust deviations)"
             )
-        )
-        hours = baseline.hours
+            found.append(Feature("fraction", z, points, why))
         if baseline.count >= HOUR_MIN_HISTORY:
-            share = hours[_hour(view.at)] / baseline.count
+            share = baseline.hours[_hour(view.at)] / baseline.count
             if share < RARE_HOUR_SHARE:
-                found.append(
-                    Feature(
-                        "rare_hour",
-                        share,
-                        POINTS["rare_hour"],
-                        f"{share:.1%} of the leader's intents came at this hour (UTC)",
-                    )
-                )
+                why = f"{share:.1%} of the leader's intents came at this hour (UTC)"
+                found.append(Feature("rare_hour", share, POINTS["rare_hour"], why))
         if stats.gap_median:
             found += self._rhythm(view, baseline, stats.gap_median)
         return found
 
     def _rhythm(self, view: IntentView, baseline: LeaderBaseline, gap_median: float):
+        found = []
         window = self.policy.burst_window
         count = baseline.recent(view.at - window) + 1
         expected = window / gap_median
-        burst = count - 3 * expected - 3
+        if points := round(POINTS["burst"] * _ramp(count - 3 * expected - 3, 5)):
+            why = f"{count} intents in {window:.0f}s where the leader's pace gives {expected:.1f}"
+            found.append(Feature("burst", count, points, why))
         quick = gap_median / 20
         gap = view.at - baseline.times[-1] if baseline.times else gap_median
-        return [
-            Feature(
-                "burst",
-                count,
-                round(POINTS["burst"] * _ramp(burst, 5)),
-                f"{count} intents in {window:.0f}s where the leader's pace gives {expected:.1f}",
-            ),
-            Feature(
-                "frequency",
-                gap,
-                round(POINTS["frequency"] * _ramp(quick - gap, quick)),
-                f"{gap:.0f}s since the leader's last intent; its median gap is {gap_median:.0f}s",
-            ),
-        ]
+        if points := round(POINTS["frequency"] * _ramp(quick - gap, quick)):
+            why = f"{gap:.0f}s since the leader's last intent; its median gap is {gap_median:.0f}s"
+            found.append(Feature("frequency", gap, points, why))
+        return found
 
     def _wash(self, view: IntentView) -> list[Feature]:
         """Opposite trades on the same venue and pair, between this leader and one other, within

@@ -128,7 +128,7 @@ def test_held_intent__operator_sees_features_and_releases_only_with_totp(risky: 
     ]
 
 
-def test_withdrawal_proposal__new_recipient_flagged_owner_and_depositor_not(risky: OpsEnv):
+def test_withdrawal_proposal__new_recipient_flagged_owner_not(risky: OpsEnv):
     env, a = risky, risky.chain.actions
     owner = env.chain.owners[0]
     vault = admit_leader(env.chain, amount=AMOUNT, salt=901)
