@@ -72,8 +72,8 @@ class Feature:
     why: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "value": round(self.value, 6), "points": self.points,
-                "why": self.why}  # fmt: skip
+        value = round(self.value, 6)
+        return {"name": self.name, "value": value, "points": self.points, "why": self.why}
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +229,7 @@ class RiskEngine:
         self.usd_per_unit: Mapping[str, float] = {}
         # (venue, token a, token b) -> recent (time, leader, direction) on that pair.
         self.pairs: dict[tuple[str, str, str], deque[tuple[float, str, bool]]] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # held by RiskGate.judge around assess and observe
 
     # -------------------------------------------------------------- reading
 

@@ -36,8 +36,12 @@ class RiskGate:
         (a burst is seen by the next request, before the store has it); a held or severe one is
         handed to the responder, which records it and, if severe, pauses and alerts in its own
         thread: intake never waits on the chain or the webhook."""
-        assessment = self.engine.assess(view)
-        self.engine.observe(view, flagged=assessment.action != "admit")
+        engine = self.engine  # the refresher may swap it meanwhile: judge with one
+        # Requests run in a thread pool: one at a time reads and learns (a deque appended to
+        # while another thread iterates it would raise), a few microseconds each.
+        with engine.lock:
+            assessment = engine.assess(view)
+            engine.observe(view, flagged=assessment.action != "admit")
         if assessment.action != "admit":
             self.on_flagged(FlaggedIntent(self.chain_id, digest, view.leader, assessment))
         return assessment

@@ -119,8 +119,12 @@ def rebuild(
 class Refresher:
     """Rebuilds the gate's engine from the store every `interval` seconds, in a thread."""
 
-    def __init__(self, build: Callable[[], RiskEngine], install: Callable[[RiskEngine], None],
-                 interval: float):  # fmt: skip
+    def __init__(
+        self,
+        build: Callable[[], RiskEngine],
+        install: Callable[[RiskEngine], None],
+        interval: float,
+    ):
         self.build, self.install, self.interval = build, install, interval
         self.stop = threading.Event()
 

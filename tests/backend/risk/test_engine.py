@@ -5,12 +5,13 @@ follows; the bench (bench/risk.py) runs the same code over thousands of syntheti
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import pytest
 
 from backend.config import load_settings
-from backend.risk.engine import PRICE_SCALE, IntentView, RiskEngine, RiskPolicy
+from backend.risk.engine import PRICE_SCALE, RECENT_TIMES, IntentView, RiskEngine, RiskPolicy
 from backend.risk.gate import FlaggedIntent, RiskGate
 
 WETH, USDC, DAI, FRESH = "weth", "usdc", "dai", "fresh"
@@ -158,3 +159,30 @@ def test_features__stored_form_is_plain_json(engine):
     (feature,) = verdict.features_json()
     assert set(feature) == {"name", "value", "points", "why"}
     assert feature["name"] == "price_vs_oracle" and feature["points"] == 45
+
+
+def test_gate__judged_from_many_threads_at_once__no_lost_or_broken_state(engine):
+    """Intake runs in a thread pool: concurrent judges of one pair must not break the deques."""
+    gate = RiskGate(engine, chain_id=1)
+    at = START + 41 * GAP
+    leaders = [f"leader{k}" for k in range(8)]
+
+    errors: list[BaseException] = []
+
+    def judge_many(leader: str) -> None:
+        try:
+            for k in range(300):
+                side = (WETH, USDC) if k % 2 else (USDC, WETH)
+                view = _view(leader, 0, at=at + k, token_in=side[0], token_out=side[1])
+                gate.judge(view, f"0x{k:064x}")
+        except BaseException as exc:  # noqa: BLE001 - reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=judge_many, args=(name,)) for name in leaders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sum(engine.leaders[name].recent(0) for name in leaders) == 8 * RECENT_TIMES
+    assert all(not thread.is_alive() for thread in threads)
