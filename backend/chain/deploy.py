@@ -92,6 +92,17 @@ class Deployment:
     def oracle(self) -> str:
         return self.contracts["PriceOracle"]
 
+    @property
+    def audit_anchor(self) -> str:
+        """The AuditAnchor contract (deployment files written before it existed lack it)."""
+        address = self.contracts.get("AuditAnchor")
+        if address is None:
+            raise DeploymentError(
+                "this deployment has no AuditAnchor contract: redeploy with `copyvault deploy` "
+                "(it deploys one), or add its address under contracts.AuditAnchor"
+            )
+        return address
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -205,10 +216,13 @@ def deploy_system(
     *,
     admin: str | None = None,
     test_assets: bool = True,
+    anchorer: str | None = None,
     artifacts: Artifacts | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> Deployment:
-    """Deploy copyvault (and, with `test_assets`, tokens, feeds and a Uniswap V2 venue)."""
+    """Deploy copyvault (and, with `test_assets`, tokens, feeds and a Uniswap V2 venue).
+    `anchorer`: the key that publishes audit anchors (default: the admin, who can grant the role
+    to another key later)."""
     d = _Deployer(client, sender, artifacts or load_artifacts(), log)
     me = sender.address
     final_admin = to_checksum_address(admin) if admin else me
@@ -219,12 +233,16 @@ def deploy_system(
     factory = d.deploy("VaultFactory", me, registry, oracle)
     router = to_checksum_address(d.call("VaultFactory", factory, "router"))
     implementation = to_checksum_address(d.call("VaultFactory", factory, "vaultImplementation"))
+    audit_anchor = d.deploy(
+        "AuditAnchor", final_admin, to_checksum_address(anchorer) if anchorer else final_admin
+    )
     contracts = {
         "LeaderRegistry": registry,
         "PriceOracle": oracle,
         "VaultFactory": factory,
         "CopyRouter": router,
         "CopyVaultImplementation": implementation,
+        "AuditAnchor": audit_anchor,
     }
     tokens: dict[str, Token] = {}
     pairs: dict[str, str] = {}

@@ -11,6 +11,8 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault operator create-admin U   the first operator admin (password, TOTP)
     copyvault db upgrade                the store's migrations
     copyvault db purge-offchain         delete off-chain records (after a backup)
+    copyvault db app-role NAME          PostgreSQL role the application runs as (audit_log: insert)
+    copyvault audit verify|prove|anchor the audit trail and its on-chain anchors
     copyvault risk webhook-secret       the risk alerts' webhook secret, encrypted
 """
 
@@ -35,6 +37,8 @@ COMMANDS = {
     "guardian-key": "backend.cli.guardian_key:guardian_key",
     "operator": "backend.cli.operator:operator",
     "db": "backend.cli.db:db",
+    # audit trail
+    "audit": "backend.cli.audit:audit",
     # risk engine (docs/risk.md)
     "risk": "backend.cli.risk:risk",
 }

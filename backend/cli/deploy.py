@@ -43,8 +43,19 @@ import click
     show_default=True,
     help="Also deploy test tokens, mock feeds and a seeded Uniswap V2 venue.",
 )
+@click.option(
+    "--anchorer",
+    default=None,
+    help="Address that publishes audit anchors (`copyvault audit anchorer-key address`); "
+    "default: the admin.",
+)
 def deploy(
-    rpc_url: str, out: Path, admin: str | None, from_address: str | None, test_assets: bool
+    rpc_url: str,
+    out: Path,
+    admin: str | None,
+    from_address: str | None,
+    test_assets: bool,
+    anchorer: str | None,
 ) -> None:
     """Deploy registry, oracle, factory (and router), plus test assets, to any node."""
     from backend.chain.artifacts import ensure_compiled
@@ -71,7 +82,12 @@ def deploy(
             )
         sender = UnlockedSender(client, accounts[0])
     deployment = deploy_system(
-        client, sender, admin=admin, test_assets=test_assets, log=lambda m: click.echo(m, err=True)
+        client,
+        sender,
+        admin=admin,
+        test_assets=test_assets,
+        anchorer=anchorer,
+        log=lambda m: click.echo(m, err=True),
     )
     deployment.save(out)
     click.echo(

@@ -157,3 +157,7 @@ def _lock_head(session: Session) -> None:
         # SQLite: begin by taking the database's write lock, so the head read below is still the
         # head when the insert lands.
         session.connection(execution_options={"sqlite_immediate": True})
+    else:
+        # SQLite, in the caller's transaction: its pending writes go first, which takes the
+        # write lock (if the transaction did not hold it from BEGIN) before the head is read.
+        session.flush()

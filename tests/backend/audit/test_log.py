@@ -103,10 +103,8 @@ def test_audit_log__update_or_delete__the_store_refuses(stores, statement):
         conn.execute(text(statement))
 
 
-def test_audit_log__truncate_on_postgresql__refused(stores):
-    if stores.backend != "postgresql":
-        pytest.skip("SQLite has no TRUNCATE (a DELETE without WHERE is refused above)")
-    engine = stores.engine()
+def test_audit_log__truncate_on_postgresql__refused(pg_stores):
+    engine = pg_stores.engine()
     _append(engine, 1)
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text("TRUNCATE audit_log"))
