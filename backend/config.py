@@ -532,6 +532,8 @@ class Settings(BaseSettings):
             "An anchor's interval ends this many seconds before now, so intents still being "
             "written when it is taken fall in the next interval rather than in none."
         ),
+    )
+
     # ------------------------------------------------------------------ risk engine (docs/risk.md)
     risk_enabled: bool = Field(
         True, description="Score every intent at intake and act on the score (docs/risk.md)."
