@@ -142,7 +142,7 @@ class RiskResponder:
                 category="risk_decision",
                 actor=ACTOR,
                 action=f"intent.{verdict.action}",
-                subject=case.digest,
+                subject=f"{case.digest}@{case.chain_id}",  # as operator actions name it
                 before={"status": "accepted", "leader": to_checksum_address(case.leader)},
                 after=after,
                 reason=f"score {verdict.score} at or above the {verdict.action} threshold",
@@ -162,7 +162,7 @@ class RiskResponder:
                 category="risk_decision",
                 actor=ACTOR,
                 action="withdrawal.flag",
-                subject=w.digest,
+                subject=f"{w.digest}@{w.chain_id}",
                 after={
                     "vault": to_checksum_address(w.vault),
                     "recipient": to_checksum_address(w.recipient),

@@ -126,6 +126,13 @@ def test_held_intent__operator_sees_features_and_releases_only_with_totp(risky: 
     assert [(r.action, r.username, r.after) for r in actions] == [
         ("intent.release", risk_op.username, {"status": "accepted"})
     ]
+    with env.session() as s:
+        subject = f"{held['digest']}@{env.chain.deployment.chain_id}"
+        trail = s.scalars(select(AuditEntry).where(AuditEntry.subject == subject)).all()
+    assert [(e.category, e.action) for e in trail] == [
+        ("risk_decision", "intent.severe"),
+        ("operator_action", "intent.release"),
+    ]
 
 
 def test_withdrawal_proposal__new_recipient_flagged_owner_not(risky: OpsEnv):
@@ -147,6 +154,6 @@ def test_withdrawal_proposal__new_recipient_flagged_owner_not(risky: OpsEnv):
     with env.session() as s:
         flags = s.scalars(select(AuditEntry).where(AuditEntry.action == "withdrawal.flag")).all()
     (flag,) = flags
-    assert flag.subject == digests[stranger]
+    assert flag.subject == f"{digests[stranger]}@{env.chain.deployment.chain_id}"
     assert flag.after["recipient"].lower() == stranger
     assert [f["name"] for f in flag.after["features"]] == ["new_recipient"]

@@ -100,7 +100,8 @@ def test_responder__hold__one_audit_entry_with_score_and_features(stores):
     case = _case("hold", 45)
     responder.handle(case)
     (entry,) = _entries(engine)
-    assert (entry.actor, entry.action, entry.subject) == (ACTOR, "intent.hold", case.digest)
+    subject = f"{case.digest}@{CHAIN_ID}"
+    assert (entry.actor, entry.action, entry.subject) == (ACTOR, "intent.hold", subject)
     assert entry.after["score"] == 45 and entry.after["features"][0]["name"] == "price_vs_oracle"
     assert "paused" not in entry.after
 
