@@ -186,3 +186,18 @@ def test_gate__judged_from_many_threads_at_once__no_lost_or_broken_state(engine)
     assert errors == []
     assert sum(engine.leaders[name].recent(0) for name in leaders) == 8 * RECENT_TIMES
     assert all(not thread.is_alive() for thread in threads)
+
+
+def test_intake_columns__engine_off_admit_and_hold():
+    """What intake stores per verdict: nothing of the engine when it is off; the score with an
+    admit; status held, not planned, and an error naming the drivers with a hold."""
+    from backend.services.intents import _risk_columns
+
+    assert _risk_columns(None) == {"status": "accepted", "plan_due": True}
+    admit = _risk_columns(RiskEngine(RiskPolicy()).assess(_view()))
+    assert admit == {"status": "accepted", "plan_due": True, "risk_score": 0, "risk_features": []}
+    engine = RiskEngine(RiskPolicy())
+    engine.usd_per_unit = {token: usd / 10**18 for token, usd in USD.items()}
+    held = _risk_columns(engine.assess(_view(min_price=_price(WETH, USDC, 0.5))))
+    assert (held["status"], held["plan_due"], held["risk_score"]) == ("held", False, 45)
+    assert held["error"].startswith("held by the risk engine (hold, score 45: price_vs_oracle)")
