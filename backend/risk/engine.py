@@ -218,7 +218,8 @@ def _hour(at: float) -> int:
 
 class RiskEngine:
     """Baselines of every leader, the platform's known tokens, oracle prices and recent trades by
-    pair (for washing between leaders). `assess` reads; `observe` learns. Thread-safe."""
+    pair (for washing between leaders). `assess` reads; `observe` learns; callers from several
+    threads hold `lock` around both (RiskGate.judge does)."""
 
     def __init__(self, policy: RiskPolicy):
         self.policy = policy
