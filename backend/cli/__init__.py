@@ -19,6 +19,7 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault keys rotate               re-encrypt every secret under a new master key
     copyvault db app-role NAME          PostgreSQL role the application runs as (audit_log: insert)
     copyvault audit verify|prove|anchor the audit trail and its on-chain anchors
+    copyvault risk webhook-secret       the risk alerts' webhook secret, encrypted
 
 User commands (backend/cli/user/, docs/cli.md): vault, withdrawal, config, leader, intent.
 """
@@ -58,6 +59,8 @@ COMMANDS = {
     "keys": "backend.cli.keys:keys",
     # audit trail
     "audit": "backend.cli.audit:audit",
+    # risk engine (docs/risk.md)
+    "risk": "backend.cli.risk:risk",
 }
 
 
