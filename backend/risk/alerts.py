@@ -31,7 +31,7 @@ from typing import Any
 
 from backend.config import Settings
 from backend.exceptions import ConfigError
-from backend.security.encryption import decrypt, encrypt, parse_secrets_key
+from backend.security.encryption import decrypt, encrypt, required_secrets_key
 from backend.security.relayer_key import read_key_file, write_owner_only
 
 PURPOSE = "risk-webhook-secret"
@@ -45,12 +45,7 @@ SIGNATURE_HEADER = "X-Copyvault-Signature"
 
 
 def _secrets_key(settings: Settings) -> bytes:
-    if settings.secrets_key is None:
-        raise ConfigError(
-            "COPYVAULT_SECRETS_KEY is not set; it encrypts the risk webhook's secret "
-            "(`copyvault relayer-key secrets-key` prints a new one)"
-        )
-    return parse_secrets_key(settings.secrets_key.get_secret_value())
+    return required_secrets_key(settings.secrets_key, "the risk webhook's secret")
 
 
 def write_secret_file(path: Path, secret: bytes, settings: Settings, *, overwrite: bool) -> None:

@@ -35,6 +35,7 @@ from backend.db.compliance_models import KycAttestation
 from backend.db.engine import write_transaction
 from backend.db.operator_models import Operator
 from backend.exceptions import ConfigError
+from backend.risk import alerts
 from backend.security import anchorer_key, guardian_key, relayer_key
 from backend.security.encryption import decrypt, encrypt, parse_secrets_key
 from backend.services import audit_log
@@ -77,6 +78,8 @@ def _key_files(settings: Settings) -> Iterator[tuple[str, Path]]:
         yield guardian_key.VARIABLE, settings.guardian_key_file
     if settings.anchorer_key_file is not None:
         yield anchorer_key.VARIABLE, settings.anchorer_key_file
+    if settings.risk_webhook_secret_file is not None:
+        yield alerts.VARIABLE, settings.risk_webhook_secret_file
 
 
 def _write_private(path: Path, document: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from backend.db.audit_models import AuditEntry
 from backend.db.compliance_models import KycAttestation
 from backend.db.operator_models import Operator
 from backend.exceptions import ConfigError
+from backend.risk import alerts
 from backend.security.anchorer_key import load_anchorer_signer
 from backend.security.encryption import (
     SecretDecryptionError,
@@ -53,6 +54,7 @@ class Secrets:
         self.anchorer_hex = secrets.token_hex(32)
         self.relayer_file, self.guardian_file = folder / "relayer.json", folder / "guardian.json"
         self.anchorer_file = folder / "anchorer.json"
+        self.webhook_secret, self.webhook_file = secrets.token_hex(32), folder / "webhook.json"
         write_encrypted_key(
             self.anchorer_file,
             self.anchorer_hex,
@@ -68,6 +70,12 @@ class Secrets:
         )
         self.seeds = {f"op-{i}": pyotp.random_base32() for i in range(2)}
         self.folder = folder
+        alerts.write_secret_file(
+            self.webhook_file,
+            self.webhook_secret.encode(),
+            self.settings(self.old),
+            overwrite=False,
+        )
         self._fill(self.settings(self.old))
 
     def settings(self, key: str, **more: Any) -> Settings:
@@ -78,6 +86,7 @@ class Secrets:
             relayer_key_file=self.relayer_file,
             guardian_key_file=self.guardian_file,
             anchorer_key_file=self.anchorer_file,
+            risk_webhook_secret_file=self.webhook_file,
             **more,
         )
 
@@ -119,7 +128,7 @@ class Secrets:
 
     @property
     def key_files(self) -> tuple[Path, ...]:
-        return (self.relayer_file, self.guardian_file, self.anchorer_file)
+        return (self.relayer_file, self.guardian_file, self.anchorer_file, self.webhook_file)
 
     def plaintexts(self) -> list[str]:
         return [
@@ -127,6 +136,7 @@ class Secrets:
             self.relayer_hex,
             self.guardian_hex,
             self.anchorer_hex,
+            self.webhook_secret,
             *EVIDENCE.values(),
             self.old,
             self.new,
@@ -191,7 +201,7 @@ def test_rotate__new_key_opens_everything_old_key_nothing_no_plaintext_at_rest(h
     assert sorted(report.files) == sorted(map(str, held.key_files))
     _assert_no_plaintext(held.raw_store(), held.plaintexts())
     envelopes = held.envelopes()
-    assert len(envelopes) == 6
+    assert len(envelopes) == 7  # 2 TOTP seeds, 1 KYC evidence, 4 key files
     assert all(_opens(e, held.new) for e in envelopes)
     assert not any(_opens(e, held.old) for e in envelopes)
     after = held.settings(held.new)
@@ -206,10 +216,12 @@ def test_rotate__new_key_opens_everything_old_key_nothing_no_plaintext_at_rest(h
             "COPYVAULT_RELAYER_KEY_FILE",
             "COPYVAULT_GUARDIAN_KEY_FILE",
             "COPYVAULT_ANCHORER_KEY_FILE",
+            "COPYVAULT_RISK_WEBHOOK_SECRET_FILE",
         ]
     assert load_relayer_signer(after).address == Account.from_key(held.relayer_hex).address
     assert load_guardian_signer(after).address == Account.from_key(held.guardian_hex).address
     assert load_anchorer_signer(after).address == Account.from_key(held.anchorer_hex).address
+    assert alerts.load_secret(after) == held.webhook_secret.encode()
     with pytest.raises(ConfigError):
         load_relayer_signer(held.settings(held.old))
     assert (held.relayer_file.stat().st_mode & 0o777) == 0o600
@@ -249,6 +261,7 @@ def test_cli_keys_rotate__needs_the_new_key__then_rotates(held, monkeypatch):
     monkeypatch.setenv("COPYVAULT_RELAYER_KEY_FILE", str(held.relayer_file))
     monkeypatch.setenv("COPYVAULT_GUARDIAN_KEY_FILE", str(held.guardian_file))
     monkeypatch.setenv("COPYVAULT_ANCHORER_KEY_FILE", str(held.anchorer_file))
+    monkeypatch.setenv("COPYVAULT_RISK_WEBHOOK_SECRET_FILE", str(held.webhook_file))
     monkeypatch.delenv("COPYVAULT_NEW_SECRETS_KEY", raising=False)
     missing = CliRunner().invoke(cli, ["keys", "rotate"])
     assert missing.exit_code != 0 and "COPYVAULT_NEW_SECRETS_KEY is not set" in str(
