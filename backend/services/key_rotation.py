@@ -2,10 +2,10 @@
 
 What is re-encrypted (each envelope keeps its purpose and bound context, gets a fresh nonce):
 - in the store, in ONE transaction: every column of `STORED_ENVELOPES` (operators' TOTP seeds,
-  KYC evidence; a later table of secrets, such as webhook secrets, is one more entry there);
+  KYC evidence; a later table of secrets is one more entry there);
 - the key files: COPYVAULT_RELAYER_KEY_FILE (when it is a copyvault envelope; a V3 keystore is
-  protected by its own password and is left alone), COPYVAULT_GUARDIAN_KEY_FILE and
-  COPYVAULT_ANCHORER_KEY_FILE (the audit anchorer's).
+  protected by its own password and is left alone), COPYVAULT_GUARDIAN_KEY_FILE,
+  COPYVAULT_ANCHORER_KEY_FILE (the audit anchorer's) and COPYVAULT_RISK_WEBHOOK_SECRET_FILE.
 
 Order, so that a failure at any point leaves a state one of the two keys opens completely:
 1. everything is decrypted with the old key and sealed with the new one in memory (a secret the
