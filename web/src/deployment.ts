@@ -1,27 +1,15 @@
-/** Where copyvault lives on chain, as the server knows it: the chain id (from /v1/health) and the
- * deployed contracts and tokens (from the auditor's contract list). Loaded once at start. */
-import type { Address } from "viem";
-import { api, ok } from "./api";
+/** Where copyvault lives on chain, as the server knows it (GET /v1/deployment): the chain, the
+ * factory vaults are created with, the registry leaders sign for, venues and tokens. Loaded once
+ * at start. */
+import { api, ok, type Schemas } from "./api";
 
-export interface TokenInfo {
-  address: Address;
-  symbol: string;
-  decimals: number;
-}
-
-export interface Deployment {
-  chainId: number;
-  factory?: Address;
-  registry?: Address;
-  venues: Address[];
-  tokens: TokenInfo[];
-}
+export type Deployment = Schemas["DeploymentOut"];
+export type TokenInfo = Schemas["TokenOut"];
 
 let loaded: Deployment | undefined;
 
 export async function loadDeployment(): Promise<Deployment> {
-  const health = await ok(api.GET("/v1/health"));
-  loaded = { chainId: health.chain.chain_id, venues: [], tokens: [] };
+  loaded = await ok(api.GET("/v1/deployment"));
   return loaded;
 }
 

@@ -48,7 +48,7 @@ async function render(): Promise<void> {
 
 async function start(): Promise<void> {
   const deployment = await loadDeployment();
-  wallet.expectedChain = deployment.chainId;
+  wallet.expectedChain = deployment.chain_id;
   wallet.discover();
   const panel = document.getElementById("wallet") as HTMLElement;
   renderWalletPanel(panel);

@@ -97,7 +97,7 @@ function createVaultForm(account: Address, leaders: Schemas["LeaderSummary"][]):
         toHex(crypto.getRandomValues(new Uint8Array(32))),
       ];
       const data = encodeFunctionData({ abi: factoryAbi, functionName: "createVault", args });
-      const receipt = await wallet.send(status, "Creating the vault", { to: requireFactory(), data });
+      const receipt = await wallet.send(status, "Creating the vault", { to: deployment().factory as Address, data });
       const vault = receipt && createdVault(receipt.logs);
       if (vault) window.location.hash = `#/vault/${vault}`;
   };
@@ -137,17 +137,11 @@ function percentToBps(percent: string): number {
   return Math.round(Number(percent) * 100);
 }
 
-function requireFactory(): Address {
-  const factory = deployment().factory;
-  if (!factory) throw new Error("the server did not say where the vault factory is");
-  return factory;
-}
-
 /** The factory's default oracle, read now: the factory refuses the creation if it changes
  * before the transaction lands (OracleMismatch), so nobody can swap it in front of us. */
 async function defaultOracle(): Promise<Address> {
   return (await wallet.reader().readContract({
-    address: requireFactory(),
+    address: deployment().factory as Address,
     abi: factoryAbi,
     functionName: "defaultOracle",
   })) as Address;

@@ -50,9 +50,7 @@ function recordSection(record: Leader | undefined): HTMLElement {
 }
 
 function registryCall(status: Status, what: string, data: Hex) {
-  const registry = deployment().registry;
-  if (!registry) throw new Error("the server did not say where the leader registry is");
-  return wallet.send(status, what, { to: registry, data });
+  return wallet.send(status, what, { to: deployment().registry as Address, data });
 }
 
 function registerForm(): HTMLElement {
@@ -90,6 +88,7 @@ function intentForm(leader: Address): HTMLElement {
         token_out: tokenOut.value,
         fraction_bps: Math.round(Number(fraction.value) * 100),
         min_price: "0",
+        nonce: randomNonce(),
         deadline: Math.floor(Date.now() / 1000) + Math.round(Number(minutes.value) * 60),
       };
       status.show("pending", "Preparing the intent to sign…");
@@ -97,7 +96,7 @@ function intentForm(leader: Address): HTMLElement {
       checkDocument(prepared.typed_data, "TradeIntent");
       status.show("pending", "Sign the intent in your wallet…");
       const signature = await wallet.signTypedData(prepared.typed_data);
-      const accepted = await ok(api.POST("/v1/intents", { body: { ...body, nonce: String(prepared.nonce), signature } }));
+      const accepted = await ok(api.POST("/v1/intents", { body: { ...body, signature } }));
       status.show("ok", `Intent accepted (${accepted.digest.slice(0, 10)}…): outcomes arrive below as vaults mirror it.`);
       followOutcomes(accepted.digest, leader, outcomes);
   };
@@ -112,6 +111,13 @@ function intentForm(leader: Address): HTMLElement {
   );
   form.append(outcomes);
   return form;
+}
+
+/** Intent nonces are unordered (a bitmap in the registry): any unused one will do, and a random
+ * 64-bit number is practically never used twice. */
+function randomNonce(): string {
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  return ((BigInt(high) << 32n) | BigInt(low)).toString();
 }
 
 /** Redraw the intent's per-vault outcomes on every stream event naming this leader, until every

@@ -9,7 +9,7 @@ import { Status, actionForm, field, h, input } from "../ui";
 import { wallet, type TypedDataDocument } from "../wallet";
 
 type Vault = Schemas["VaultDetail"];
-type Prepared = { typed_data: TypedDataDocument; nonce: number };
+type Prepared = { typed_data: TypedDataDocument; nonce: string };
 
 const HOUR = 3600;
 
@@ -30,7 +30,7 @@ async function propose(
   checkDocument(prepared.typed_data, primaryType);
   status.show("pending", "Sign it in your wallet…");
   const signature = await wallet.signTypedData(prepared.typed_data);
-  const proposal = await submit(prepared.nonce, signature);
+  const proposal = await submit(Number(prepared.nonce), signature);
   window.location.hash = `#/proposal/${proposal.digest}`;
 }
 
