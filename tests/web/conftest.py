@@ -129,7 +129,17 @@ def open_page(browser: Browser, system: System) -> Iterator[OpenPage]:
             "reject": list(reject),
         }
         context.add_init_script(f"({WALLET_JS})({json.dumps(config)})")
+        _serve_dist_until_the_server_does(context, system.url)
         page = context.new_page()
+        # What the page logs or throws is printed, so a failing test's output shows it.
+        page.on("console", lambda m: print(f"[browser {m.type}] {m.text}"))
+        page.on("pageerror", lambda e: print(f"[browser error] {e}"))
+        page.on(
+            "response",
+            lambda r: (
+                r.status >= 400 and print(f"[browser http] {r.status} {r.request.method} {r.url}")
+            ),
+        )
         page.goto(f"{system.url}/{path}")
         if connect:
             page.get_by_role("button", name="Connect wallet").click()
@@ -139,6 +149,24 @@ def open_page(browser: Browser, system: System) -> Iterator[OpenPage]:
     yield open_
     for context in contexts:
         context.close()
+
+
+def _serve_dist_until_the_server_does(context: BrowserContext, url: str) -> None:
+    """DEV ONLY (until wt-webapi's static serving is merged): answer the app's files from
+    web/dist on the server's origin; /v1 goes to the real server."""
+    import mimetypes
+
+    def handle(route, request):
+        path = request.url[len(url) :].split("#")[0].split("?")[0]
+        if path.startswith("/v1/"):
+            return route.continue_()
+        file = DIST / (path.lstrip("/") or "index.html")
+        if not file.is_file():
+            file = DIST / "index.html"
+        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        return route.fulfill(body=file.read_bytes(), content_type=kind)
+
+    context.route(f"{url}/**", handle)
 
 
 def status_of(page: Page, name: str):

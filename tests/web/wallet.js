@@ -44,4 +44,4 @@
     );
   window.addEventListener("eip6963:requestProvider", announce);
   announce();
-};
+}

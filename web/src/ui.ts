@@ -105,3 +105,15 @@ export function actionForm(
 export function refresh(): void {
   window.dispatchEvent(new HashChangeEvent("hashchange"));
 }
+
+/** A titled section whose content loads on its own: if it fails, the section says why in a
+ * sentence and the rest of the page still shows. */
+export async function section(id: string, title: string, body: () => Promise<HTMLElement>): Promise<HTMLElement> {
+  let content: HTMLElement;
+  try {
+    content = await body();
+  } catch (error) {
+    content = h("p", { class: "status", "data-kind": "info" }, describe(error));
+  }
+  return h("section", { "aria-labelledby": id }, h("h2", { id }, title), content);
+}

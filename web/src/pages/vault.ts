@@ -5,8 +5,9 @@ import { encodeFunctionData, erc20Abi, parseUnits, type Address } from "viem";
 import { vaultAbi } from "../abi";
 import { api, ok, ApiFailure, type Schemas } from "../api";
 import { valueChart } from "../chart";
+import { tokenInfo } from "../deployment";
 import { formatAmount, formatPrice, formatTime, formatUsd, scaledPrice, shortAddress } from "../format";
-import { Status, actionForm, field, h, input, refresh, table } from "../ui";
+import { Status, actionForm, field, h, input, refresh, section, table } from "../ui";
 import { wallet } from "../wallet";
 import { stateText } from "./follower";
 import { proposeWithdrawal, proposeConfigChange } from "./queue";
@@ -24,7 +25,7 @@ export async function vaultPage(main: HTMLElement, address: string): Promise<voi
     await chainFigures(vault),
     actions(vault),
     balances(vault),
-    h("section", { "aria-labelledby": "chart-title" }, h("h2", { id: "chart-title" }, "Value over time"), await valueChart(vault.address)),
+    await section("chart-title", "Value over time", () => valueChart(vault.address)),
     await trades(vault),
     await queue(vault),
   );
@@ -111,7 +112,7 @@ function actions(v: Vault): HTMLElement {
 function depositForm(v: Vault): HTMLElement {
   const status = new Status("deposit");
   const known = new Map(v.balances.map((b) => [b.token.toLowerCase(), b]));
-  const token = h("select", { name: "token" }, ...v.allowlist.assets.map((a) => h("option", { value: a }, known.get(a.toLowerCase())?.symbol ?? a)));
+  const token = h("select", { name: "token" }, ...v.allowlist.assets.map((a) => h("option", { value: a }, tokenInfo(a)?.symbol ?? a)));
   const amount = input("amount", "", { inputmode: "decimal", required: true, placeholder: "1.5" });
   const deposit = async () => {
       const tokenAddress = token.value as Address;
