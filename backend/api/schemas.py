@@ -584,6 +584,63 @@ class Eip712TypesOut(Model):
     typehashes: dict[str, Hash]
 
 
+# ============================================================================= auditor views
+
+CodeMatch = Literal["exact", "immutables_only", "differs", "no_artifact", "no_code"]
+
+
+class ContractCodeOut(Model):
+    name: str = Field(description="The contract's name in the deployment file.")
+    address: Address
+    code_size: int = Field(description="Bytes of code at the address (0: none).")
+    code_hash: Hash | None = Field(description="keccak256 of the code on chain; null without code.")
+    artifact: str | None = Field(
+        description="The build it is compared with: a contract of this repository's `ape "
+        "compile` output, or `npm:<name>` for published reference bytecode."
+    )
+    artifact_code_hash: Hash | None = Field(description="keccak256 of the build's runtime code.")
+    match: CodeMatch = Field(
+        description="`exact`: the same bytes; `immutables_only`: the same bytes except inside "
+        "the build's zero placeholders of immutables (32 bytes after a PUSH32, which the "
+        "constructor fills); `differs`; `no_artifact`: nothing to compare with; `no_code`."
+    )
+
+
+class ContractsOut(Model):
+    chain_id: int
+    block_number: int = Field(description="The block the code was read at.")
+    contracts: list[ContractCodeOut]
+
+
+class GasSnapshotOut(Model):
+    about: str | None = None
+    anvil: str | None = Field(None, description="The anvil version the figures were measured on.")
+    hardfork: str | None = None
+    figures: dict[str, dict[str, int]] = Field(
+        description="Figure name -> its numbers (`gas`, `gas_limit`, `count`)."
+    )
+
+
+class SlitherFinding(Model):
+    detector: str
+    impact: str
+    confidence: str
+    location: str | None
+    description: str
+
+
+class SlitherReportOut(Model):
+    generated_at: datetime = Field(description="When `make slither` wrote the report.")
+    counts: dict[str, int] = Field(description="Findings by impact (High, Medium, Low, ...).")
+    findings: list[SlitherFinding]
+    markdown: str = Field(description="reports/slither.md: the gate's verdict and every triage.")
+
+
+class DocumentOut(Model):
+    name: str
+    markdown: str
+
+
 def intent_submission_body(message: eip712.TradeIntent, signature: bytes) -> dict[str, Any]:
     """The JSON body of POST /v1/intents for a signed intent (what clients send)."""
     return {
