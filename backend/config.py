@@ -495,6 +495,31 @@ class Settings(BaseSettings):
         ),
     )
 
+    # ------------------------------------------------------------------ web app (issue 13)
+    web_dist_dir: Path | None = Field(
+        None,
+        description="The built web app served at / (`npm --prefix web run build`); default: "
+        "<repo>/web/dist. Not built: / answers 503 with how to build it.",
+    )
+    swagger_ui_dir: Path | None = Field(
+        None,
+        description="Swagger UI's files for /docs (npm swagger-ui-dist, served by the app: no "
+        "CDN); default: <repo>/node_modules/swagger-ui-dist.",
+    )
+    reports_dir: Path | None = Field(
+        None,
+        description="Where `make slither` writes its report (GET /v1/auditor/slither); default: "
+        "<repo>/reports.",
+    )
+    gas_snapshot_file: Path | None = Field(
+        None,
+        description="The gas snapshot GET /v1/auditor/gas serves; default: "
+        "<repo>/bench/gas-snapshot.json.",
+    )
+    history_max_points: int = Field(
+        500, ge=2, le=10_000, description="Most points GET /v1/vaults/{vault}/history answers."
+    )
+
     # ------------------------------------------------------------------ validation
 
     @field_validator("database_url")

@@ -560,6 +560,21 @@ class NotDeniedError(NotFoundError):
     code = "not_denied"
 
 
+# --- web app support (issue 13): auditor views and the vault's value history
+
+
+class ReportNotGeneratedError(NotFoundError):
+    """An auditor view's file (the Slither report, the gas snapshot) was not generated here."""
+
+    code = "report_not_generated"
+
+
+class InvalidHistoryRangeError(ApiError):
+    """A history request whose `from` is after its `to`."""
+
+    code = "invalid_history_range"
+
+
 # ----------------------------------------------------------------------------- rendering
 
 

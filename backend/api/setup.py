@@ -12,8 +12,10 @@ from backend.api.extras import create_extras
 from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
 from backend.api.platform import install_platform
 from backend.api.routes import (
+    auditor,
     auth,
     deployment,
+    eip712,
     health,
     intents,
     leaders,
@@ -29,7 +31,8 @@ from backend.config import Settings
 def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     extras = create_extras(app, settings)
     install_error_handlers(app)
-    for module in (intents, vaults, leaders, proposals, stream, auth, operators, deployment):
+    routers = (intents, vaults, leaders, proposals, stream, auth, operators, eip712, auditor)
+    for module in (*routers, deployment):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -43,6 +46,8 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (stream.router, prefix),
         (auth.router, prefix),
         (operators.router, prefix),
+        (eip712.router, prefix),
+        (auditor.router, prefix),
         (deployment.router, prefix),
         (metrics.router, ""),
     ):

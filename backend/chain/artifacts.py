@@ -109,6 +109,15 @@ class Artifacts:
         code = (contract_type.get("deploymentBytecode") or {}).get("bytecode") or "0x"
         return CompiledContract(name, contract_type["abi"], bytes.fromhex(code.removeprefix("0x")))
 
+    def runtime_bytecode(self, name: str) -> bytes | None:
+        """The deployed (runtime) code the compiler produced for `name`; immutables are zero
+        placeholders in it (the constructor fills them). None if the build has no such type."""
+        contract_type = self._types.get(name)
+        if contract_type is None:
+            return None
+        code = (contract_type.get("runtimeBytecode") or {}).get("bytecode") or "0x"
+        return bytes.fromhex(code.removeprefix("0x"))
+
     def error_names(self, contracts: Iterable[str] | None = None) -> dict[bytes, str]:
         """4-byte selector -> error signature, over `contracts` (default: every compiled type)."""
         table = dict(BUILTIN_ERRORS)
