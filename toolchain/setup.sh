@@ -182,7 +182,7 @@ fi
 web_sources_hash() {
     find web/src web/index.html web/openapi.json web/abi.json web/package-lock.json \
         web/tsconfig.json web/vite.config.ts backend/chain/eip712_types.json \
-        docs/security-model.md -type f ! -path 'web/src/generated/*' 2>/dev/null |
+        -type f ! -path 'web/src/generated/*' 2>/dev/null |
         LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1
 }
 WEB_DIST_STAMP="web/dist/.copyvault-sources.sha256"

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from backend.chain.actions import Actions, Key
 from backend.chain.client import ChainClient
@@ -48,6 +48,7 @@ OWNERS = (6, 7, 8)
 # How long a page may take to show what the chain and the index did (a test waits for a text,
 # never for a time: the machine may be slow, never wrong).
 UI_TIMEOUT_MS = 60_000
+expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
 @dataclass
@@ -129,7 +130,6 @@ def open_page(browser: Browser, system: System) -> Iterator[OpenPage]:
             "reject": list(reject),
         }
         context.add_init_script(f"({WALLET_JS})({json.dumps(config)})")
-        _serve_dist_until_the_server_does(context, system.url)
         page = context.new_page()
         # What the page logs or throws is printed, so a failing test's output shows it.
         page.on("console", lambda m: print(f"[browser {m.type}] {m.text}"))
@@ -144,6 +144,7 @@ def open_page(browser: Browser, system: System) -> Iterator[OpenPage]:
         if connect:
             page.get_by_role("button", name="Connect wallet").click()
             page.locator("[data-account]").wait_for()
+        wait_until_drawn(page)
         return page
 
     yield open_
@@ -151,22 +152,9 @@ def open_page(browser: Browser, system: System) -> Iterator[OpenPage]:
         context.close()
 
 
-def _serve_dist_until_the_server_does(context: BrowserContext, url: str) -> None:
-    """DEV ONLY (until wt-webapi's static serving is merged): answer the app's files from
-    web/dist on the server's origin; /v1 goes to the real server."""
-    import mimetypes
-
-    def handle(route, request):
-        path = request.url[len(url) :].split("#")[0].split("?")[0]
-        if path.startswith("/v1/"):
-            return route.continue_()
-        file = DIST / (path.lstrip("/") or "index.html")
-        if not file.is_file():
-            file = DIST / "index.html"
-        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        return route.fulfill(body=file.read_bytes(), content_type=kind)
-
-    context.route(f"{url}/**", handle)
+def wait_until_drawn(page: Page) -> None:
+    """Wait until the page has drawn what it loads (the app marks <main> busy meanwhile)."""
+    expect(page.locator("#page")).to_have_attribute("aria-busy", "false")
 
 
 def status_of(page: Page, name: str):

@@ -110,8 +110,7 @@ def test_withdrawal__proposed_in_one_browser_cosigned_in_another_executed(
     assert_accessible(proposer)
     screenshot(proposer, "proposal")
 
-    co_owner = open_page(SECOND, "#/follower")
-    co_owner.goto(link)
+    co_owner = open_page(SECOND, link.split("/", 3)[3])
     expect(co_owner.locator('[data-field="signatures"]')).to_have_text("1 of 2")
     co_owner.get_by_role("button", name="Sign", exact=True).click()
     expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("ready")
@@ -128,7 +127,7 @@ def test_wallet_on_the_wrong_network__is_told_to_switch(
     page = open_page(FIRST, f"#/vault/{funded_vault}", chain_id=1)
     wallet_status = status_of(page, "wallet")
     expect(wallet_status).to_contain_text("Wrong network: your wallet is on chain 1")
-    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Stop copying").click()
     expect(status_of(page, "vault-action")).to_contain_text(
         f"Your wallet is on the wrong network (chain 1). Switch it to chain "
         f"{system.deployment.chain_id}"

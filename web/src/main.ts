@@ -31,6 +31,8 @@ async function render(): Promise<void> {
   const [name, argument = ""] = window.location.hash.replace(/^#\/?/, "").split("/");
   const page = PAGES[name] ?? followerPage;
   const mine = ++renderCount;
+  // Busy until the page is drawn: assistive technology (and the browser tests) wait for it.
+  main.setAttribute("aria-busy", "true");
   const fresh = h("div", { class: "page" });
   try {
     await page(fresh, argument);
@@ -39,6 +41,7 @@ async function render(): Promise<void> {
   }
   if (mine !== renderCount) return;
   replace(main, fresh);
+  main.setAttribute("aria-busy", "false");
   for (const link of document.querySelectorAll("nav a")) {
     const current = link.getAttribute("href") === `#/${name || "follower"}`;
     if (current) link.setAttribute("aria-current", "page");
