@@ -189,7 +189,12 @@ WEB_DIST_STAMP="web/dist/.copyvault-sources.sha256"
 WEB_HASH="$(web_sources_hash)"
 if [ "$(cat "$WEB_DIST_STAMP" 2>/dev/null)" != "$WEB_HASH" ] || [ ! -f web/dist/index.html ]; then
     say "building the web app (web/dist)"
-    (cd web && npm run --silent build >/dev/null) || die "the web app does not build (run: cd web && npm run build)"
+    WEB_LOG="$(mktemp)"
+    if ! (cd web && npm run --silent build) >"$WEB_LOG" 2>&1; then
+        tail -n 30 "$WEB_LOG" >&2
+        die "the web app does not build (above; run: cd web && npm run build)"
+    fi
+    rm -f "$WEB_LOG"
     printf '%s\n' "$WEB_HASH" >"$WEB_DIST_STAMP"
 else
     say "web app build up to date (web/dist)"
