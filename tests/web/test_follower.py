@@ -149,3 +149,25 @@ def test_rejected_signature__says_nothing_was_signed(
     )
     proposals = system.api.get(f"/v1/vaults/{funded_vault}/proposals").json()["items"]
     assert all(p["amount"] != str(WETH // 10) for p in proposals)
+
+
+def test_config_change__unpause_is_proposed_cosigned_and_executed(
+    system: System, open_page: OpenPage, funded_vault: str
+):
+    a = system.actions
+    if not a.view(a.vault_abi, funded_vault, "paused"):
+        a.pause(funded_vault, Key.anvil(THIRD))
+        system.indexed()
+    proposer = open_page(SECOND, f"#/vault/{funded_vault}")
+    change = form(proposer, "Propose a change")
+    change.get_by_label("Change").select_option(label="Unpause the vault")
+    change.get_by_role("button", name="Sign and propose").click()
+    proposer.wait_for_url(re.compile(r"#/proposal/0x[0-9a-f]{64}$"))
+    expect(proposer.get_by_text("Call unpause")).to_be_visible()
+
+    co_owner = open_page(THIRD, proposer.url.split("/", 3)[3])
+    co_owner.get_by_role("button", name="Sign", exact=True).click()
+    expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("ready")
+    co_owner.get_by_role("button", name="Execute").click()
+    expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
+    assert a.view(a.vault_abi, funded_vault, "paused") is False
