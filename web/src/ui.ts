@@ -39,7 +39,11 @@ export function replace(el: Element, ...children: Child[]): void {
 let fieldCounter = 0;
 
 /** A labelled input: the label is tied to the input so screen readers announce it. */
-export function field(label: string, input: HTMLInputElement | HTMLSelectElement, hint?: string) {
+export function field(
+  label: string,
+  input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+  hint?: string,
+) {
   input.id ||= `field-${++fieldCounter}`;
   const hintEl = hint ? h("small", { id: `${input.id}-hint` }, hint) : null;
   if (hintEl) input.setAttribute("aria-describedby", hintEl.id);

@@ -78,34 +78,34 @@ function createVaultForm(account: Address, leaders: Schemas["LeaderSummary"][]):
   const guardian = checkbox("guardian", "yes", "Let the platform guardian pause this vault in an emergency");
 
   const create = async () => {
-      const ownerList = owners.value.split(/[\s,]+/).filter(Boolean) as Address[];
-      const args = [
-        ownerList,
-        BigInt(threshold.value),
-        leader.value as Address,
-        {
-          maxFractionBps: percentToBps(policy.maxFractionPercent.value),
-          maxSlippageBps: percentToBps(policy.maxSlippagePercent.value),
-          maxOracleAge: Number(policy.maxOracleAgeMinutes.value) * 60,
-          maxTradesPerDay: Number(policy.maxTradesPerDay.value),
-          lossBudgetBps: percentToBps(policy.lossBudgetPercent.value),
-        },
-        await defaultOracle(),
-        checked(assets),
-        checked(venues),
-        guardian.querySelector("input")?.checked ?? false,
-        toHex(crypto.getRandomValues(new Uint8Array(32))),
-      ];
-      const data = encodeFunctionData({ abi: factoryAbi, functionName: "createVault", args });
-      const receipt = await wallet.send(status, "Creating the vault", { to: deployment().factory as Address, data });
-      const vault = receipt && createdVault(receipt.logs);
-      if (vault) window.location.hash = `#/vault/${vault}`;
+    const ownerList = owners.value.split(/[\s,]+/).filter(Boolean) as Address[];
+    const args = [
+      ownerList,
+      BigInt(threshold.value),
+      leader.value as Address,
+      {
+        maxFractionBps: percentToBps(policy.maxFractionPercent.value),
+        maxSlippageBps: percentToBps(policy.maxSlippagePercent.value),
+        maxOracleAge: Number(policy.maxOracleAgeMinutes.value) * 60,
+        maxTradesPerDay: Number(policy.maxTradesPerDay.value),
+        lossBudgetBps: percentToBps(policy.lossBudgetPercent.value),
+      },
+      await defaultOracle(),
+      checked(assets),
+      checked(venues),
+      guardian.querySelector("input")?.checked ?? false,
+      toHex(crypto.getRandomValues(new Uint8Array(32))),
+    ];
+    const data = encodeFunctionData({ abi: factoryAbi, functionName: "createVault", args });
+    const receipt = await wallet.send(status, "Creating the vault", { to: deployment().factory as Address, data });
+    const vault = receipt && createdVault(receipt.logs);
+    if (vault) window.location.hash = `#/vault/${vault}`;
   };
 
   return actionForm(
     { id: "create-vault-title", title: "Create a vault", button: "Create vault", status },
     create,
-    field("Owners (one address per line)", owners as unknown as HTMLInputElement, "Your address is filled in; add co-owners' addresses."),
+    field("Owners (one address per line)", owners, "Your address is filled in; add co-owners' addresses."),
     field("Signatures needed (threshold)", threshold, "How many owners must approve a withdrawal or a risk-increasing change."),
     field("Leader to copy", leader),
     h("fieldset", {}, h("legend", {}, "Risk policy"),

@@ -80,25 +80,25 @@ function intentForm(leader: Address): HTMLElement {
   const fraction = input("fraction", "10", { type: "number", min: 0.01, max: 100, step: 0.01 });
   const minutes = input("deadline", "30", { type: "number", min: 2, max: 10080 });
   const signIntent = async () => {
-      wallet.ready();
-      const body = {
-        leader,
-        venue: venue.value,
-        token_in: tokenIn.value,
-        token_out: tokenOut.value,
-        fraction_bps: Math.round(Number(fraction.value) * 100),
-        min_price: "0",
-        nonce: randomNonce(),
-        deadline: Math.floor(Date.now() / 1000) + Math.round(Number(minutes.value) * 60),
-      };
-      status.show("pending", "Preparing the intent to sign…");
-      const prepared = await ok(api.POST("/v1/intents/prepare", { body }));
-      checkDocument(prepared.typed_data, "TradeIntent");
-      status.show("pending", "Sign the intent in your wallet…");
-      const signature = await wallet.signTypedData(prepared.typed_data);
-      const accepted = await ok(api.POST("/v1/intents", { body: { ...body, signature } }));
-      status.show("ok", `Intent accepted (${accepted.digest.slice(0, 10)}…): outcomes arrive below as vaults mirror it.`);
-      followOutcomes(accepted.digest, leader, outcomes);
+    wallet.ready();
+    const body = {
+      leader,
+      venue: venue.value,
+      token_in: tokenIn.value,
+      token_out: tokenOut.value,
+      fraction_bps: Math.round(Number(fraction.value) * 100),
+      min_price: "0",
+      nonce: randomNonce(),
+      deadline: Math.floor(Date.now() / 1000) + Math.round(Number(minutes.value) * 60),
+    };
+    status.show("pending", "Preparing the intent to sign…");
+    const prepared = await ok(api.POST("/v1/intents/prepare", { body }));
+    checkDocument(prepared.typed_data, "TradeIntent");
+    status.show("pending", "Sign the intent in your wallet…");
+    const signature = await wallet.signTypedData(prepared.typed_data);
+    const accepted = await ok(api.POST("/v1/intents", { body: { ...body, signature } }));
+    status.show("ok", `Intent accepted (${accepted.digest.slice(0, 10)}…): outcomes arrive below as vaults mirror it.`);
+    followOutcomes(accepted.digest, leader, outcomes);
   };
   const form = actionForm(
     { id: "intent-title", title: "Sign a trade intent", button: "Sign and submit", status },

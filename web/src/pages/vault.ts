@@ -115,16 +115,16 @@ function depositForm(v: Vault): HTMLElement {
   const token = h("select", { name: "token" }, ...v.allowlist.assets.map((a) => h("option", { value: a }, tokenInfo(a)?.symbol ?? a)));
   const amount = input("amount", "", { inputmode: "decimal", required: true, placeholder: "1.5" });
   const deposit = async () => {
-      const tokenAddress = token.value as Address;
-      const decimals = (await wallet.reader().readContract({ address: tokenAddress, abi: erc20Abi, functionName: "decimals" })) as number;
-      const raw = parseUnits(amount.value, decimals);
-      const approve = encodeFunctionData({ abi: erc20Abi, functionName: "approve", args: [v.address as Address, raw] });
-      if (!(await wallet.send(status, "Approving the vault to take the tokens", { to: tokenAddress, data: approve }))) return;
-      const call = encodeFunctionData({ abi: vaultAbi, functionName: "deposit", args: [tokenAddress, raw] });
-      if (!(await wallet.send(status, "Depositing", { to: v.address as Address, data: call }))) return;
-      const before = BigInt(known.get(tokenAddress.toLowerCase())?.deposited ?? "0");
-      await waitForVault(v.address, (next) => next.balances.some((b) => b.token === tokenAddress && BigInt(b.deposited) > before));
-      refresh();
+    const tokenAddress = token.value as Address;
+    const decimals = (await wallet.reader().readContract({ address: tokenAddress, abi: erc20Abi, functionName: "decimals" })) as number;
+    const raw = parseUnits(amount.value, decimals);
+    const approve = encodeFunctionData({ abi: erc20Abi, functionName: "approve", args: [v.address as Address, raw] });
+    if (!(await wallet.send(status, "Approving the vault to take the tokens", { to: tokenAddress, data: approve }))) return;
+    const call = encodeFunctionData({ abi: vaultAbi, functionName: "deposit", args: [tokenAddress, raw] });
+    if (!(await wallet.send(status, "Depositing", { to: v.address as Address, data: call }))) return;
+    const before = BigInt(known.get(tokenAddress.toLowerCase())?.deposited ?? "0");
+    await waitForVault(v.address, (next) => next.balances.some((b) => b.token === tokenAddress && BigInt(b.deposited) > before));
+    refresh();
   };
   return actionForm(
     { id: "deposit-title", title: "Deposit", level: "h3", button: "Approve and deposit", status },
