@@ -516,8 +516,11 @@ class Settings(BaseSettings):
         description="The gas snapshot GET /v1/auditor/gas serves; default: "
         "<repo>/bench/gas-snapshot.json.",
     )
-    history_max_points: int = Field(
-        500, ge=2, le=10_000, description="Most points GET /v1/vaults/{vault}/history answers."
+    oracle_sample_blocks: int = Field(
+        50,
+        ge=1,
+        description="The indexer keeps every feed's answer at least once per this many blocks "
+        "(and after every deposit, withdrawal, trade or feed change): vault value over time.",
     )
 
     # ------------------------------------------------------------------ validation

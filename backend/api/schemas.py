@@ -584,6 +584,27 @@ class Eip712TypesOut(Model):
     typehashes: dict[str, Hash]
 
 
+# ============================================================================= vault history
+
+
+class HistoryPoint(Model):
+    timestamp: int = Field(description="Unix seconds.")
+    usd: str = Field(
+        description="The vault's value then: its accounted balances at the latest feed answers "
+        "the indexer had read by then; decimal string, 8 places, rounded down."
+    )
+    unpriced_tokens: list[Address] = Field(
+        description="Tokens held then with no feed answer (or a non-positive one): not counted."
+    )
+
+
+class VaultHistoryOut(Model):
+    vault: Address
+    start: int = Field(description="Unix seconds of the first point.")
+    end: int = Field(description="Unix seconds of the last point.")
+    points: list[HistoryPoint] = Field(description="Evenly spaced from `start` to `end`.")
+
+
 # ============================================================================= auditor views
 
 CodeMatch = Literal["exact", "immutables_only", "differs", "no_artifact", "no_code"]

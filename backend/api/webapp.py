@@ -7,8 +7,9 @@ both from files on this machine (nothing loads from a CDN, so both work offline)
   shows at once. Any other path that is not the API's falls back to `index.html` (client-side
   routes), except under `/assets/` (a missing script is a 404, never HTML a browser would try to
   run). Without a build, pages answer 503 with how to build it.
-- **The API keeps its paths**: this catch-all route is added last and refuses `/v1`, `/docs`,
-  `/openapi.json`, `/metrics` (and `/health`) with the API's JSON 404, so it never shadows them.
+- **The API keeps its paths**: this catch-all route is added last and does not match `/v1`,
+  `/docs`, `/openapi.json`, `/metrics` (nor `/health`): those keep the API's JSON 404, so it never
+  shadows them.
 - **Swagger UI** is FastAPI's page pointed at the npm package `swagger-ui-dist` (pinned in the
   root package.json), its files served under `/docs/assets/`. The security headers give it a CSP
   allowing its one inline script by hash (backend/api/platform.py).
@@ -16,12 +17,14 @@ both from files on this machine (nothing loads from a CDN, so both work offline)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Final
 
 from fastapi import FastAPI, HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from backend.chain.artifacts import REPO_ROOT
 from backend.config import Settings
@@ -34,7 +37,23 @@ SWAGGER_FILES: Final = {
     "favicon-32x32.png": "image/png",
 }
 # First path segments that belong to the API: never the app's, whatever the path.
-API_SEGMENTS: Final = frozenset({"v1", "docs", "openapi.json", "metrics", "health", "redoc"})
+API_SEGMENTS: Final = ("v1", "docs", "openapi.json", "metrics", "health", "redoc")
+
+
+class WebPathConvertor(Convertor):
+    """Any path but the API's: the app's route then does not even match /v1/..., so the API's
+    unknown paths stay unmatched (a JSON 404, counted as `<unmatched>` in the request metrics)."""
+
+    regex = r"(?!(?:" + "|".join(re.escape(s) for s in API_SEGMENTS) + r")(?:/|$)).*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("webpath", WebPathConvertor())
 HASHED_ASSETS: Final = "assets/"
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
 REVALIDATE: Final = "no-cache"
@@ -84,10 +103,8 @@ def install_webapp(app: FastAPI, settings: Settings) -> None:
     """The built app at `/` (call after every other route: this one matches any path)."""
     dist = web_dist_dir(settings).resolve()
 
-    @app.get("/{path:path}", include_in_schema=False)
+    @app.get("/{path:webpath}", include_in_schema=False)
     async def web_app(path: str) -> Response:
-        if path.split("/", 1)[0] in API_SEGMENTS:
-            raise HTTPException(404)
         index = dist / "index.html"
         if not index.is_file():
             page = NOT_BUILT_PAGE.format(dist=dist)
