@@ -70,6 +70,10 @@ def test_leader__signs_an_intent_in_the_page__the_follower_sees_the_trade_at_the
     follower = open_page(OWNERS[0], f"#/vault/{follower_vault}")
     expected = f"{human_price(int(batch['price']), 18, 6)} USDC per WETH"
     expect(follower.locator('[data-field="batch-price"]')).to_have_text(expected)
+    chart = follower.get_by_role("img", name=re.compile("Vault value in USD over time"))
+    expect(chart.locator("canvas")).to_be_visible()
+    whole, cents = system.api.get(f"/v1/vaults/{follower_vault}").json()["value"]["usd"].split(".")
+    expect(follower.locator("figure figcaption")).to_contain_text(f"to ${int(whole):,}.{cents[:2]}")
     assert check_accessibility(follower) == []
     screenshot(follower, "vault-with-trade")
 
