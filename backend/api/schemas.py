@@ -299,6 +299,17 @@ class TradeOut(Model):
     block_timestamp: int | None
     tx_hash: Hash
     log_index: int
+    price: Uint | None = Field(
+        None, description="amount_out per amount_in, 1e18-scaled in raw units (the batch's price)."
+    )
+    oracle_price: Uint | None = Field(
+        None, description="oracle_out per amount_in, 1e18-scaled: the oracle's price then."
+    )
+    leader_min_price: Uint | None = Field(
+        None,
+        description="The least price the leader signed (the intent's min_price), when the intent "
+        "came through this server's intake; 1e18-scaled as the others.",
+    )
 
 
 class TradePage(Model):

@@ -17,6 +17,7 @@ from backend.api.schemas import (
     ProposalOut,
     ProposalPage,
     ProposalStatus,
+    TradePage,
     TypedDataOut,
     VaultDetail,
     VaultHistoryOut,
@@ -83,6 +84,19 @@ def vault_events(
         limit=limit,
         order=order,
     )
+
+
+@router.get("/vaults/{vault}/trades", response_model=TradePage, responses=error_responses(404))
+def vault_trades(
+    vault: VaultPath,
+    session: SessionDep,
+    chain_id: ChainIdDep,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> TradePage:
+    """Every trade mirrored into the vault (whichever leader it followed then), newest first, each
+    with the batch's price beside the oracle's and the leader's signed minimum."""
+    return vaults.vault_trades(session, chain_id=chain_id, vault=vault, cursor=cursor, limit=limit)
 
 
 # Unix seconds up to the year 10000: a bound that keeps every later sum small.

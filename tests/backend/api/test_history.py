@@ -17,12 +17,13 @@ import pytest
 from backend.chain.node import start_anvil
 from backend.db.models import OracleAnswer
 from backend.indexer.oracle_answers import LATEST_ROUND_DATA
-from tests.backend.api.helpers import ApiEnv, open_env
+from tests.backend.api.helpers import ApiEnv, intent_body, open_env
 from tests.backend.conftest import BACKENDS, Chain, deploy_chain, module_stores
 
 WETH, USDC = 10**18, 10**6
 FEED_DECIMALS = 8
 STEP_SECONDS = 600
+MIN_PRICE = 1_000 * 10**6  # USDC per WETH, raw units, 1e18-scaled: far below the market
 
 
 @dataclass
@@ -90,7 +91,9 @@ def _run_sequence(chain: Chain, envs: dict[str, ApiEnv]) -> tuple[str, dict[str,
     a.deposit(vault, a.token("USDC"), 1_000 * USDC, chain.depositor)
     step("usdc deposited")
     a.refresh_feeds(chain.deployer)  # the trade checks the feeds' age
-    intent, signature = a.intent(chain.leader, nonce=1, fraction_bps=2_500)
+    intent, signature = a.intent(chain.leader, nonce=1, fraction_bps=2_500, min_price=MIN_PRICE)
+    for env in envs.values():  # taken by intake (its min_price known), then mirrored directly
+        assert env.post("/v1/intents", json=intent_body(intent, signature)).status_code == 202
     a.mirror_batch(intent, signature, [vault], relayer=chain.relayer)
     step("traded")
     a.withdraw(vault, a.token("USDC"), 300 * USDC, owner.address, [owner], relayer=chain.relayer)
@@ -157,6 +160,19 @@ def test_whole_life__evenly_spaced_points_from_creation_to_the_last_indexed_bloc
 def test_answers_are_sampled__on_value_events_and_periodically_only(world, env):
     # Creation (first range), WETH deposit, USDC deposit, trade, withdrawal, periodic: 2 feeds each.
     assert env.count(OracleAnswer) == 6 * 2
+
+
+def test_vault_trades__batch_oracle_and_leader_prices(world, env):
+    (trade,) = env.ok(f"/v1/vaults/{world.vault}/trades")["items"]
+    amount_in, amount_out = int(trade["amount_in"]), int(trade["amount_out"])
+    assert trade["vault"] == world.vault and amount_in == 2 * WETH // 4  # 25 % of 2 WETH
+    assert int(trade["price"]) == amount_out * 10**18 // amount_in
+    assert int(trade["oracle_price"]) == int(trade["oracle_out"]) * 10**18 // amount_in
+    assert int(trade["leader_min_price"]) == MIN_PRICE
+    leaders = env.ok(f"/v1/leaders/{world.chain.leader.address}/trades")["items"]
+    assert leaders == [trade]  # the same trade, the same prices, through the leader
+    unknown = env.get(f"/v1/vaults/0x{'42' * 20}/trades")
+    assert unknown.status_code == 404
 
 
 @pytest.mark.parametrize(
