@@ -22,12 +22,6 @@ export function formatPrice(
   return formatAmount(human, 18, places);
 }
 
-/** A price of two raw amounts, 1e18-scaled as the contracts and the API express prices. */
-export function scaledPrice(amountOut: string | bigint, amountIn: string | bigint): bigint {
-  const input = BigInt(amountIn);
-  return input === 0n ? 0n : (BigInt(amountOut) * 10n ** 18n) / input;
-}
-
 export function formatUsd(usd: string | null | undefined): string {
   if (usd === null || usd === undefined) return "unknown";
   const [whole, fraction = ""] = usd.split(".");

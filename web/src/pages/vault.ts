@@ -6,7 +6,7 @@ import { vaultAbi } from "../abi";
 import { api, ok, ApiFailure, type Schemas } from "../api";
 import { valueChart } from "../chart";
 import { tokenInfo } from "../deployment";
-import { formatAmount, formatPrice, formatTime, formatUsd, scaledPrice, shortAddress } from "../format";
+import { formatAmount, formatPrice, formatTime, formatUsd, shortAddress } from "../format";
 import { Status, actionForm, field, h, input, refresh, section, table } from "../ui";
 import { wallet } from "../wallet";
 import { stateText } from "./follower";
@@ -145,28 +145,30 @@ function balances(v: Vault): HTMLElement {
   );
 }
 
+/** Every trade mirrored into the vault, the batch's price beside the oracle's then and the
+ * least price the leader signed. */
 async function trades(v: Vault): Promise<HTMLElement> {
-  if (!v.leader) return h("p", {}, "This vault follows no leader.");
-  const page = await ok(api.GET("/v1/leaders/{leader}/trades", { params: { path: { leader: v.leader }, query: { limit: 200 } } }));
-  const mine = page.items.filter((t) => t.vault === v.address);
-  const decimals = new Map(v.balances.map((b) => [b.token, b.decimals ?? 18]));
-  const symbol = new Map(v.balances.map((b) => [b.token, b.symbol ?? shortAddress(b.token)]));
-  const rows = mine.map((t) => {
-    const din = decimals.get(t.token_in) ?? 18;
-    const dout = decimals.get(t.token_out) ?? 18;
-    const batch = scaledPrice(t.amount_out, t.amount_in);
-    const oracle = scaledPrice(t.oracle_out, t.amount_in);
-    const pair = `${symbol.get(t.token_out)} per ${symbol.get(t.token_in)}`;
+  const page = await ok(api.GET("/v1/vaults/{vault}/trades", { params: { path: { vault: v.address }, query: { limit: 200 } } }));
+  const token = (address: string) => tokenInfo(address) ?? { symbol: shortAddress(address), decimals: 18 };
+  const rows = page.items.map((t) => {
+    const [tin, tout] = [token(t.token_in), token(t.token_out)];
+    const price = (scaled: string | null | undefined) =>
+      scaled === null || scaled === undefined ? "—" : `${formatPrice(BigInt(scaled), tin.decimals, tout.decimals)} ${tout.symbol} per ${tin.symbol}`;
     return [
       formatTime(t.block_timestamp),
-      `${formatAmount(t.amount_in, din)} ${symbol.get(t.token_in)} → ${formatAmount(t.amount_out, dout)} ${symbol.get(t.token_out)}`,
-      h("span", { "data-field": "batch-price" }, `${formatPrice(batch, din, dout)} ${pair}`),
-      `${formatPrice(oracle, din, dout)} ${pair}`,
+      `${formatAmount(t.amount_in, tin.decimals)} ${tin.symbol} → ${formatAmount(t.amount_out, tout.decimals)} ${tout.symbol}`,
+      h("span", { "data-field": "batch-price" }, price(t.price)),
+      price(t.oracle_price),
+      price(t.leader_min_price),
     ];
   });
-  const section = h("section", { "aria-labelledby": "trades-title" }, h("h2", { id: "trades-title" }, "Mirrored trades"));
-  section.append(rows.length ? table("Every trade mirrored into this vault", ["When", "Trade", "Batch price", "Oracle price"], rows) : h("p", {}, "No trade mirrored yet."));
-  return section;
+  const out = h("section", { "aria-labelledby": "trades-title" }, h("h2", { id: "trades-title" }, "Mirrored trades"));
+  out.append(
+    rows.length
+      ? table("Every trade mirrored into this vault, newest first", ["When", "Trade", "Batch price", "Oracle price", "Leader's least price"], rows)
+      : h("p", {}, "No trade mirrored yet."),
+  );
+  return out;
 }
 
 async function queue(v: Vault): Promise<HTMLElement> {
