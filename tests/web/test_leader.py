@@ -92,3 +92,27 @@ def test_auditor_page__lists_each_contract_with_its_code_hash_on_chain(
     expect(page.get_by_role("heading", name="Security model", exact=True)).to_be_visible()
     assert check_accessibility(page) == []
     screenshot(page, "auditor")
+
+
+def test_leader__appoints_a_delegate_and_cancels_a_nonce_from_the_page(
+    system: System, open_page: OpenPage
+):
+    a, leader = system.actions, Key.anvil(LEADER).address
+    delegate = Key.anvil(OWNERS[2]).address
+    page = open_page(LEADER, "#/leader")
+    delegates = form(page, "Delegates")
+    delegates.get_by_label("Delegate address").fill(delegate)
+    delegates.get_by_label("Valid for (days)").fill("7")
+    delegates.get_by_role("button", name="Appoint").click()
+    live = page.get_by_role("table", name="Live delegates")
+    expect(live.get_by_role("row", name=re.compile(delegate))).to_be_visible()
+    expiry = a.view(a.registry_abi, system.deployment.registry, "delegateExpiry", leader, delegate)
+    assert expiry > a.timestamp() + 6 * 86_400
+
+    cancel = form(page, "Cancel an intent nonce")
+    cancel.get_by_label("Nonce").fill("300")
+    cancel.get_by_role("button", name="Cancel nonce").click()
+    expect(page.locator('[data-status="cancel-nonce"]')).to_contain_text("confirmed in block")
+    registry = system.deployment.registry
+    assert a.view(a.registry_abi, registry, "isNonceUsable", leader, 300) is False
+    assert a.view(a.registry_abi, registry, "isNonceUsable", leader, 301) is True

@@ -32,3 +32,17 @@ export async function ok<T>(request: Promise<Answer<T>>): Promise<T> {
     response.status,
   );
 }
+
+/** How long a page waits for the index to reach a block it just saw mined. */
+const INDEX_WAIT_MS = 30_000;
+
+/** Wait until the server's index includes `block` (what the API shows lags the chain a little):
+ * a page redrawn after its own transaction then shows that transaction. */
+export async function indexedThrough(block: bigint): Promise<void> {
+  const end = Date.now() + INDEX_WAIT_MS;
+  while (Date.now() < end) {
+    const health = await ok(api.GET("/v1/health"));
+    if (BigInt(health.indexer.cursor ?? -1) >= block) return;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}

@@ -3,7 +3,7 @@
  * delegates with expiry, cancelling nonces, and the vaults following you. */
 import { encodeFunctionData, type Address, type Hex } from "viem";
 import { registryAbi } from "../abi";
-import { api, ok, ApiFailure, type Schemas } from "../api";
+import { api, indexedThrough, ok, ApiFailure, type Schemas } from "../api";
 import { deployment, tokenInfo } from "../deployment";
 import { checkDocument } from "../eip712";
 import { describe } from "../errors";
@@ -49,8 +49,11 @@ function recordSection(record: Leader | undefined): HTMLElement {
   );
 }
 
-function registryCall(status: Status, what: string, data: Hex) {
-  return wallet.send(status, what, { to: deployment().registry as Address, data });
+/** A registry transaction; once confirmed, the index has it too (so a redraw shows it). */
+async function registryCall(status: Status, what: string, data: Hex) {
+  const receipt = await wallet.send(status, what, { to: deployment().registry as Address, data });
+  if (receipt) await indexedThrough(receipt.blockNumber);
+  return receipt;
 }
 
 function registerForm(): HTMLElement {
