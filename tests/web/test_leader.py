@@ -116,3 +116,18 @@ def test_leader__appoints_a_delegate_and_cancels_a_nonce_from_the_page(
     registry = system.deployment.registry
     assert a.view(a.registry_abi, registry, "isNonceUsable", leader, 300) is False
     assert a.view(a.registry_abi, registry, "isNonceUsable", leader, 301) is True
+
+
+def test_new_leader__registers_from_the_page(system: System, open_page: OpenPage):
+    a, newcomer = system.actions, Key.anvil(3).address
+    page = open_page(3, "#/leader")
+    expect(page.get_by_text("This address is not a leader yet: register below.")).to_be_visible()
+    register = form(page, "Register as a leader")
+    register.get_by_label("Profile link").fill("https://example.org/strategy")
+    register.get_by_role("button", name="Register").click()
+    expect(page.get_by_text("https://example.org/strategy")).to_be_visible()
+    registry = system.deployment.registry
+    assert a.view(a.registry_abi, registry, "isRegistered", newcomer) is True
+    assert (
+        a.view(a.registry_abi, registry, "profileURI", newcomer) == "https://example.org/strategy"
+    )
