@@ -5,7 +5,8 @@
 #   make slither  Slither gate: fails on untriaged High/Medium findings (reports/ for details)
 #   make lint     ruff check and format check
 #   make gas-check  measure gas (bench/gas.py) and fail on a rise above bench/gas-snapshot.json
-#   make demo     the end-to-end demo on a local chain (scripts/demo.py)
+#   make demo     the end-to-end demo on a local chain, then the web app stays open (Ctrl-C ends;
+#                 DEMO_FLAGS=--exit ends right after the journey)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -42,4 +43,4 @@ gas-check: setup
 
 demo: setup
 	ape compile
-	python -m scripts.demo
+	python -m scripts.demo $(DEMO_FLAGS)
