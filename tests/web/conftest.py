@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-from scripts.server_process import indexed_through, poll_until, running_server
 
 from backend.chain.actions import Actions, Key
 from backend.chain.client import ChainClient
 from backend.chain.deploy import Deployment, deploy_system
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
+from tests.utils.server_process import indexed_through, poll_until, running_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DIST = REPO_ROOT / "web" / "dist"
