@@ -417,7 +417,8 @@ class OracleFeed(Base):
 class OracleAnswer(Base):
     """A feed's answer as the indexer read it at a block (`latestRoundData` at the end of an indexed
     range): the price history that values vaults over time. Not derived from events (Chainlink-style
-    feeds need not emit any), so a rebuild keeps them; a reorg removes those past the ancestor."""
+    feeds need not emit any); part of the index all the same (a reorg removes those past the
+    ancestor, a rebuild reads them again at the ranges it indexes)."""
 
     __tablename__ = "oracle_answers"
     __table_args__ = (Index(None, "chain_id", "feed", "block_timestamp"),)
@@ -446,4 +447,12 @@ STATE_TABLES = (
 )
 # The whole index of a chain: what the chain can rebuild (`copyvault reindex` drops and rebuilds
 # exactly these), children first. Every other table holds off-chain records.
-INDEX_TABLES = (*PER_EVENT_TABLES, *STATE_TABLES, Event, Block, Reorg, IndexerCursor)
+INDEX_TABLES = (
+    *PER_EVENT_TABLES,
+    *STATE_TABLES,
+    Event,
+    Block,
+    Reorg,
+    IndexerCursor,
+    OracleAnswer,  # read from the chain by the indexer: a rebuild reads them again
+)

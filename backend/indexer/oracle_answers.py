@@ -18,7 +18,8 @@ from typing import Final
 
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.chain.client import BlockHeader, ChainClient
 from backend.db.models import OracleAnswer, OracleFeed
@@ -58,8 +59,10 @@ class OracleSampler:
         feeds = self._feeds(conn)
         answers = self._read(feeds, end.number)
         if answers:
+            # A rebuilt index (`copyvault reindex`) samples blocks it sampled before: the answer at
+            # a canonical block does not change, so the row already there stands.
             conn.execute(
-                insert(OracleAnswer.__table__),
+                _insert(conn).on_conflict_do_nothing(),
                 [
                     {
                         "chain_id": self.chain_id,
@@ -116,3 +119,9 @@ class OracleSampler:
                 continue
             answers[feed] = (int(answer), int(updated_at))
         return answers
+
+
+def _insert(conn: Connection):
+    """INSERT into oracle_answers in the connection's dialect (for ON CONFLICT DO NOTHING)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(OracleAnswer.__table__)
