@@ -6,12 +6,17 @@ Ape snapshots the chain around each fixture scope, so tests start from these dep
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
 from backend.chain import eip712
+from backend.config import ENV_FILE_VARIABLE
 from tests.utils.deploy import DEFAULT_POLICY, deploy_system
 from tests.utils.signing import intent_tuple, registry_domain, sign_approvals, vault_domain
+
+# A developer's own .env must not change what the suite tests (nor leak into the servers it starts).
+os.environ[ENV_FILE_VARIABLE] = ""
 
 DAY = 86_400
 HOUR = 3_600
