@@ -12,11 +12,14 @@ import pytest
 
 from backend.chain import eip712
 from backend.config import ENV_FILE_VARIABLE
+from tests.utils import gas_report_calls
 from tests.utils.deploy import DEFAULT_POLICY, deploy_system
 from tests.utils.signing import intent_tuple, registry_domain, sign_approvals, vault_domain
 
 # A developer's own .env must not change what the suite tests (nor leak into the servers it starts).
 os.environ[ENV_FILE_VARIABLE] = ""
+# `ape test --gas` must not turn a reverting view call into garbage output (see the module).
+gas_report_calls.install()
 
 DAY = 86_400
 HOUR = 3_600
