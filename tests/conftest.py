@@ -26,6 +26,14 @@ HOUR = 3_600
 _salts = itertools.count(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _suite_chain_not_inherited():
+    """toolchain/run_tests.py names the suite's anvil in APE_FOUNDRY_HOST for this process's Ape,
+    which has connected by now; processes the tests start (ape run, copyvault) must start chains
+    of their own rather than change this one under the tests' snapshots."""
+    os.environ.pop("APE_FOUNDRY_HOST", None)
+
+
 # ----------------------------------------------------------------------------- actors
 
 
