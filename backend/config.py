@@ -534,6 +534,19 @@ class Settings(BaseSettings):
         ),
     )
 
+    # ------------------------------------------------------------------ backups
+    backup_key: Secret | None = Field(
+        None,
+        description=(
+            "32-byte key (64 hex digits) that seals backups with AES-256-GCM (`copyvault backup "
+            "new-key` makes one). Kept apart from COPYVAULT_SECRETS_KEY so that rotating that key "
+            "never makes an old backup unreadable; store it away from the backups."
+        ),
+    )
+    backup_dir: Path | None = Field(
+        None, description="Folder of `copyvault backup` files; default: <data_dir>/backups."
+    )
+
     # ------------------------------------------------------------------ validation
 
     @field_validator("database_url")

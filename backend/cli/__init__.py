@@ -11,6 +11,8 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault operator create-admin U   the first operator admin (password, TOTP)
     copyvault db upgrade                the store's migrations
     copyvault db purge-offchain         delete off-chain records (after a backup)
+    copyvault backup [--every S]        an encrypted backup of the store (or one every S seconds)
+    copyvault restore FILE|--latest     replace the store with a backup
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ COMMANDS = {
     "guardian-key": "backend.cli.guardian_key:guardian_key",
     "operator": "backend.cli.operator:operator",
     "db": "backend.cli.db:db",
+    # backups
+    "backup": "backend.cli.backup:backup",
+    "restore": "backend.cli.backup:restore",
 }
 
 

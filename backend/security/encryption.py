@@ -35,8 +35,9 @@ def generate_secrets_key() -> str:
     return secrets.token_hex(KEY_BYTES)
 
 
-def parse_secrets_key(value: str) -> bytes:
-    """The 32 key bytes of a COPYVAULT_SECRETS_KEY value (64 hex digits, optional 0x)."""
+def parse_secrets_key(value: str, *, name: str = "COPYVAULT_SECRETS_KEY") -> bytes:
+    """The 32 key bytes of a COPYVAULT_SECRETS_KEY value (64 hex digits, optional 0x); `name` is
+    the setting named in the error (other keys, such as the backup key, share the format)."""
     text = value.strip().removeprefix("0x")
     try:
         key = bytes.fromhex(text)
@@ -44,7 +45,7 @@ def parse_secrets_key(value: str) -> bytes:
         key = b""
     if len(key) != KEY_BYTES:
         raise ConfigError(
-            "COPYVAULT_SECRETS_KEY must be 64 hex digits (32 bytes); "
+            f"{name} must be 64 hex digits (32 bytes); "
             "`copyvault relayer-key secrets-key` prints a new one"
         )
     return key

@@ -10,7 +10,8 @@ from bench import intake as bench
 
 def test_intake_bench__small_run_every_answer_as_expected(tmp_path, capsys):
     out = tmp_path / "bench-intake.json"
-    assert bench.main(["--requests", "30", "--concurrency", "4", "--json", str(out)]) == 0
+    args = ["--requests", "30", "--concurrency", "4", "--rate", "200", "--json", str(out)]
+    assert bench.main(args) == 0
     report = json.loads(out.read_text())
     phases = {(r["backend"], r["phase"]): r for r in report["results"]}
     assert set(phases) == {(b, p) for b in ("sqlite", "postgresql") for p in bench.PHASES}
@@ -18,5 +19,26 @@ def test_intake_bench__small_run_every_answer_as_expected(tmp_path, capsys):
         assert result["requests"] == 30 and result["wrong_status"] == 0
         assert result["per_second"] > 0 and result["p99_ms"] >= result["p50_ms"] > 0
     assert phases[("sqlite", "health")]["met"] is None  # the baseline has no target
+    open_loop = phases[("postgresql", "accepted at rate")]
+    assert open_loop["offered_rate"] == 200 and open_loop["met"] is False  # 200/s < the target
+    assert open_loop["target"] == "p99 < 50 ms at 200/s"
     table = capsys.readouterr().out
     assert "accepted" in table and "rejected" in table and "p99 ms" in table
+
+
+def _phase(**changes) -> bench.Phase:
+    fields = dict(backend="sqlite", phase="accepted at rate", requests=100, concurrency=64,
+                  wrong_status=0, seconds=0.2, per_second=500.0, p50_ms=5.0, p99_ms=20.0,
+                  max_ms=30.0, offered_rate=500.0)  # fmt: skip
+    return bench.Phase(**(fields | changes))
+
+
+def test_open_loop_target__met_only_when_the_schedule_is_kept_and_the_tail_is_short():
+    assert _phase().met is True
+    assert _phase(p99_ms=50.0).met is False  # the tail at the target
+    assert _phase(per_second=480.0).met is False  # fell behind the schedule
+    assert _phase(wrong_status=1).met is False
+    assert _phase(offered_rate=400.0, per_second=400.0).met is False  # below the target's load
+    # A closed loop is judged on throughput alone: its latency is connections / throughput.
+    assert _phase(phase="accepted", offered_rate=None, p99_ms=70.0).met is True
+    assert _phase(phase="accepted", offered_rate=None, per_second=499.0).met is False
