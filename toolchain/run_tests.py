@@ -6,8 +6,9 @@ Two faults of letting `ape test` start anvil itself, which this fixes:
 
 - Ape gives anvil 20 seconds to answer (`SubprocessProvider.start(timeout=20)`, not configurable
   in ape-foundry 0.8.12, whose `process_attempts` retries do not apply to `host: auto`); on a busy
-  machine a run failed before its first test (RPCTimeoutError, as in ApeWorX/ape issue 2567). Here anvil gets --anvil-timeout (default 180 s) and
-  the run fails early, naming the cause, only if anvil exits or stays silent that long.
+  machine a run failed before its first test (RPCTimeoutError, as in ApeWorX/ape issue 2567).
+  Here anvil gets --anvil-timeout (default 180 s) and the run fails early, naming the cause, only
+  if anvil exits or stays silent that long.
 - Ctrl-C reaches every process of the terminal's foreground group: anvil died at once while the
   tests went on failing against it. Here anvil runs in a session of its own, the terminal's
   Ctrl-C reaches only this script and `ape test`; Ape stops the run, and this script makes sure
