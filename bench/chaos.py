@@ -8,9 +8,10 @@ What runs, for each store (a fresh anvil each, loopback only):
 
 - anvil mining one block a second; copyvault deployed (backend/chain/deploy.py), a registered
   leader and FOLLOWERS vaults following it (1-of-1 and 2-of-3 owners), funded with WETH and USDC;
-- the real server (`python -m backend.cli serve` through scripts/server_process) with its indexer
-  (no confirmations, ranges of at most INDEX_RANGE_BLOCKS blocks so that catching up takes several
-  ranges) and its in-process relayer; the relayer's confirmations setting when the backend has one;
+- the real server (`python -m backend.cli serve` through tests/utils/server_process) with its
+  indexer (no confirmations, ranges of at most INDEX_RANGE_BLOCKS blocks so that catching up takes
+  several ranges) and its in-process relayer; the relayer's confirmations setting when the
+  backend has one;
 - a workload thread: deposits into the vaults (one transaction each), intents signed by the
   leader and POSTed to /v1/intents, withdrawal proposals and second-owner signatures POSTed to the
   proposals API, and now and then a ready withdrawal sent on chain. Every answer 200/201/202 is
@@ -85,7 +86,7 @@ from backend.chain.node import AnvilNode, start_anvil
 from backend.chain.tx import UnlockedSender, wait_for_receipt
 from bench.indexer import STORES
 from bench.report import machine, text_table, write_json
-from scripts.server_process import poll_until, running_server
+from tests.utils.server_process import poll_until, running_server
 
 DEFAULT_JSON = "reports/bench-chaos.json"
 DEFAULT_DURATION = 120  # seconds of faults per store

@@ -67,7 +67,7 @@ from backend.config import Settings
 from bench.indexer import STORES, parse_backends
 from bench.relay import Setup, _followers_indexed
 from bench.report import machine, text_table, tree_cpu_seconds, write_json
-from scripts.server_process import running_server
+from tests.utils.server_process import running_server
 
 DEFAULT_JSON = "reports/bench-flood.json"
 TARGET_P99_MS = 200.0

@@ -50,7 +50,7 @@ from backend.db.engine import create_store_engine
 from backend.db.proposal_models import Proposal, ProposalSignature
 from bench.indexer import STORES, parse_backends
 from bench.report import machine, text_table, write_json
-from scripts.server_process import indexed_through, poll_until, running_server
+from tests.utils.server_process import indexed_through, poll_until, running_server
 
 DEFAULT_JSON = "reports/bench-heavy-reads.json"
 DEFAULT_PROPOSALS = 2_000

@@ -68,7 +68,7 @@ from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
 from bench.indexer import STORES, parse_backends
 from bench.report import machine, text_table, tree_cpu_seconds, write_json
-from scripts.server_process import indexed_through, poll_until, running_server, tail
+from tests.utils.server_process import indexed_through, poll_until, running_server, tail
 
 DEFAULT_JSON = "reports/bench-intake.json"
 DEFAULT_REQUESTS = 2_000

@@ -55,7 +55,7 @@ from backend.chain.deploy import DEFAULT_POLICY, Deployment, deploy_system, npm_
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender, created_address, wait_for_receipt
 from bench.report import machine, packed_call, text_table, write_json
-from scripts.server_process import running_server
+from tests.utils.server_process import running_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = "reports/bench-relay.json"

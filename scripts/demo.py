@@ -38,7 +38,7 @@ from backend.chain.deploy import DEFAULT_POLICY, deploy_system
 from backend.chain.js_signer import sign_typed_data_v4_js
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
-from scripts.server_process import indexed_through, poll_until, running_server
+from tests.utils.server_process import indexed_through, poll_until, running_server
 
 WETH = 10**18
 USDC = 10**6

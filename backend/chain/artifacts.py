@@ -109,6 +109,12 @@ class Artifacts:
         code = (contract_type.get("deploymentBytecode") or {}).get("bytecode") or "0x"
         return CompiledContract(name, contract_type["abi"], bytes.fromhex(code.removeprefix("0x")))
 
+    def runtime_code(self, name: str) -> bytes:
+        """The runtime bytecode `name` compiles to (immutables left blank), for code checks."""
+        self.get(name)  # the same error for an unknown name
+        code = (self._types[name].get("runtimeBytecode") or {}).get("bytecode") or "0x"
+        return bytes.fromhex(code.removeprefix("0x"))
+
     def error_names(self, contracts: Iterable[str] | None = None) -> dict[bytes, str]:
         """4-byte selector -> error signature, over `contracts` (default: every compiled type)."""
         table = dict(BUILTIN_ERRORS)

@@ -1,7 +1,6 @@
-"""Deploys copyvault and its reference systems with Ape, for the contract tests.
-
-backend/chain/deploy.py deploys the same system with plain web3 (for the backend, its tests and the
-benchmarks); tests/backend/chain/test_deploy.py keeps the two in step.
+"""The contract tests' deployment: backend/chain/deploy.py's `deploy_system` (the one deploy path,
+shared with `ape run deploy`, `copyvault deploy` and the backend tests), signed by Ape's test
+accounts, then wrapped as Ape contract instances.
 """
 
 from __future__ import annotations
@@ -13,16 +12,12 @@ from ape.contracts import ContractContainer
 from ethpm_types import ContractType
 
 from backend.chain import npm_artifacts
+from backend.chain.ape_accounts import ape_sender
+from backend.chain.client import ChainClient
+from backend.chain.deploy import DEFAULT_POLICY, FEED_DECIMALS, WETH_PRICE_USD, Deployment
+from backend.chain.deploy import deploy_system as deploy_deployment
 
-WETH_PRICE_USD = 3_000
-FEED_DECIMALS = 8
-DEFAULT_POLICY = (
-    5_000,
-    100,
-    3_600,
-    10,
-    0,
-)  # maxFraction, maxSlippage, maxOracleAge, maxTradesPerDay, lossBudget
+__all__ = ["DEFAULT_POLICY", "FEED_DECIMALS", "WETH_PRICE_USD", "System", "deploy_system"]
 
 
 def npm_container(name: str) -> ContractContainer:
@@ -57,11 +52,6 @@ class Uniswap:
         return pair
 
 
-def deploy_uniswap(deployer) -> Uniswap:
-    factory = deployer.deploy(npm_container("UniswapV2Factory"), deployer)
-    return Uniswap(factory, npm_artifacts.load("UniswapV2Pair").init_code_hash)
-
-
 @dataclass
 class System:
     """One copyvault deployment with its tokens, feeds and a Uniswap V2 venue."""
@@ -78,22 +68,33 @@ class System:
 
 
 def deploy_system(project, deployer, admin) -> System:
-    registry = deployer.deploy(project.LeaderRegistry)
-    oracle = deployer.deploy(project.PriceOracle, admin)
-    factory = deployer.deploy(project.VaultFactory, admin, registry, oracle)
-    router = project.CopyRouter.at(factory.router())
-    weth = deployer.deploy(project.TestToken, "Wrapped Ether", "WETH", 18)
-    usdc = deployer.deploy(project.TestToken, "USD Coin", "USDC", 6)
-    feeds = {
-        "WETH": deployer.deploy(
-            project.MockAggregator, FEED_DECIMALS, WETH_PRICE_USD * 10**FEED_DECIMALS
-        ),
-        "USDC": deployer.deploy(project.MockAggregator, FEED_DECIMALS, 10**FEED_DECIMALS),
-    }
-    oracle.setFeed(weth, feeds["WETH"], sender=admin)
-    oracle.setFeed(usdc, feeds["USDC"], sender=admin)
-    uniswap = deploy_uniswap(deployer)
-    uniswap.add_liquidity(weth, usdc, 1_000 * 10**18, 1_000 * WETH_PRICE_USD * 10**6, deployer)
-    venue = deployer.deploy(project.UniswapV2Venue, uniswap.factory, uniswap.pair_init_code_hash)
-    factory.setVenueAllowed(venue, True, sender=admin)
-    return System(registry, oracle, factory, router, uniswap, venue, weth, usdc, feeds)
+    """Deploy through the one deploy path from `deployer`, `admin` holding the platform roles and
+    taking the admin actions (feeds, venue), and wrap the result for Ape."""
+    client = ChainClient(deployer.provider.http_uri)
+    deployment = deploy_deployment(
+        client,
+        ape_sender(client, deployer),
+        admin=admin.address,
+        admin_sender=ape_sender(client, admin),
+    )
+    return system_at(project, deployment)
+
+
+def system_at(project, deployment: Deployment) -> System:
+    """Ape instances of a deployment's contracts."""
+    contracts, tokens = deployment.contracts, deployment.tokens
+    uniswap = Uniswap(
+        npm_container("UniswapV2Factory").at(contracts["UniswapV2Factory"]),
+        npm_artifacts.load("UniswapV2Pair").init_code_hash,
+    )
+    return System(
+        registry=project.LeaderRegistry.at(deployment.registry),
+        oracle=project.PriceOracle.at(deployment.oracle),
+        factory=project.VaultFactory.at(deployment.factory),
+        router=project.CopyRouter.at(deployment.router),
+        uniswap=uniswap,
+        venue=project.UniswapV2Venue.at(contracts["UniswapV2Venue"]),
+        weth=project.TestToken.at(tokens["WETH"].address),
+        usdc=project.TestToken.at(tokens["USDC"].address),
+        feeds={s: project.MockAggregator.at(t.feed) for s, t in tokens.items()},
+    )

@@ -13,9 +13,9 @@ from backend.api.app import create_app
 from backend.chain.abi import ContractAbi
 from backend.db.models import Event
 from backend.db.relay_models import Intent, RelayBatch, RelaySender, RelayTransaction
-from scripts.server_process import poll_until
 from tests.backend.api.helpers import api_settings, open_env
 from tests.backend.helpers import intent_row
+from tests.utils.server_process import poll_until
 
 
 def _metric(text: str, name: str, **labels: str) -> float | None:

@@ -14,13 +14,13 @@ from sqlalchemy import event, func, select, text
 
 from backend.db.models import Event
 from bench.heavy_reads import make_vault_with_withdrawal, seed_proposals
-from scripts.server_process import poll_until
 from tests.backend.api.helpers import (
     open_env,
     store_write_locked,
     uvicorn_server,
     withdrawal_body,
 )
+from tests.utils.server_process import poll_until
 
 SEEDED = 400
 STATUSES = ("executed", "stale", "ready", "pending")

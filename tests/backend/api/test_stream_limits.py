@@ -9,8 +9,8 @@ import pytest
 
 from backend.api.errors import StreamLimitError
 from backend.api.stream_slots import StreamSlots
-from scripts.server_process import poll_until
 from tests.backend.api.helpers import open_env, uvicorn_server
+from tests.utils.server_process import poll_until
 
 
 def test_stream_slots__per_client_then_per_process_cap__refused_until_one_is_given_back():

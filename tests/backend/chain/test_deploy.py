@@ -1,27 +1,45 @@
-"""backend/chain/deploy.py deploys the same system as the Ape-based tests/utils/deploy.py."""
+"""backend/chain/deploy.py, the one deploy path: the deployed system, idempotent re-runs, a missing
+step completed, the single-key admin refused off local chains, the admin Safe's Transaction Builder
+batch (executed by a real Safe 1.4.1), and the code check."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from eth_utils import keccak
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
 
 from backend.chain import deploy as web3_deploy
-from backend.chain.actions import Key
+from backend.chain import npm_artifacts
+from backend.chain.abi import ContractAbi
+from backend.chain.actions import Actions, Key
+from backend.chain.artifacts import load as load_artifacts
 from backend.chain.client import ChainClient
 from backend.chain.deploy import Deployment, deploy_system
-from backend.chain.node import anvil
-from backend.chain.tx import UnlockedSender
+from backend.chain.deploy_run import run_deploy, safe_batch_file
+from backend.chain.node import AnvilNode, anvil, start_anvil
+from backend.chain.safe_tx_builder import checksum
+from backend.chain.tx import UnlockedSender, created_address
 from backend.exceptions import DeploymentError
+from tests.backend.auth.conftest import npm_abi
 
-
-def test_deploy__same_constants_as_the_ape_deployment():
-    from tests.utils import deploy as ape_deploy  # imports Ape: fine in the test suite
-
-    assert web3_deploy.WETH_PRICE_USD == ape_deploy.WETH_PRICE_USD
-    assert web3_deploy.FEED_DECIMALS == ape_deploy.FEED_DECIMALS
-    assert web3_deploy.DEFAULT_POLICY == ape_deploy.DEFAULT_POLICY
+REPO_ROOT = Path(__file__).resolve().parents[3]
+# A chain id that is not a development chain's: anvil run as "a real network".
+TESTNET_ID = 11_155_111
+TESTNET_FILE = """
+networks:
+  11155111:
+    name: testnet (anvil with a public chain id)
+    local: false
+    test_assets: true
+    venues:
+      - {name: UniswapV2Venue, kind: uniswap_v2, factory: test-assets}
+"""
+ZERO = "0x" + "00" * 20
 
 
 def test_deploy__the_system_is_wired(anvil_chain):
@@ -46,20 +64,29 @@ def test_deploy__json_round_trip(anvil_chain, tmp_path):
     assert data["chain_id"] == 31_337 and data["contracts"]["VaultFactory"]
 
 
-def test_deploy__roles_handed_to_the_admin():
+def test_deploy__admin_holds_every_role_from_construction__deployer_none():
     with anvil() as node:
         client = ChainClient(node.url)
         deployer, admin = Key.anvil(0), Key.anvil(1)
         d = deploy_system(
-            client, UnlockedSender(client, deployer.address), admin=admin.address, test_assets=False
+            client,
+            UnlockedSender(client, deployer.address),
+            admin=admin.address,
+            admin_sender=UnlockedSender(client, admin.address),
         )
-        from backend.chain.actions import Actions
-
         a = Actions(client, d)
+        oracle = ContractAbi(a.artifacts.get("PriceOracle"))
         for role in (b"\0" * 32, keccak(text="VENUE_ADMIN_ROLE")):
             assert a.view(a.factory_abi, d.factory, "hasRole", role, admin.address)
             assert not a.view(a.factory_abi, d.factory, "hasRole", role, deployer.address)
-        assert d.admin == admin.address and d.tokens == {}
+        assert not a.view(
+            oracle, d.oracle, "hasRole", keccak(text="FEED_ADMIN_ROLE"), deployer.address
+        )
+        # The admin took the admin actions: feeds set, venue allowed.
+        weth = d.tokens["WETH"]
+        assert to_checksum_address(a.view(oracle, d.oracle, "feedOf", weth.address)[0]) == weth.feed
+        assert a.view(a.factory_abi, d.factory, "isVenueAllowed", d.contracts["UniswapV2Venue"])
+        assert d.admin == admin.address and d.deployer == deployer.address
 
 
 def test_deployment__wrong_chain_or_missing_code_refused(anvil_chain, tmp_path):
@@ -74,3 +101,257 @@ def test_deployment__wrong_chain_or_missing_code_refused(anvil_chain, tmp_path):
     (tmp_path / "bad.json").write_text('{"format": 1}')
     with pytest.raises(DeploymentError, match="not a copyvault deployment"):
         Deployment.load(tmp_path / "bad.json")
+
+
+# ----------------------------------------------------------------------------- runs on a testnet
+
+
+@pytest.fixture(scope="module")
+def testnet() -> Iterator[AnvilNode]:
+    node = start_anvil(extra=["--chain-id", str(TESTNET_ID)])
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def chain(testnet: AnvilNode) -> Iterator[ChainClient]:
+    """The testnet, reverted to its start after each test."""
+    client = ChainClient(testnet.url)
+    snapshot = client.request("evm_snapshot")
+    yield client
+    client.request("evm_revert", [snapshot])
+
+
+@pytest.fixture
+def networks_file(tmp_path: Path) -> Path:
+    path = tmp_path / "networks.yaml"
+    path.write_text(TESTNET_FILE)
+    return path
+
+
+def _sender(client: ChainClient, index: int) -> UnlockedSender:
+    return UnlockedSender(client, Key.anvil(index).address)
+
+
+def _safe(client: ChainClient, owner: Key) -> str:
+    """A real Safe 1.4.1 proxy (npm bytecode), 1-of-1 owned by `owner`."""
+    sender = _sender(client, 9)
+    singleton, factory = (
+        created_address(sender.send(None, npm_abi(name).deploy_data()))
+        for name in ("Safe", "SafeProxyFactory")
+    )
+    setup = npm_abi("Safe").call_data("setup", [owner.address], 1, ZERO, b"", ZERO, ZERO, 0, ZERO)
+    create = npm_abi("SafeProxyFactory").call_data("createProxyWithNonce", singleton, setup, 0)
+    proxy = to_checksum_address(client.call(factory, create)[-20:])
+    sender.send(factory, create)
+    return proxy
+
+
+def _execute_batch(client: ChainClient, safe: str, owner: Key, batch: dict) -> None:
+    """Each transaction of a Transaction Builder batch, encoded from its own contractMethod and
+    contractInputsValues (as the app does) and executed by the Safe on its owner's approval."""
+    for tx in batch["transactions"]:
+        method = tx["contractMethod"]
+        types = [p["type"] for p in method["inputs"]]
+        values = [
+            _typed(t, tx["contractInputsValues"][p["name"]])
+            for t, p in zip(types, method["inputs"], strict=True)
+        ]
+        selector = keccak(text=f"{method['name']}({','.join(types)})")[:4]
+        data = selector + encode(types, values)
+        # A pre-validated signature: r = the owner, v = 1, valid when the owner sends the call.
+        approval = bytes(12) + bytes.fromhex(owner.address[2:]) + bytes(32) + b"\x01"
+        call = npm_abi("Safe").call_data(
+            "execTransaction", tx["to"], int(tx["value"]), data, 0, 0, 0, 0, ZERO, ZERO, approval
+        )
+        _sender(client, 1).send(safe, call)
+
+
+def _typed(kind: str, value: str):
+    if kind == "bool":
+        return value == "true"
+    if kind.startswith("uint"):
+        return int(value)
+    return value
+
+
+def _js_checksum(batch: dict) -> str:
+    """The Transaction Builder's own checksum code (safe-react-apps apps/tx-builder/src/lib/
+    checksum.ts), run by node over the batch file."""
+    script = """
+const { keccak256 } = require('ethereum-cryptography/keccak');
+const replacer = (_, v) => (v === undefined ? null : v);
+const ser = (j) => {
+  if (Array.isArray(j)) return `[${j.map((e) => ser(e)).join(',')}]`;
+  if (typeof j === 'object' && j !== null) {
+    const keys = Object.keys(j).sort();
+    let acc = `{${JSON.stringify(keys, replacer)}`;
+    for (const k of keys) acc += `${ser(j[k])},`;
+    return `${acc}}`;
+  }
+  return `${JSON.stringify(j, replacer)}`;
+};
+const batch = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+delete batch.meta.checksum;
+const text = ser({ ...batch, meta: { ...batch.meta, name: null } });
+process.stdout.write('0x' + Buffer.from(keccak256(Buffer.from(text, 'utf8'))).toString('hex'));
+"""
+    result = subprocess.run(
+        ["node", "-e", script],
+        input=json.dumps(batch),
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_deploy__single_key_admin_on_public_chain_id__refused_before_any_transaction(
+    chain, networks_file, tmp_path
+):
+    head = chain.block_number()
+    with pytest.raises(DeploymentError, match="has no code on testnet .* a single key"):
+        run_deploy(chain, _sender(chain, 0), out=tmp_path / "d.json", networks_file=networks_file)
+    with pytest.raises(DeploymentError, match="has no code"):
+        run_deploy(
+            chain,
+            _sender(chain, 0),
+            admin=Key.anvil(1).address,
+            out=tmp_path / "d.json",
+            networks_file=networks_file,
+        )
+    assert chain.block_number() == head and not (tmp_path / "d.json").exists()
+
+
+def test_deploy__single_key_admin_forced__deploys_and_takes_the_actions(
+    chain, networks_file, tmp_path
+):
+    report, _ = run_deploy(
+        chain, _sender(chain, 0), out=tmp_path / "d.json", networks_file=networks_file, force=True
+    )
+    assert report.pending == [] and report.steps[-1] == "admin actions"
+    assert report.deployment.admin == Key.anvil(0).address
+
+
+def test_deploy__safe_admin__batch_for_the_safe__executed__rerun_finds_nothing_to_do(
+    chain, networks_file, tmp_path
+):
+    owner = Key.anvil(1)
+    safe = _safe(chain, owner)
+    out = tmp_path / "deployments" / f"{TESTNET_ID}.json"
+    report, path = run_deploy(
+        chain, _sender(chain, 0), admin=safe, out=out, networks_file=networks_file
+    )
+    assert path == out and Deployment.load(out) == report.deployment
+    assert report.steps == ["core contracts", "test assets", "venue UniswapV2Venue"]
+
+    batch = json.loads(safe_batch_file(out).read_text())
+    d = report.deployment
+    assert batch["version"] == "1.0" and batch["chainId"] == str(TESTNET_ID)
+    assert batch["meta"]["createdFromSafeAddress"] == safe
+    assert isinstance(batch["createdAt"], int)
+    assert [(t["to"], t["contractMethod"]["name"]) for t in batch["transactions"]] == [
+        (d.oracle, "setFeed"),
+        (d.oracle, "setFeed"),
+        (d.factory, "setVenueAllowed"),
+    ]
+    allow = batch["transactions"][2]
+    assert allow["value"] == "0" and allow["data"] is None
+    assert allow["contractInputsValues"] == {
+        "venue": d.contracts["UniswapV2Venue"],
+        "allowed": "true",
+    }
+    assert allow["contractMethod"]["inputs"] == [
+        {"internalType": "address", "name": "venue", "type": "address"},
+        {"internalType": "bool", "name": "allowed", "type": "bool"},
+    ]
+    assert batch["meta"]["checksum"] == checksum(batch) == _js_checksum(batch)
+
+    _execute_batch(chain, safe, owner, batch)
+    head = chain.block_number()
+    again, _ = run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks_file)
+    assert again.steps == [] and again.pending == [] and again.deployment == d
+    assert chain.block_number() == head, "a re-run sends nothing"
+    assert not safe_batch_file(out).exists()
+
+
+def test_deploy__a_missing_step__only_that_step_is_done(chain, networks_file, tmp_path):
+    out = tmp_path / "d.json"
+    first, _ = run_deploy(
+        chain, _sender(chain, 0), out=out, networks_file=networks_file, force=True
+    )
+    data = json.loads(out.read_text())
+    del data["contracts"]["UniswapV2Venue"]  # as if the run had stopped before the venue
+    out.write_text(json.dumps(data))
+    second, _ = run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks_file)
+    assert second.steps == ["venue UniswapV2Venue", "admin actions"]
+    kept = {k: v for k, v in first.deployment.contracts.items() if k != "UniswapV2Venue"}
+    assert {k: v for k, v in second.deployment.contracts.items() if k != "UniswapV2Venue"} == kept
+    assert (
+        second.deployment.contracts["UniswapV2Venue"]
+        != first.deployment.contracts["UniswapV2Venue"]
+    )
+
+
+def test_deploy__code_differs_from_the_build__refused_naming_the_contract(
+    chain, networks_file, tmp_path
+):
+    out = tmp_path / "d.json"
+    report, _ = run_deploy(
+        chain, _sender(chain, 0), out=out, networks_file=networks_file, force=True
+    )
+    router = report.deployment.router
+    code = bytearray(bytes.fromhex(chain.request("eth_getCode", [router, "latest"])[2:]))
+    code[10] ^= 0xFF
+    chain.request("anvil_setCode", [router, "0x" + code.hex()])
+    with pytest.raises(
+        DeploymentError, match=f"CopyRouter at {router}: differs from the build at byte 10"
+    ):
+        run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks_file)
+    # Another contract's code at the address: caught by its length.
+    registry = chain.request("eth_getCode", [report.deployment.registry, "latest"])
+    chain.request("anvil_setCode", [router, registry])
+    with pytest.raises(DeploymentError, match="CopyRouter .* bytes of code, the build has"):
+        run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks_file)
+
+
+def test_deploy__wrong_pair_init_code_hash__refused_before_the_venue(chain, tmp_path):
+    """A Uniswap V2 factory whose pairs the given hash does not derive (a fork's hash, here the
+    Safe's creation code hash): refused, no adapter deployed."""
+    networks = tmp_path / "networks.yaml"
+    networks.write_text(TESTNET_FILE)
+    out = tmp_path / "d.json"
+    report, _ = run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks, force=True)
+    factory = report.deployment.contracts["UniswapV2Factory"]
+    wrong_hash = keccak(npm_abi("Safe").contract.bytecode).hex()
+    networks.write_text(
+        TESTNET_FILE + f"      - {{name: OtherVenue, kind: uniswap_v2, factory: '{factory}', "
+        f"pair_init_code_hash: '0x{wrong_hash}'}}\n"
+    )
+    with pytest.raises(DeploymentError, match="OtherVenue: pair_init_code_hash .* does not derive"):
+        run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks)
+    assert "OtherVenue" not in Deployment.load(out).contracts
+
+
+def test_deploy__network_not_in_the_file__error_names_the_file(tmp_path):
+    with anvil(extra=["--chain-id", "424242"]) as node:
+        client = ChainClient(node.url)
+        with pytest.raises(DeploymentError, match="chain 424242 is not in .*networks.yaml"):
+            run_deploy(client, _sender(client, 0), out=tmp_path / "d.json")
+
+
+def test_networks_file__committed_data_is_well_formed():
+    from backend.chain.networks import load_networks
+
+    networks = load_networks()
+    assert networks[31_337].local and networks[31_337].test_assets
+    mainnet = networks[1]
+    assert not mainnet.local and {t.symbol for t in mainnet.tokens} == {"WETH", "USDC"}
+    assert [v.kind for v in mainnet.venues] == ["uniswap_v2"]
+    # The documented mainnet pair hash is the npm pair's: the bytecode tests trade against is real.
+    npm_pair_hash = "0x" + npm_artifacts.load("UniswapV2Pair").init_code_hash.hex()
+    assert mainnet.venues[0].params["pair_init_code_hash"] == npm_pair_hash
+    assert load_artifacts().names()  # the build the code check compares with is present

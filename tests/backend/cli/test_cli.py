@@ -83,6 +83,46 @@ def test_cli__errors_are_one_clear_line(tmp_path):
     assert bad.returncode == 1 and "COPYVAULT_RPC_URL" in bad.stderr
 
 
+def test_cli__deploy_with_an_ape_keystore_account__signs_locally_on_a_node_without_accounts(
+    tmp_path,
+):
+    """`--account ALIAS` takes the deployer from Ape's encrypted keystore: Ape shows each
+    transaction, asks to sign it and for the passphrase (answered on stdin here). The node manages
+    no account, so only the keystore's own signatures can deploy."""
+    from backend.chain.actions import Key, anvil_key
+    from backend.chain.client import ChainClient
+
+    ape_data = {"APE_DATA_FOLDER": str(tmp_path / "ape")}
+    code = (
+        "import sys\n"
+        "from ape_accounts import import_account_from_private_key as imp\n"
+        "imp('deployer', 'pass-phrase-1', sys.argv[1])\n"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code, anvil_key(5)],
+        env=os.environ | ape_data,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr
+    # Sign the first transaction, its passphrase, keep the key unlocked, then sign every other.
+    answers = "y\npass-phrase-1\ny\n" + "y\n" * 40
+    out = tmp_path / "d.json"
+    with anvil(accounts=0) as node:
+        deployer = Key.anvil(5).address
+        ChainClient(node.url).request("anvil_setBalance", [deployer, hex(10**20)])
+        result = subprocess.run(
+            [sys.executable, "-m", "backend.cli", "deploy", "--rpc", node.url,
+             "--account", "deployer", "--out", str(out)],
+            cwd=REPO_ROOT, env=os.environ | ape_data, input=answers,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert Deployment.load(out).deployer == deployer
+    assert "deployment written to" in result.stdout
+
+
 def test_cli__deploy_to_a_node_without_accounts_needs_a_key(tmp_path):
     started = time.monotonic()
     with anvil(accounts=0) as node:

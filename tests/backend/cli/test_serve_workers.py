@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 from backend.chain.actions import Key
-from scripts.server_process import indexed_through, poll_until, running_server
 from tests.backend.api.helpers import intent_body
 from tests.backend.helpers import admit_leader
+from tests.utils.server_process import indexed_through, poll_until, running_server
 
 OUTLIVE_GRACE_SECONDS = 10.0
 

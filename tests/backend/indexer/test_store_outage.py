@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from backend.db import engine as engine_module
 from backend.db.engine import sqlite_path
 from backend.indexer.indexer import run_in_thread
-from scripts.server_process import poll_until
 from tests.backend.store_outages import postgresql_refuses
+from tests.utils.server_process import poll_until
 
 INDEXER_LOGGER = "backend.indexer.indexer"
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from backend.chain.node import start_anvil
-from scripts.server_process import REPO_ROOT, _stop, _wait_healthy, server_env
 from tests.backend.api.helpers import open_env
 from tests.backend.conftest import Chain, StoreFactory, deploy_chain
+from tests.utils.server_process import REPO_ROOT, _stop, _wait_healthy, server_env
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,8 @@ def serve_process(
     scheme: str = "http",
     verify: Any = True,
 ) -> Iterator[str]:
-    """`copyvault serve --no-indexer` in a process of its own (scripts/server_process.py) over the
-    migrated store at `url`; yields its base URL, stops it with SIGINT afterwards."""
+    """`copyvault serve --no-indexer` in a process of its own (tests/utils/server_process.py) over
+    the migrated store at `url`; yields its base URL, stops it with SIGINT afterwards."""
     folder = folder / f"server-{secrets.token_hex(3)}"
     folder.mkdir()
     settings = {"COPYVAULT_AUTO_MIGRATE": "false"} | (env or {})

@@ -12,7 +12,7 @@ import time
 from backend.relayer.fees import current_fees
 from backend.relayer.worker import run_in_thread
 from backend.services.intents import intent_message
-from scripts.server_process import poll_until
+from tests.utils.server_process import poll_until
 
 
 def _mirrored_once(relay, digest: str, vaults: list[str], nonce: int) -> None:

@@ -31,9 +31,9 @@ from backend.chain.reader import token_balances
 from backend.chain.tx import created_address
 from backend.db.engine import create_store_engine
 from backend.indexer.decoder import LogDecoder
-from scripts.server_process import indexed_through, poll_until, running_server, tail
 from tests.backend.api.helpers import intent_body
 from tests.backend.conftest import Chain, deploy_chain
+from tests.utils.server_process import indexed_through, poll_until, running_server, tail
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # 2025-06-02 00:00:00 UTC: a run of minutes stays inside one UTC day (maxTradesPerDay counts days).

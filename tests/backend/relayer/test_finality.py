@@ -22,8 +22,8 @@ from backend.relayer import worker as worker_module
 from backend.relayer.fees import GWEI, Fees, current_fees
 from backend.relayer.worker import RelayerConfig, run_in_thread
 from backend.services.intents import intent_message
-from scripts.server_process import poll_until
 from tests.backend.store_outages import store_down
+from tests.utils.server_process import poll_until
 
 WORKER_LOG = "backend.relayer.worker"
 

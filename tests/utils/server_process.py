@@ -20,7 +20,7 @@ from backend.chain.actions import Key
 from backend.chain.deploy import Deployment
 from backend.chain.node import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 120
 UNREFUSING_RATE = "1000000/second"
 
