@@ -83,11 +83,31 @@ class Chain:
         stop_process(self.process)
 
 
-def start_chain(command_for_port: Callable[[int], list[str]], timeout: float) -> Chain:
+def answers_within(
+    url: str, process: subprocess.Popen, timeout: float, stop: Callable[[], bool]
+) -> bool:
+    """Whether anvil answers at `url` within `timeout` s; False early if it exits or on `stop()`."""
+    deadline = time.monotonic() + timeout
+    while not stop() and process.poll() is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        # In slices of a second, so that a Ctrl-C during a slow start is not left waiting.
+        if wait_for_rpc(url, process, timeout=min(1.0, left)):
+            return True
+    return False
+
+
+def start_chain(
+    command_for_port: Callable[[int], list[str]],
+    timeout: float,
+    stop: Callable[[], bool] = lambda: False,
+) -> Chain:
     """Start anvil in its own session (out of reach of the terminal's Ctrl-C) and wait for it.
 
     A process that exits early is retried on another port (a free port can be taken between
-    choosing it and anvil binding it); one that stays silent for `timeout` seconds is an error.
+    choosing it and anvil binding it); one that stays silent for `timeout` seconds is an error,
+    and so is `stop()` turning true (Ctrl-C) before it answers.
     """
     last_output = ""
     for _ in range(PORT_ATTEMPTS):
@@ -101,12 +121,14 @@ def start_chain(command_for_port: Callable[[int], list[str]], timeout: float) ->
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            if wait_for_rpc(url, process, timeout=timeout):
+            if answers_within(url, process, timeout, stop):
                 return Chain(url, process)
-            exited = process.poll() is not None
+            exited = process.poll() is not None and not stop()
             stop_process(process)
             output.seek(0)
             last_output = output.read()[-2_000:].decode(errors="replace").strip()
+        if stop():
+            raise ChainStartError("interrupted while anvil was starting")
         if not exited:
             raise ChainStartError(
                 f"anvil did not answer at {url} within {timeout:g} s "
@@ -168,17 +190,18 @@ def run(ape_args: Sequence[str], anvil_timeout: float) -> int:
     chain = None
     try:
         print(f"run_tests: starting anvil (waiting up to {anvil_timeout:g} s)", flush=True)
-        chain = start_chain(ape_anvil_command, anvil_timeout)
-        if interruptions.signals:
-            return 128 + interruptions.signals[0]
+        chain = start_chain(ape_anvil_command, anvil_timeout, lambda: bool(interruptions.signals))
         print(f"run_tests: anvil at {chain.url}; ape test {' '.join(ape_args)}", flush=True)
+        if interruptions.signals:  # Ctrl-C just as anvil came up: run nothing
+            raise ChainStartError("interrupted")
         env = {**os.environ, "APE_FOUNDRY_HOST": chain.url}
         command = [ape_executable(), "test", "--network", NETWORK, *ape_args]
         tests = subprocess.Popen(command, env=env)
         status = supervise(tests, interruptions)
     except ChainStartError as error:
-        print(f"run_tests: error: {error}", file=sys.stderr)
-        return 1
+        if not interruptions.signals:
+            print(f"run_tests: error: {error}", file=sys.stderr)
+            return 1
     finally:
         if chain is not None:
             chain.stop()

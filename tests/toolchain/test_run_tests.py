@@ -75,6 +75,20 @@ def test_start_chain__exits_at_once__retried_then_error_with_its_output():
         run_tests.start_chain(failing, timeout=60)
 
 
+def test_start_chain__interrupted_while_starting__stops_waiting_and_the_process(tmp_path):
+    pid_file = tmp_path / "pid"
+
+    def silent(port: int) -> list[str]:
+        return ["sh", "-c", f'echo $$ > "{pid_file}"; exec sleep 600']
+
+    with pytest.raises(run_tests.ChainStartError, match="interrupted"):
+        # Ctrl-C once the silent "anvil" runs.
+        run_tests.start_chain(silent, run_tests.DEFAULT_ANVIL_TIMEOUT, stop=pid_file.exists)
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # reaped: no such process any more
+
+
 def test_default_start_timeout__well_above_apes_20_seconds():
     assert run_tests.DEFAULT_ANVIL_TIMEOUT >= 120
 
