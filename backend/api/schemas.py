@@ -354,8 +354,9 @@ class LeaderPage(Model):
 ProposalStatus = Literal["pending", "ready", "executed", "stale"]
 
 
-class WithdrawalProposalIn(Model):
-    """A withdrawal proposed by an owner, with the proposer's own signature over its digest."""
+class WithdrawalPrepareIn(Model):
+    """A withdrawal's terms, before anyone signed: what POST .../withdrawals/prepare turns into the
+    EIP-712 document owners sign."""
 
     token: AddressIn
     amount: Uint256In
@@ -364,19 +365,29 @@ class WithdrawalProposalIn(Model):
     nonce: int | None = Field(
         None, ge=0, le=MAX_VAULT_NONCE, description="Default: the vault's current nonce."
     )
+
+
+class WithdrawalProposalIn(WithdrawalPrepareIn):
+    """A withdrawal proposed by an owner, with the proposer's own signature over its digest."""
+
     proposer: AddressIn
     signature: SignatureIn
 
 
-class ConfigProposalIn(Model):
-    """A configuration call on the vault (setLeader, setPolicy, addOwner, ...), proposed by an
-    owner with their signature over the ConfigChange digest."""
+class ConfigPrepareIn(Model):
+    """A configuration call's terms, before anyone signed (POST .../config/prepare)."""
 
     data: CallDataIn
     deadline: int = Field(ge=0, le=MAX_DEADLINE, description="Unix seconds.")
     nonce: int | None = Field(
         None, ge=0, le=MAX_VAULT_NONCE, description="Default: the vault's current nonce."
     )
+
+
+class ConfigProposalIn(ConfigPrepareIn):
+    """A configuration call on the vault (setLeader, setPolicy, addOwner, ...), proposed by an
+    owner with their signature over the ConfigChange digest."""
+
     proposer: AddressIn
     signature: SignatureIn
 
@@ -449,10 +460,11 @@ BatchStatus = Literal[
 ]
 
 
-class IntentSubmission(Model):
-    """A leader's TradeIntent (docs/protocol.md §1.2) and its EIP-712 signature on the registry's
-    domain (CopyVault / 1 / this chain / the LeaderRegistry), as `eth_signTypedData_v4`
-    produces it."""
+class IntentPrepareIn(Model):
+    """A leader's TradeIntent (docs/protocol.md §1.2) before it is signed (POST
+    /v1/intents/prepare). The nonce is required: the registry's nonces are unordered (a bitmap of
+    cancelled ones, each vault remembering those it traded), so there is no "next" one to default
+    to; any unused uint256 will do (a random 64-bit number is the usual choice)."""
 
     leader: AddressIn
     venue: AddressIn
@@ -465,6 +477,13 @@ class IntentSubmission(Model):
     nonce: Uint256In
     # The registry takes any uint256 deadline (compared with block.timestamp).
     deadline: int = Field(ge=0, le=MAX_UINT256, description="Unix seconds (any uint256).")
+
+
+class IntentSubmission(IntentPrepareIn):
+    """A leader's TradeIntent (docs/protocol.md §1.2) and its EIP-712 signature on the registry's
+    domain (CopyVault / 1 / this chain / the LeaderRegistry), as `eth_signTypedData_v4`
+    produces it."""
+
     signature: SignatureIn
 
 
@@ -518,6 +537,51 @@ class IntentStatusOut(Model):
     vaults_skipped: int
     vaults: list[VaultOutcomeOut] = Field(description="Every vault following the leader.")
     batches: list[IntentBatchOut]
+
+
+# ============================================================================= EIP-712 documents
+
+
+class TypedDataOut(Model):
+    """An EIP-712 document before anyone signed it, and the digest the contract will compute."""
+
+    digest: Hash = Field(description="keccak256(0x1901 || domainSeparator || hashStruct(message))")
+    primary_type: Literal["TradeIntent", "Withdrawal", "ConfigChange"]
+    chain_id: int
+    verifying_contract: Address = Field(description="The vault, or the LeaderRegistry (intents).")
+    nonce: Uint = Field(description="The nonce signed (the vault's next one when omitted).")
+    deadline: int
+    function: str | None = Field(
+        None, description="ConfigChange only: the configuration function the data calls."
+    )
+    typed_data: dict[str, Any] = Field(
+        description="Exactly what eth_signTypedData_v4 takes: types (with EIP712Domain), "
+        "primaryType, domain, message; uint256 members as decimal strings."
+    )
+
+    @classmethod
+    def of(
+        cls, domain: eip712.Domain, message: eip712.Message, *, function: str | None = None
+    ) -> TypedDataOut:
+        return cls(
+            digest="0x" + eip712.digest(domain, message).hex(),
+            primary_type=message.PRIMARY_TYPE,  # type: ignore[arg-type]
+            chain_id=domain.chain_id,
+            verifying_contract=domain.verifying_contract,
+            nonce=str(message.nonce),
+            deadline=message.deadline,
+            function=function,
+            typed_data=eip712.typed_data(domain, message),
+        )
+
+
+class Eip712TypesOut(Model):
+    """copyvault's EIP-712 types (backend/chain/eip712_types.json, which the web app imports)."""
+
+    domain: dict[str, str] = Field(description="The fixed members of every domain: name, version.")
+    types: dict[str, list[dict[str, str]]]
+    type_strings: dict[str, str]
+    typehashes: dict[str, Hash]
 
 
 def intent_submission_body(message: eip712.TradeIntent, signature: bytes) -> dict[str, Any]:

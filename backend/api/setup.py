@@ -13,6 +13,7 @@ from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddle
 from backend.api.platform import install_platform
 from backend.api.routes import (
     auth,
+    eip712,
     health,
     intents,
     leaders,
@@ -28,7 +29,7 @@ from backend.config import Settings
 def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     extras = create_extras(app, settings)
     install_error_handlers(app)
-    for module in (intents, vaults, leaders, proposals, stream, auth, operators):
+    for module in (intents, vaults, leaders, proposals, stream, auth, operators, eip712):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -42,6 +43,7 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (stream.router, prefix),
         (auth.router, prefix),
         (operators.router, prefix),
+        (eip712.router, prefix),
         (metrics.router, ""),
     ):
         for route in router.routes:

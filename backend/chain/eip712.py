@@ -18,10 +18,13 @@ Hence:
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar, Final, Self, TypeAlias
 
 from eth_abi import encode
@@ -314,6 +317,32 @@ def _check_fields_match_type_strings() -> None:
 
 _check_fields_match_type_strings()
 
+# The types as JSON, for clients in other languages (the web app imports it). Written by
+# `python -m backend.chain.eip712` from the definitions above; a test fails if they differ.
+TYPES_FILE: Final = Path(__file__).with_name("eip712_types.json")
+
+
+def types_document() -> dict[str, Any]:
+    """Every copyvault EIP-712 type as eth_signTypedData_v4 `types` entries, with the fixed domain
+    members, type strings and typehashes (so a client can check its own encoding)."""
+    type_strings = {"EIP712Domain": EIP712_DOMAIN_TYPE} | {
+        name: cls.TYPE_STRING for name, cls in MESSAGE_TYPES.items()
+    }
+    return {
+        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION},
+        "types": {
+            name: [{"name": n, "type": t} for t, n in parse_type_string(text)[1]]
+            for name, text in type_strings.items()
+        },
+        "type_strings": type_strings,
+        "typehashes": {name: "0x" + keccak(text=text).hex() for name, text in type_strings.items()},
+    }
+
+
+def types_json() -> str:
+    """`types_document()` as the committed file holds it (sorted keys, two-space indent)."""
+    return json.dumps(types_document(), indent=2, sort_keys=True) + "\n"
+
 
 def _encode_member(abi_type: str, value: Any) -> tuple[str, Any]:
     """EIP-712 encodeData for one atomic member: dynamic ``bytes`` become their keccak."""
@@ -447,3 +476,22 @@ def recover_digest(message_hash: bytes, signature: bytes | str) -> str:
     except (BadSignature, EthKeysValidationError) as exc:
         raise InvalidSignatureError(f"signature does not recover a key: {exc}") from exc
     return key.to_checksum_address()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m backend.chain.eip712 [--check] [FILE]`: (re)write FILE (default TYPES_FILE)
+    from the types above, or with --check exit 1 if it differs from them."""
+    check = "--check" in argv
+    paths = [arg for arg in argv if arg != "--check"]
+    target = Path(paths[0]) if paths else TYPES_FILE
+    if not check:
+        target.write_text(types_json())
+        return 0
+    if target.exists() and target.read_text() == types_json():
+        return 0
+    print(f"{target} differs from backend/chain/eip712.py: run python -m backend.chain.eip712")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

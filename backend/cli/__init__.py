@@ -13,6 +13,8 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault db purge-offchain         delete off-chain records (after a backup)
     copyvault backup [--every S]        an encrypted backup of the store (or one every S seconds)
     copyvault restore FILE|--latest     replace the store with a backup
+
+User commands (backend/cli/user/, docs/cli.md): vault, withdrawal, config, leader, intent.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ COMMANDS = {
     # backups
     "backup": "backend.cli.backup:backup",
     "restore": "backend.cli.backup:restore",
+    # User command line (issue 14): followers, co-owners and leaders; docs/cli.md.
+    "vault": "backend.cli.user.vault:vault",
+    "withdrawal": "backend.cli.user.proposals:withdrawal",
+    "config": "backend.cli.user.proposals:config",
+    "leader": "backend.cli.user.leader:leader",
+    "intent": "backend.cli.user.intent:intent",
 }
 
 
@@ -53,7 +61,35 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def _version() -> str:
+    """The installed package's version, else the one pyproject.toml declares (a source checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("copyvault")
+    except PackageNotFoundError:
+        import tomllib
+        from pathlib import Path
+
+        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+        return tomllib.loads(pyproject.read_text())["project"]["version"]
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, wanted: bool) -> None:
+    if wanted and not ctx.resilient_parsing:
+        click.echo(f"copyvault {_version()}")
+        ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print copyvault's version and exit.",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -64,8 +100,8 @@ class LazyGroup(click.Group):
 def cli(log_level: str) -> None:
     """copyvault: security-first on-chain copy trading (contracts, indexer, API).
 
-    Settings come from COPYVAULT_* environment variables (see backend/config.py); options
-    override them.
+    Settings come from COPYVAULT_* environment variables (each option's help names its
+    variable; docs/backend.md lists them all); options override them.
     """
     level = getattr(logging, log_level.upper())
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -81,9 +117,11 @@ def main(argv: list[str] | None = None) -> Any:
 
     try:
         return cli.main(args=argv, prog_name="copyvault", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+    except click.exceptions.Abort as exc:
+        # Click turns Ctrl-C into Abort; a shell expects 130 (128 + SIGINT) for it.
+        interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+        click.echo("interrupted" if interrupted else "aborted", err=True)
+        sys.exit(130 if interrupted else 1)
     except click.ClickException as exc:
         exc.message = scrub(exc.message)
         exc.show()
@@ -92,4 +130,5 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo(f"error: {scrub(str(exc))}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
         sys.exit(130)

@@ -67,8 +67,10 @@ from backend.api.errors import (
 )
 from backend.api.schemas import (
     IntentBatchOut,
+    IntentPrepareIn,
     IntentStatusOut,
     IntentSubmission,
+    TypedDataOut,
     VaultOutcomeOut,
     checksum,
 )
@@ -127,7 +129,7 @@ class IntakeContext:
 # ----------------------------------------------------------------------------- checks
 
 
-def _message(body: IntentSubmission) -> eip712.TradeIntent:
+def _message(body: IntentPrepareIn) -> eip712.TradeIntent:
     return eip712.TradeIntent(
         leader=checksum(body.leader),
         venue=checksum(body.venue),
@@ -140,7 +142,7 @@ def _message(body: IntentSubmission) -> eip712.TradeIntent:
     )
 
 
-def _check_terms(body: IntentSubmission) -> None:
+def _check_terms(body: IntentPrepareIn) -> None:
     if not 1 <= body.fraction_bps <= MAX_BPS:
         raise InvalidFractionError(
             f"fraction_bps {body.fraction_bps} is outside 1..{MAX_BPS}: it is the share of each "
@@ -439,6 +441,8 @@ def _require_not_denied(address: str, role: str, denied: bool) -> None:
 
 
 def _require_admitted(message: eip712.TradeIntent, facts: _IndexFacts) -> None:
+    """Rule 3: the leader is not denied, is registered, and a follower can trade the intent."""
+    _require_not_denied(message.leader, "leader", facts.leader_denied)
     if not facts.registered:
         raise LeaderNotRegisteredError(
             f"leader {message.leader} is not registered in the LeaderRegistry (as indexed): the "
@@ -499,7 +503,27 @@ def _require_allowed_route(
         )
 
 
+def _require_relayable(ctx: IntakeContext, message: eip712.TradeIntent, facts: _IndexFacts) -> None:
+    """Rules 6 to 8: time left to relay it, an open nonce, an allowed venue and priced tokens."""
+    _require_time_left(ctx, message)
+    _require_nonce_open(message, facts)
+    _require_allowed_route(ctx, message, facts)
+
+
 # ----------------------------------------------------------------------------- intake
+
+
+def prepare_intent(session: Session, *, ctx: IntakeContext, body: IntentPrepareIn) -> TypedDataOut:
+    """The TradeIntent document the leader signs and its digest on the registry's domain, refused
+    now for every reason intake would refuse it that does not depend on the signature (rules 1, 3,
+    6 to 8). Nothing is stored, and no rate or pending limit is charged: nothing was submitted."""
+    _check_terms(body)
+    message = _message(body)
+    digest = "0x" + eip712.digest(ctx.domain, message).hex()
+    facts = _index_facts(session, ctx, message, digest)
+    _require_admitted(message, facts)
+    _require_relayable(ctx, message, facts)
+    return TypedDataOut.of(ctx.domain, message)
 
 
 def _utcnow() -> datetime:
@@ -535,7 +559,6 @@ def submit_intent(
         return intent_status(session, existing), False
     # Admission first: an intent no vault could trade, or a denied leader's, is refused for one
     # SELECT, before ECDSA.
-    _require_not_denied(message.leader, "leader", facts.leader_denied)
     _require_admitted(message, facts)
     signer = _authorized_signer(session, ctx, message, body.signature)
     if signer != message.leader.lower():  # a delegate: on the deny list too?
@@ -544,9 +567,7 @@ def submit_intent(
     # could spend a real leader's budget with forged intents naming that leader.
     ctx.charge_leader(message.leader)
     _require_pending_room(ctx, message, facts)
-    _require_time_left(ctx, message)
-    _require_nonce_open(message, facts)
-    _require_allowed_route(ctx, message, facts)
+    _require_relayable(ctx, message, facts)
     # Give the read connection back before taking a write one: a request never holds two, so a
     # full pool cannot deadlock (every request waiting for a second connection).
     session.rollback()

@@ -8,6 +8,9 @@ threshold is met, as the Safe transaction service does for Safes.
   owners (the index's owner set); the signature approves the digest (ECDSA with low s, or EIP-1271
   for contract owners, see `signatures`); the nonce is not used yet; the deadline is ahead; a
   configuration call is one of the vault's configuration functions with well-formed arguments.
+- **Prepared before anyone signs.** `prepare_withdrawal` / `prepare_config` run the same checks
+  (all but ownership: nobody has signed yet) and return the EIP-712 document and digest an owner
+  then signs and proposes; nothing is stored.
 - **Status, derived at read time** from the index (never stored, so it cannot drift):
   `executed` when the vault's operation at the proposal's nonce (`vault_operations`) is this
   proposal (same kind and parameters: token, amount and recipient of the Withdrawn event, or the
@@ -46,6 +49,7 @@ from backend.api.errors import (
     ZeroAmountError,
 )
 from backend.api.schemas import (
+    ConfigPrepareIn,
     ConfigProposalIn,
     Confirmation,
     Execution,
@@ -53,6 +57,8 @@ from backend.api.schemas import (
     ProposalPage,
     ReadyCall,
     SignatureSubmission,
+    TypedDataOut,
+    WithdrawalPrepareIn,
     WithdrawalProposalIn,
     checksum,
 )
@@ -415,17 +421,78 @@ def _propose(
 
 
 def _check_common(
-    session: Session, ctx: ProposalContext, *, vault: str, proposer: str, deadline: int
+    session: Session, ctx: ProposalContext, *, vault: str, proposer: str | None, deadline: int
 ) -> Vault:
+    """The checks every proposal passes (the vault is indexed, the proposer owns it, the deadline
+    is ahead). `proposer` None: a document prepared before anyone signed, owned by nobody yet."""
     v = find_vault(session, chain_id=ctx.chain_id, vault=vault)
-    owners = owners_of(session, chain_id=ctx.chain_id, vaults=[v.address])[v.address]
-    _require_owner(owners, proposer, v.address)
+    if proposer is not None:
+        owners = owners_of(session, chain_id=ctx.chain_id, vaults=[v.address])[v.address]
+        _require_owner(owners, proposer, v.address)
     if deadline <= ctx.now:
         raise DeadlinePassedError(
             f"the deadline {deadline} is not in the future (now {ctx.now}): give owners time to "
             "sign and someone to submit, e.g. an hour or a day ahead"
         )
     return v
+
+
+def _withdrawal(
+    session: Session,
+    ctx: ProposalContext,
+    *,
+    vault: str,
+    body: WithdrawalPrepareIn,
+    proposer: str | None,
+) -> tuple[Vault, eip712.Withdrawal]:
+    """The vault and the Withdrawal to sign, refused as the vault would refuse it."""
+    v = _check_common(session, ctx, vault=vault, proposer=proposer, deadline=body.deadline)
+    if body.amount == 0:
+        raise ZeroAmountError("the amount is zero: the vault refuses empty withdrawals")
+    if body.to == ZERO_ADDRESS:
+        raise ZeroAddressError("the recipient is the zero address: the vault refuses it")
+    message = eip712.Withdrawal(
+        token=checksum(body.token),
+        amount=body.amount,
+        to=checksum(body.to),
+        nonce=_check_nonce(v, body.nonce),
+        deadline=body.deadline,
+    )
+    return v, message
+
+
+def _config_change(
+    session: Session,
+    ctx: ProposalContext,
+    *,
+    vault: str,
+    body: ConfigPrepareIn,
+    proposer: str | None,
+) -> tuple[Vault, eip712.ConfigChange, Function]:
+    """The vault, the ConfigChange to sign and the configuration function its data calls."""
+    v = _check_common(session, ctx, vault=vault, proposer=proposer, deadline=body.deadline)
+    data = bytes.fromhex(body.data[2:])
+    fn = _check_config_call(ctx.vault_abi, data)
+    nonce = _check_nonce(v, body.nonce)
+    message = eip712.ConfigChange(data=data, nonce=nonce, deadline=body.deadline)
+    return v, message, fn
+
+
+def prepare_withdrawal(
+    session: Session, *, ctx: ProposalContext, vault: str, body: WithdrawalPrepareIn
+) -> TypedDataOut:
+    """The Withdrawal document owners sign and its digest, before anyone signed (nothing stored)."""
+    v, message = _withdrawal(session, ctx, vault=vault, body=body, proposer=None)
+    return TypedDataOut.of(_domain(ctx, v.address), message)
+
+
+def prepare_config(
+    session: Session, *, ctx: ProposalContext, vault: str, body: ConfigPrepareIn
+) -> TypedDataOut:
+    """The ConfigChange document owners sign, its digest and the function it calls (nothing
+    stored)."""
+    v, message, fn = _config_change(session, ctx, vault=vault, body=body, proposer=None)
+    return TypedDataOut.of(_domain(ctx, v.address), message, function=fn.signature)
 
 
 def propose_withdrawal(
@@ -437,22 +504,10 @@ def propose_withdrawal(
     body: WithdrawalProposalIn,
 ) -> tuple[ProposalOut, bool]:
     """Store a withdrawal proposal with its proposer's signature: (proposal, created)."""
-    v = _check_common(session, ctx, vault=vault, proposer=body.proposer, deadline=body.deadline)
-    if body.amount == 0:
-        raise ZeroAmountError("the amount is zero: the vault refuses empty withdrawals")
-    if body.to == ZERO_ADDRESS:
-        raise ZeroAddressError("the recipient is the zero address: the vault refuses it")
-    nonce = _check_nonce(v, body.nonce)
-    message = eip712.Withdrawal(
-        token=checksum(body.token),
-        amount=body.amount,
-        to=checksum(body.to),
-        nonce=nonce,
-        deadline=body.deadline,
-    )
+    v, message = _withdrawal(session, ctx, vault=vault, body=body, proposer=body.proposer)
     fields = {
         "kind": "withdrawal",
-        "nonce": nonce,
+        "nonce": message.nonce,
         "deadline": body.deadline,
         "token": body.token,
         "amount": body.amount,
@@ -479,14 +534,10 @@ def propose_config(
     body: ConfigProposalIn,
 ) -> tuple[ProposalOut, bool]:
     """Store a configuration-change proposal with its proposer's signature: (proposal, created)."""
-    v = _check_common(session, ctx, vault=vault, proposer=body.proposer, deadline=body.deadline)
-    data = bytes.fromhex(body.data[2:])
-    fn = _check_config_call(ctx.vault_abi, data)
-    nonce = _check_nonce(v, body.nonce)
-    message = eip712.ConfigChange(data=data, nonce=nonce, deadline=body.deadline)
+    v, message, fn = _config_change(session, ctx, vault=vault, body=body, proposer=body.proposer)
     fields = {
         "kind": "config",
-        "nonce": nonce,
+        "nonce": message.nonce,
         "deadline": body.deadline,
         "data": body.data,
         "function": fn.signature,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,17 @@ def stores(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
     yield factory
     for cleanup in reversed(factory._cleanups):
         cleanup()
+
+
+@contextmanager
+def module_stores(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[StoreFactory]:
+    """Stores of the backend `request.param` for a module-scoped fixture, removed at its end."""
+    factory = StoreFactory(request.param, request, tmp_path_factory.mktemp("store"), [])
+    try:
+        yield factory
+    finally:
+        for cleanup in reversed(factory._cleanups):
+            cleanup()
 
 
 @pytest.fixture

@@ -11,7 +11,13 @@ from backend.api.auth import IntentCaller, Principal, authorize_intent
 from backend.api.deps import AppState, StateDep, run_blocking
 from backend.api.errors import error_responses
 from backend.api.extras import ChainIdDep, IntakeDep, ReadyDep
-from backend.api.schemas import HashIn, IntentStatusOut, IntentSubmission
+from backend.api.schemas import (
+    HashIn,
+    IntentPrepareIn,
+    IntentStatusOut,
+    IntentSubmission,
+    TypedDataOut,
+)
 from backend.services import intents
 from backend.services.intents import IntakeContext
 
@@ -69,6 +75,25 @@ def _submit(
         )
         out, stored = intents.submit_intent(state.engine, session, ctx=ctx, body=body)
     return json_response(out, status.HTTP_202_ACCEPTED if stored else status.HTTP_200_OK)
+
+
+@router.post(
+    "/intents/prepare",
+    response_model=TypedDataOut,
+    responses=error_responses(403, 409, 503),
+)
+async def prepare_intent(
+    _ready: ReadyDep, body: IntentPrepareIn, state: StateDep, ctx: IntakeDep
+) -> Response:
+    """The EIP-712 `TradeIntent` document (for eth_signTypedData_v4) and its digest on the
+    registry's domain, before the leader signs: refused now for every reason POST /v1/intents
+    would refuse it that does not depend on the signature. Nothing is stored."""
+    return await run_blocking(_prepare, state, ctx, body)
+
+
+def _prepare(state: AppState, ctx: IntakeContext, body: IntentPrepareIn) -> Response:
+    with state.sessions() as session:
+        return json_response(intents.prepare_intent(session, ctx=ctx, body=body))
 
 
 @router.get("/intents/{digest}", response_model=IntentStatusOut, responses=error_responses(404))

@@ -11,13 +11,16 @@ from backend.api.errors import error_responses
 from backend.api.extras import ChainIdDep, Cursor, Limit, ProposalsDep, TokensDep, ValuerDep
 from backend.api.schemas import (
     AddressIn,
+    ConfigPrepareIn,
     ConfigProposalIn,
     EventPage,
     ProposalOut,
     ProposalPage,
     ProposalStatus,
+    TypedDataOut,
     VaultDetail,
     VaultPage,
+    WithdrawalPrepareIn,
     WithdrawalProposalIn,
 )
 from backend.services import proposals, vaults
@@ -148,3 +151,33 @@ def propose_config(
     if not created:
         response.status_code = status.HTTP_200_OK
     return out
+
+
+_PREPARE_RESPONSES = error_responses(404, 409)
+
+
+@router.post(
+    "/vaults/{vault}/proposals/withdrawals/prepare",
+    response_model=TypedDataOut,
+    responses=_PREPARE_RESPONSES,
+)
+def prepare_withdrawal(
+    vault: VaultPath, body: WithdrawalPrepareIn, session: SessionDep, ctx: ProposalsDep
+) -> TypedDataOut:
+    """The EIP-712 `Withdrawal` document (for eth_signTypedData_v4) and its digest, before anyone
+    signed: checked as a proposal is (but for the proposer), nothing stored. Sign it, then POST it
+    with the signature to .../proposals/withdrawals."""
+    return proposals.prepare_withdrawal(session, ctx=ctx, vault=vault, body=body)
+
+
+@router.post(
+    "/vaults/{vault}/proposals/config/prepare",
+    response_model=TypedDataOut,
+    responses=_PREPARE_RESPONSES,
+)
+def prepare_config(
+    vault: VaultPath, body: ConfigPrepareIn, session: SessionDep, ctx: ProposalsDep
+) -> TypedDataOut:
+    """The EIP-712 `ConfigChange` document and its digest, with the configuration function the
+    data calls (calldata that is no configuration call is refused, as when proposing)."""
+    return proposals.prepare_config(session, ctx=ctx, vault=vault, body=body)

@@ -20,7 +20,7 @@ import pytest
 
 from backend.chain.node import start_anvil
 from tests.backend.api.helpers import ApiEnv, open_env
-from tests.backend.conftest import BACKENDS, Chain, StoreFactory, deploy_chain
+from tests.backend.conftest import BACKENDS, Chain, deploy_chain, module_stores
 from tests.backend.helpers import run_scenario
 
 # ----------------------------------------------------------------------------- read-only world
@@ -40,13 +40,11 @@ def read_chain() -> Iterator[tuple[Chain, dict[str, Any]]]:
 @pytest.fixture(scope="module", params=BACKENDS)
 def read_api(request, read_chain, tmp_path_factory) -> Iterator[ApiEnv]:
     chain, scenario = read_chain
-    stores = StoreFactory(request.param, request, tmp_path_factory.mktemp("store"), [])
-    try:
-        with open_env(chain, stores, tmp_path_factory.mktemp("api"), scenario) as env:
-            yield env
-    finally:
-        for cleanup in reversed(stores._cleanups):
-            cleanup()
+    with (
+        module_stores(request, tmp_path_factory) as stores,
+        open_env(chain, stores, tmp_path_factory.mktemp("api"), scenario) as env,
+    ):
+        yield env
 
 
 # ----------------------------------------------------------------------------- per test
