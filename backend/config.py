@@ -547,6 +547,45 @@ class Settings(BaseSettings):
         None, description="Folder of `copyvault backup` files; default: <data_dir>/backups."
     )
 
+    # ------------------------------------------------------------------ audit trail (anchoring)
+    anchorer_enabled: bool = Field(
+        False,
+        description=(
+            "Run the audit anchorer inside `copyvault serve` (or as its own process with "
+            "`copyvault audit anchor`): it publishes the audit log's head and the Merkle root of "
+            "the intents accepted since the last anchor to the AuditAnchor contract. Signs with "
+            "its own key (COPYVAULT_ANCHORER_KEY_FILE), which must hold ANCHORER_ROLE."
+        ),
+    )
+    anchorer_key_file: Path | None = Field(
+        None,
+        description=(
+            "The anchorer's key, encrypted with COPYVAULT_SECRETS_KEY (`copyvault audit "
+            "anchorer-key new|import`). Its own key, not the relayer's: the relayer counts its "
+            "nonces in the store, and a second sender of that key would break the count."
+        ),
+    )
+    anchor_interval_seconds: int = Field(
+        3600,
+        ge=1,
+        description="Seconds between anchors: at most this long an entry or intent is unanchored.",
+    )
+    anchor_after_entries: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Also anchor as soon as this many audit entries are unanchored (0: by interval only)."
+        ),
+    )
+    anchor_settle_seconds: int = Field(
+        10,
+        ge=0,
+        description=(
+            "An anchor's interval ends this many seconds before now, so intents still being "
+            "written when it is taken fall in the next interval rather than in none."
+        ),
+    )
+
     # ------------------------------------------------------------------ validation
 
     @field_validator("database_url")

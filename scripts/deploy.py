@@ -38,7 +38,7 @@ def _rpc_url(provider) -> str:
     default=None,
     help="Deployment file. Default: deployments/<chain-id>.json.",
 )
-def cli(provider, account, admin, force, fresh, out, networks_file):
+def cli(provider, account, admin, force, fresh, anchorer, out, networks_file):
     """Deploy copyvault, register the network's venues and feeds, check the code."""
     from backend.chain.ape_accounts import ape_sender
     from backend.chain.artifacts import ensure_compiled
@@ -57,6 +57,7 @@ def cli(provider, account, admin, force, fresh, out, networks_file):
             force=force,
             fresh=fresh,
             networks_file=networks_file,
+            anchorer=anchorer,
             log=lambda m: click.echo(m, err=True),
         )
     except CopyvaultError as exc:

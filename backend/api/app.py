@@ -26,10 +26,12 @@ from backend.api.deps import AppState
 from backend.api.readiness import Readiness
 from backend.api.routes import health
 from backend.api.setup import install_api
+from backend.audit.anchorer import run_in_thread as run_anchorer_in_thread
 from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
 from backend.chain.code_cache import CodePresence
 from backend.chain.deploy import Deployment
+from backend.chain.tx import SignerSender
 from backend.config import Settings
 from backend.db.engine import StoreLimits, create_store_engine, session_factory
 from backend.db.migrate import check_current, upgrade
@@ -124,6 +126,26 @@ def build_relayer(settings: Settings, state: AppState, *, worker_id: str | None 
     )
 
 
+def build_anchorer(settings: Settings, state: AppState):
+    """The audit anchorer for the app's deployment, with an engine of its own (disposed with the
+    state), signing with its encrypted key (COPYVAULT_ANCHORER_KEY_FILE)."""
+    from backend.audit.anchorer import Anchorer, AnchorPolicy
+    from backend.audit.anchors import AnchorContract
+    from backend.security.anchorer_key import load_anchorer_signer
+
+    client = ChainClient.from_settings(settings)
+    engine = create_store_engine(settings.sqlalchemy_url)
+    state.worker_engines.append(engine)
+    return Anchorer(
+        engine,
+        client,
+        AnchorContract(client, state.deployment.audit_anchor, _artifacts(settings)),
+        SignerSender(client, load_anchorer_signer(settings)),
+        chain_id=state.deployment.chain_id,
+        policy=AnchorPolicy.from_settings(settings),
+    )
+
+
 def _artifacts(settings: Settings):
     from backend.chain.artifacts import load
 
@@ -165,6 +187,11 @@ def create_app(settings: Settings, *, server_process: bool = False) -> FastAPI:
             thread, stop = run_relayer_in_thread(worker, state.relay_wakeup)
             threads.append(("relayer", thread, stop))
             log.info("relayer started: %r", worker)
+        if settings.anchorer_enabled:
+            anchorer = build_anchorer(settings, state)
+            thread, stop = run_anchorer_in_thread(anchorer)
+            threads.append(("anchorer", thread, stop))
+            log.info("audit anchorer started: %r", anchorer)
         try:
             yield
         finally:

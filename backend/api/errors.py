@@ -560,6 +560,24 @@ class NotDeniedError(NotFoundError):
     code = "not_denied"
 
 
+# ----------------------------------------------------------------------------- audit trail
+
+
+class IntentNotAnchoredError(ApiError):
+    """The intent was accepted after the last anchor: its proof exists from the next one on."""
+
+    status = 409
+    code = "intent_not_anchored"
+
+
+class AnchorMismatchError(ApiError):
+    """The store's tree for an anchor's interval does not give the root on chain: the intents of
+    that interval changed since it was anchored (`copyvault audit verify` says more)."""
+
+    status = 409
+    code = "anchor_mismatch"
+
+
 # ----------------------------------------------------------------------------- rendering
 
 

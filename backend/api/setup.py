@@ -12,6 +12,7 @@ from backend.api.extras import create_extras
 from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddleware
 from backend.api.platform import install_platform
 from backend.api.routes import (
+    audit,
     auth,
     eip712,
     health,
@@ -29,7 +30,7 @@ from backend.config import Settings
 def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     extras = create_extras(app, settings)
     install_error_handlers(app)
-    for module in (intents, vaults, leaders, proposals, stream, auth, operators, eip712):
+    for module in (intents, vaults, leaders, proposals, stream, auth, operators, eip712, audit):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -44,6 +45,7 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (auth.router, prefix),
         (operators.router, prefix),
         (eip712.router, prefix),
+        (audit.router, prefix),
         (metrics.router, ""),
     ):
         for route in router.routes:

@@ -94,6 +94,17 @@ class Deployment:
     def oracle(self) -> str:
         return self.contracts["PriceOracle"]
 
+    @property
+    def audit_anchor(self) -> str:
+        """The AuditAnchor contract (deployment files written before it existed lack it)."""
+        address = self.contracts.get("AuditAnchor")
+        if address is None:
+            raise DeploymentError(
+                "this deployment has no AuditAnchor contract: redeploy with `copyvault deploy` "
+                "(it deploys one), or add its address under contracts.AuditAnchor"
+            )
+        return address
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -401,6 +412,13 @@ class _Run:
         }
         self.done("core contracts")
 
+    def audit_anchor(self, anchorer: str) -> None:
+        """The AuditAnchor contract, its roles given at construction (admin; anchorer)."""
+        if "AuditAnchor" in self.contracts:
+            return
+        self.contracts["AuditAnchor"] = self.d.deploy("AuditAnchor", self.admin, anchorer)
+        self.done("audit anchor")
+
     def test_assets(self) -> None:
         if not self.network.test_assets or "UniswapV2Factory" in self.contracts:
             return
@@ -528,6 +546,7 @@ def deploy(
     network: NetworkSpec,
     admin: str | None = None,
     admin_sender: Sender | None = None,
+    anchorer: str | None = None,
     existing: Deployment | None = None,
     force: bool = False,
     artifacts: Artifacts | None = None,
@@ -538,6 +557,8 @@ def deploy(
 
     `admin`: the platform admin (default: the existing deployment's, else the deployer).
     `admin_sender`: sends as the admin when it is not the deployer (tests; anvil accounts).
+    `anchorer`: the key that publishes audit anchors (default: the admin, who can grant the role
+    to another key later).
     `existing`: the deployment file of an earlier run on this chain (what to skip).
     `progress`: called with the deployment after every step (to save it as it grows).
     """
@@ -561,6 +582,7 @@ def deploy(
     log(f"deploying copyvault to {network.name} (chain {chain_id}) from {sender.address}")
     run = _Run(d, network, final_admin, existing, progress)
     run.core()
+    run.audit_anchor(to_checksum_address(anchorer) if anchorer else final_admin)
     run.test_assets()
     run.real_tokens()
     run.venues()
@@ -609,12 +631,13 @@ def deploy_system(
     admin: str | None = None,
     admin_sender: Sender | None = None,
     test_assets: bool = True,
+    anchorer: str | None = None,
     artifacts: Artifacts | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> Deployment:
     """A fresh deployment on a local chain (tests, benchmarks, the demo, `serve --local`): `deploy`
     with the local network's data; every admin action must be taken (by the deployer or
-    `admin_sender`)."""
+    `admin_sender`). `anchorer`: the key that publishes audit anchors (default: the admin)."""
     network = local_network(client.chain_id(), test_assets=test_assets)
     report = deploy(
         client,
@@ -622,6 +645,7 @@ def deploy_system(
         network=network,
         admin=admin,
         admin_sender=admin_sender,
+        anchorer=anchorer,
         artifacts=artifacts,
         log=log,
     )

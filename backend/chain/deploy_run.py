@@ -41,6 +41,7 @@ def run_deploy(
     fresh: bool = False,
     networks_file: Path | None = None,
     test_assets: bool | None = None,
+    anchorer: str | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> tuple[DeployReport, Path]:
     """Deploy or complete copyvault on the node of `client`: (the report, the deployment file).
@@ -62,6 +63,7 @@ def run_deploy(
         sender,
         network=network,
         admin=admin,
+        anchorer=anchorer,
         existing=existing,
         force=force,
         log=log,

@@ -14,6 +14,9 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault backup [--every S]        an encrypted backup of the store (or one every S seconds)
     copyvault restore FILE|--latest     replace the store with a backup
 
+    copyvault db app-role NAME          PostgreSQL role the application runs as (audit_log: insert)
+    copyvault audit verify|prove|anchor the audit trail and its on-chain anchors
+
 User commands (backend/cli/user/, docs/cli.md): vault, withdrawal, config, leader, intent.
 """
 
@@ -47,6 +50,8 @@ COMMANDS = {
     "config": "backend.cli.user.proposals:config",
     "leader": "backend.cli.user.leader:leader",
     "intent": "backend.cli.user.intent:intent",
+    # audit trail
+    "audit": "backend.cli.audit:audit",
 }
 
 

@@ -51,3 +51,39 @@ def purge_offchain(backup: Path, yes: bool) -> None:
         engine.dispose()
     rows = ", ".join(f"{count} {table}" for table, count in removed.items())
     click.echo(f"backup written to {backup}; deleted {rows}")
+
+
+# ----------------------------------------------------------------------------- audit trail
+
+
+@db.command("app-role")
+@click.argument("name")
+@click.option(
+    "--password-env",
+    default=None,
+    help="Name of an environment variable holding the role's password (never an argument).",
+)
+def app_role(name: str, password_env: str | None) -> None:
+    """PostgreSQL: create role NAME for the application (run as the owner, after `db upgrade`).
+    It may do everything the application does, but only INSERT into and SELECT from the audit
+    trail's tables; point COPYVAULT_DATABASE_URL of the running services at it."""
+    import os
+
+    from backend.config import load_settings
+    from backend.db.engine import create_store_engine
+    from backend.db.roles import create_app_role
+    from backend.exceptions import CopyvaultError
+
+    password = None
+    if password_env is not None:
+        password = os.environ.get(password_env)
+        if not password:
+            raise click.ClickException(f"the environment variable {password_env} is not set")
+    engine = create_store_engine(load_settings().sqlalchemy_url)
+    try:
+        create_app_role(engine, name, password=password)
+    except CopyvaultError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"role {name}: insert-only on the audit trail, read-write elsewhere")

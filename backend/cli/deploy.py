@@ -29,6 +29,12 @@ def run_options(command):
             "--fresh", is_flag=True, help="Ignore an existing deployment file (node was reset)."
         ),
         click.option(
+            "--anchorer",
+            default=None,
+            help="Address that publishes audit anchors (`copyvault audit anchorer-key "
+            "address`); default: the admin.",
+        ),
+        click.option(
             "--networks-file",
             type=click.Path(dir_okay=False, exists=True, path_type=Path),
             default=None,
@@ -87,6 +93,7 @@ def deploy(
     networks_file: Path | None,
     from_address: str | None,
     test_assets: bool | None,
+    anchorer: str | None,
 ) -> None:
     """Deploy copyvault to the node (idempotent: only what is missing), register the network's
     venues and feeds, and write the deployment file."""
@@ -108,6 +115,7 @@ def deploy(
             fresh=fresh,
             networks_file=networks_file,
             test_assets=test_assets,
+            anchorer=anchorer,
             log=lambda m: click.echo(m, err=True),
         )
     for line in summary(report, path):

@@ -198,10 +198,13 @@ def serve_processes(settings: Settings, workers: int) -> None:
         helpers.append(subprocess.Popen([sys.executable, "-m", "backend.cli", "index"]))
     if settings.relayer_enabled:
         helpers.append(subprocess.Popen([sys.executable, "-m", "backend.cli", "relay"]))
+    if settings.anchorer_enabled:
+        helpers.append(subprocess.Popen([sys.executable, "-m", "backend.cli", "audit", "anchor"]))
     # The API processes read their settings from the environment: only the API runs in them.
     os.environ |= {
         "COPYVAULT_INDEXER_ENABLED": "false",
         "COPYVAULT_RELAYER_ENABLED": "false",
+        "COPYVAULT_ANCHORER_ENABLED": "false",
         "COPYVAULT_AUTO_MIGRATE": "false",
     }
     try:

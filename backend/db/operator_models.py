@@ -19,7 +19,8 @@ None of these rows are derived from the chain, and no foreign key points at the 
   and device, whether it succeeded (and why not), and whether the device was new.
 - `operator_actions`: every privileged action: who (id, username and role at the time), what,
   on which target, when, from where, the state before and after, and the reason given.
-  Append-only: triggers on both stores refuse UPDATE and DELETE (a later issue hash-chains it).
+  Append-only: triggers on both stores refuse UPDATE and DELETE; each action is also appended
+  to the hash-chained audit trail (`audit_log`, backend/db/audit_models.py) in its transaction.
 - `relayer_controls`: one row per chain: `paused` is the flag every relayer worker reads each
   round (no new batches while set; batches in flight are still followed to finality).
 - `deny_list`: addresses refused by compliance on a chain, with the reason.

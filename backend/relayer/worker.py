@@ -72,6 +72,7 @@ from backend.relayer.fees import GWEI, Fees, bumped, current_fees
 from backend.relayer.planner import LeftOut, PlannedBatch, plan_batches
 from backend.relayer.receipts import BatchReceipt, read_receipt
 from backend.relayer.simulate import MirrorSimulator
+from backend.services import audit_log
 from backend.services.intents import intent_message
 
 log = logging.getLogger(__name__)
@@ -759,8 +760,31 @@ class RelayerWorker:
                 now,
             )
             s.flush()
+            self._audit(s, "relayer.batch_signed", intent, batch, now, tx_hash=row.tx_hash)
             self.stats.batches_sent += 1
             return row.id, row.raw
+
+    def _audit(
+        self, s: Session, action: str, intent: Intent, batch: RelayBatch, now: datetime, **more
+    ) -> None:
+        """A relayed batch in the audit trail, in the transaction that changed it (last, so the
+        chain's head lock is held only until that commit)."""
+        audit_log.append(
+            s,
+            category="relayed_batch",
+            actor=f"relayer:{self.sender}",
+            action=action,
+            subject=intent.digest,
+            after={
+                "chain_id": self.chain_id,
+                "batch": batch.id,
+                "attempt": batch.attempt,
+                "vaults": len(batch.vaults),
+                "nonce": batch.tx_nonce,
+                **more,
+            },
+            at=now,
+        )
 
     def _signed_row(
         self, batch: RelayBatch, intent: Intent, nonce: int, fees: Fees, now: datetime
@@ -1006,6 +1030,18 @@ class RelayerWorker:
                 self.stats.batches_mined += 1
             self._close_if_done(s, intent)
             intent.updated_at = now
+            if batch.status in ("reverted", "mined"):
+                self._audit(
+                    s,
+                    f"relayer.batch_{batch.status}",
+                    intent,
+                    batch,
+                    now,
+                    tx_hash=result.tx_hash,
+                    block=result.block_number,
+                    mirrored=result.mirrored,
+                    skipped=result.skipped,
+                )
 
     @staticmethod
     def _record_receipt(

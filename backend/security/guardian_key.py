@@ -11,18 +11,17 @@ for the platform admin's `setGuardian`.
 from __future__ import annotations
 
 from backend.config import Settings
-from backend.exceptions import ConfigError
-from backend.security.relayer_key import RelayerSigner, open_envelope, read_key_file
+from backend.security.relayer_key import RelayerSigner, load_envelope_signer
 
 PURPOSE = "guardian-key"
 VARIABLE = "COPYVAULT_GUARDIAN_KEY_FILE"
 
 
 def load_guardian_signer(settings: Settings) -> RelayerSigner:
-    if settings.guardian_key_file is None:
-        raise ConfigError(
-            f"{VARIABLE} is not set; guardian pauses need the encrypted guardian key "
-            "(`copyvault guardian-key new --out FILE` writes one)"
-        )
-    content = read_key_file(settings.guardian_key_file, VARIABLE)
-    return open_envelope(content, settings, purpose=PURPOSE, variable=VARIABLE)
+    return load_envelope_signer(
+        settings.guardian_key_file,
+        settings,
+        purpose=PURPOSE,
+        variable=VARIABLE,
+        command="copyvault guardian-key",
+    )

@@ -133,6 +133,21 @@ def load_relayer_signer(settings: Settings) -> RelayerSigner:
     return open_envelope(content, settings, purpose=PURPOSE, variable="COPYVAULT_RELAYER_KEY_FILE")
 
 
+def load_envelope_signer(
+    path: Path | None, settings: Settings, *, purpose: str, variable: str, command: str
+) -> RelayerSigner:
+    """The signer of the key envelope at `path` (the setting `variable`), written by `command`
+    for `purpose` (the guardian's and the anchorer's keys)."""
+    if path is None:
+        raise ConfigError(
+            f"{variable} is not set; it names the encrypted {purpose} (`{command} new --out FILE` "
+            "writes one)"
+        )
+    return open_envelope(
+        read_key_file(path, variable), settings, purpose=purpose, variable=variable
+    )
+
+
 def open_envelope(
     content: dict[str, Any], settings: Settings, *, purpose: str, variable: str
 ) -> RelayerSigner:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from eth_account.messages import defunct_hash_message
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.api.errors import (
@@ -51,6 +51,7 @@ from backend.db.engine import write_transaction
 from backend.db.models import Leader, LeaderDelegate, Vault, VaultOwner
 from backend.db.types import utc_aware
 from backend.security.tokens import sha256_hex
+from backend.services import audit_log
 from backend.services.signatures import Method, Wording, verify_signature
 
 if TYPE_CHECKING:
@@ -250,15 +251,62 @@ class NewSession:
 
 
 def sign_in(
-    engine: Engine, session: Session, *, ctx: SignInContext, message: str, signature: str
+    engine: Engine,
+    session: Session,
+    *,
+    ctx: SignInContext,
+    message: str,
+    signature: str,
+    client_address: str | None = None,
 ) -> NewSession:
-    """A new session for the message's address, or the SignInError of the first failed check."""
+    """A new session for the message's address, or the SignInError of the first failed check.
+    Either way the attempt lands in the audit trail (who, from where, which check failed)."""
     now = utcnow()
-    parsed = _parse(message, ctx.domain)
-    _check_fields(ctx, parsed, now)
-    _check_nonce(session, ctx, parsed, now)
-    session.rollback()  # no read connection held while the node is asked (EIP-1271)
-    method = _verify(ctx, message, parsed.address, signature)
+    address = None
+    try:
+        parsed = _parse(message, ctx.domain)
+        address = parsed.address.lower()
+        _check_fields(ctx, parsed, now)
+        _check_nonce(session, ctx, parsed, now)
+        session.rollback()  # no read connection held while the node is asked (EIP-1271)
+        method = _verify(ctx, message, parsed.address, signature)
+        return _open_session(engine, ctx, parsed, method, now, client_address)
+    except (SignInError, SiweMalformedError) as refused:
+        session.rollback()
+        with write_transaction(engine) as conn:
+            _audit_sign_in(conn, ctx, address, client_address, now, failure=refused.code)
+        raise
+
+
+def _audit_sign_in(
+    conn: Connection,
+    ctx: SignInContext,
+    address: str | None,
+    client_address: str | None,
+    now: datetime,
+    *,
+    failure: str | None,
+) -> None:
+    audit_log.append(
+        conn,
+        category="sign_in",
+        actor=f"wallet:{address or '(unparsed message)'}",
+        action="siwe.sign_in" if failure is None else "siwe.sign_in_failed",
+        subject=f"chain:{ctx.chain_id}",
+        client=client_address,
+        after={"success": failure is None, "failure": failure},
+        at=now,
+    )
+
+
+def _open_session(
+    engine: Engine,
+    ctx: SignInContext,
+    parsed: SiweMessage,
+    method: Method,
+    now: datetime,
+    client_address: str | None,
+) -> NewSession:
     token = SESSION_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
     new = NewSession(
         id=_new_id(),
@@ -296,6 +344,7 @@ def sign_in(
                 expires_at=new.expires_at,
             )
         )
+        _audit_sign_in(conn, ctx, new.address, client_address, now, failure=None)
     return new
 
 

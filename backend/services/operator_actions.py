@@ -3,7 +3,8 @@
 Every privileged action runs after the API checked the session, the role (`PERMISSIONS`) and a
 fresh TOTP code (step-up), and writes one `operator_actions` row in the same transaction as its
 effect: who (id, username, role), what, on which target, when, from which client address, the
-state before and after, and the reason given. That table is append-only.
+state before and after, and the reason given. That table is append-only, and the same record is
+appended to the hash-chained audit trail (backend/services/audit_log.py) in that transaction.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from backend.db.operator_models import (
 from backend.db.relay_models import Intent
 from backend.db.types import utc_aware
 from backend.relayer.controls import relayer_paused
-from backend.services import operators
+from backend.services import audit_log, operators
 
 # Permission -> the roles that have it. Support reads; auditors read records only.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -91,6 +92,18 @@ def record(
         reason=reason,
     )
     s.add(row)
+    audit_log.append(
+        s,
+        category="operator_action",
+        actor=f"operator:{actor.operator.username}/{actor.operator.role}",
+        action=action,
+        subject=target if chain_id is None else f"{target}@{chain_id}",
+        before=before,
+        after=after,
+        client=actor.client_address,
+        reason=reason,
+        at=actor.now,
+    )
     return row
 
 

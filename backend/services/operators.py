@@ -56,6 +56,7 @@ from backend.db.types import utc_aware
 from backend.exceptions import ConfigError
 from backend.security.encryption import decrypt, encrypt, parse_secrets_key
 from backend.security.tokens import sha256_hex
+from backend.services import audit_log
 
 SESSION_PREFIX = "cvo_"
 ENROLMENT_PREFIX = "cvoe_"
@@ -304,6 +305,31 @@ def _record_sign_in(
             new_device=new_device,
         )
     )
+    audit_log.append(
+        s,
+        category="sign_in",
+        actor=f"operator:{operator.username}",
+        action="operator.sign_in" if failure is None else "operator.sign_in_failed",
+        client=client.address,
+        after={"success": failure is None, "failure": failure, "new_device": new_device},
+        at=now,
+    )
+
+
+def _record_unknown_username(s: Session, client: Client, now: datetime) -> None:
+    """A failed sign-in for a username nobody has: recorded without the name, which may be
+    anything a person typed (even a password in the wrong field)."""
+    s.commit()  # the lookup's read ends: the record is written in a transaction of its own
+    audit_log.append(
+        s,
+        category="sign_in",
+        actor="operator:(unknown)",
+        action="operator.sign_in_failed",
+        client=client.address,
+        after={"success": False, "failure": "unknown_username", "new_device": None},
+        at=now,
+    )
+    s.commit()
 
 
 def _known_device(s: Session, operator: Operator, device_id: str | None) -> OperatorDevice | None:
@@ -325,6 +351,7 @@ def sign_in(
     operator = s.scalar(select(Operator).where(Operator.username == username))
     if operator is None:
         _password_matches(None, password)  # same work as for a known username
+        _record_unknown_username(s, client, now)
         raise InvalidCredentialsError("the username, password or code is wrong")
     device = _known_device(s, operator, client.device_id)
     new_device = device is None
@@ -526,6 +553,16 @@ def create_first_admin(
             before=None,
             after={"role": "admin", "status": "active"},
         )
+    )
+    audit_log.append(
+        s,
+        category="operator_action",
+        actor="command line",
+        action="operator.create_admin",
+        subject=username,
+        client="command line",
+        after={"role": "admin", "status": "active"},
+        at=now,
     )
     s.commit()
     return operator

@@ -15,6 +15,7 @@ PRODUCTION = [
     "PriceOracle",
     "VaultFactory",
     "UniswapV2Venue",
+    "AuditAnchor",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from backend.api.auth import SESSION_COOKIE, CurrentSession
 from backend.api.auth_schemas import (
@@ -90,7 +90,7 @@ def new_nonce(state: StateDep) -> NonceOut:
     responses=error_responses(401, 503),
 )
 def sign_in(
-    body: SignInIn, session: SessionDep, state: StateDep, response: Response
+    body: SignInIn, session: SessionDep, state: StateDep, request: Request, response: Response
 ) -> SignedInOut:
     """Sign in with an EIP-4361 message and its signature (an EOA's personal_sign, or a contract
     wallet's EIP-1271 signature). Sets the session cookie, or with `bearer` answers the token."""
@@ -105,7 +105,12 @@ def sign_in(
         client=state.quick_client,
     )
     new = auth.sign_in(
-        state.engine, session, ctx=ctx, message=body.message, signature=body.signature
+        state.engine,
+        session,
+        ctx=ctx,
+        message=body.message,
+        signature=body.signature,
+        client_address=request.client.host if request.client else None,
     )
     if not body.bearer:
         response.set_cookie(

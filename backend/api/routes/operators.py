@@ -15,9 +15,11 @@ from typing import Annotated
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.api.deps import SessionDep, SettingsDep, StateDep
 from backend.api.errors import (
+    ApiError,
     OperatorSessionRequiredError,
     RoleForbiddenError,
     error_responses,
@@ -43,10 +45,11 @@ from backend.api.operator_schemas import (
 )
 from backend.api.schemas import AddressIn, HashIn
 from backend.chain.tx import SignerSender
+from backend.db.engine import write_transaction
 from backend.db.operator_models import DenyListEntry, Operator, OperatorSignIn
 from backend.db.types import utc_aware
+from backend.services import audit_log, operators
 from backend.services import operator_actions as acts
-from backend.services import operators
 from backend.services.operator_actions import PERMISSIONS, Actor
 
 router = APIRouter(
@@ -140,13 +143,33 @@ def privileged(permission: str, *, immediate: bool = True) -> Callable[..., Acto
     def check(
         actor: CurrentOperator, session: SessionDep, settings: SettingsDep, totp: TotpHeader = None
     ) -> Actor:
-        _allowed(actor, permission)
-        operators.step_up(session, actor.operator, totp, settings, actor.now)
+        try:
+            _allowed(actor, permission)
+            operators.step_up(session, actor.operator, totp, settings, actor.now)
+        except ApiError as refused:
+            _audit_refusal(session, actor, permission, refused)
+            raise
         if immediate:
             session.connection(execution_options={"sqlite_immediate": True})
         return actor
 
     return check
+
+
+def _audit_refusal(session: Session, actor: Actor, permission: str, refused: ApiError) -> None:
+    """A privileged call refused (wrong role, missing or wrong step-up code) is on the record
+    too: a stolen session probing for what it may do shows up in the audit trail."""
+    session.rollback()  # the checks' reads end; the record is a write transaction of its own
+    with write_transaction(session.get_bind()) as conn:
+        audit_log.append(
+            conn,
+            category="privileged_call",
+            actor=f"operator:{actor.operator.username}/{actor.operator.role}",
+            action=f"{permission}.refused",
+            client=actor.client_address,
+            after={"code": refused.code},
+            at=actor.now,
+        )
 
 
 def _operator_out(operator: Operator) -> OperatorOut:

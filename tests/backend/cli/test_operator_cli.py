@@ -14,6 +14,7 @@ import pyotp
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from backend.db.audit_models import AuditEntry
 from backend.db.operator_models import Operator, OperatorAction
 from backend.security.encryption import generate_secrets_key
 
@@ -77,6 +78,12 @@ def test_create_admin__password_on_stdin_and_first_code__active_admin_recorded(t
     assert PASSWORD not in out + err
     (action,) = _rows(tmp_path, OperatorAction)
     assert (action.action, action.client_address) == ("operator.create_admin", "command line")
+    (entry,) = _rows(tmp_path, AuditEntry)  # and in the audit trail's hash chain
+    assert (entry.category, entry.action, entry.subject) == (
+        "operator_action",
+        "operator.create_admin",
+        "alice",
+    )
     # A second admin from the command line is refused: admins create operators through the API.
     code, out, err, _ = _create_admin(env, "mallory")
     assert code == 1 and "an active admin exists" in err

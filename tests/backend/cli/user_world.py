@@ -21,8 +21,8 @@ from eth_account import Account
 
 from backend.chain.actions import Key
 from backend.cli import main
-from tests.utils.server_process import indexed_through, poll_until, running_server
 from tests.backend.conftest import Chain
+from tests.utils.server_process import indexed_through, poll_until, running_server
 
 PASSPHRASE: Final = "correct horse battery staple"
 # Keystore aliases -> anvil dev account index (roles as in tests/backend/conftest.py's Chain).
