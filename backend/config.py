@@ -547,6 +547,32 @@ class Settings(BaseSettings):
         None, description="Folder of `copyvault backup` files; default: <data_dir>/backups."
     )
 
+    # ------------------------------------------------------------------ compliance and keys
+    # (KYC, screening, key rotation: one block, so parallel additions merge around it)
+    intake_require_verified_leader: bool = Field(
+        False,
+        description=(
+            "Admit intents only from leaders whose newest KYC attestation is `verified` and not "
+            "expired; others get 403 leader_not_verified."
+        ),
+    )
+    kyc_evidence_retention_days: int = Field(
+        1_825,
+        ge=1,
+        le=36_500,
+        description=(
+            "Days KYC evidence is kept after it was recorded; `copyvault compliance "
+            "purge-evidence` then deletes it (the decision itself stays)."
+        ),
+    )
+    new_secrets_key: Secret | None = Field(
+        None,
+        description=(
+            "The next COPYVAULT_SECRETS_KEY, read by `copyvault keys rotate` only: every secret is "
+            "re-encrypted with it; then it replaces COPYVAULT_SECRETS_KEY."
+        ),
+    )
+
     # ------------------------------------------------------------------ audit trail (anchoring)
     anchorer_enabled: bool = Field(
         False,
@@ -584,6 +610,67 @@ class Settings(BaseSettings):
             "An anchor's interval ends this many seconds before now, so intents still being "
             "written when it is taken fall in the next interval rather than in none."
         ),
+    )
+
+    # ------------------------------------------------------------------ risk engine (docs/risk.md)
+    risk_enabled: bool = Field(
+        True, description="Score every intent at intake and act on the score (docs/risk.md)."
+    )
+    risk_hold_score: int = Field(
+        40, ge=1, le=100, description="Score (0-100) from which an intent is held for review."
+    )
+    risk_severe_score: int = Field(
+        70,
+        ge=1,
+        le=100,
+        description="Score from which the leader's vaults are also paused and an alert is sent.",
+    )
+    risk_min_history: int = Field(
+        20,
+        ge=1,
+        description="Intents a leader needs before its own baseline is trusted (novelty, size).",
+    )
+    risk_price_tolerance_bps: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Discount of min_price below the oracle's price that is never suspicious.",
+    )
+    risk_burst_window_seconds: int = Field(
+        60, ge=1, description="Window in which a leader's intents are counted for bursts."
+    )
+    risk_wash_window_seconds: int = Field(
+        120, ge=1, description="Window in which two leaders' opposite trades count as washing."
+    )
+    risk_review_seconds: int = Field(
+        3_600,
+        ge=0,
+        description="After a hold, the leader's next intents are held too for this long.",
+    )
+    risk_history_intents: int = Field(
+        50_000, ge=100, description="Most recent intents the baselines are learned from."
+    )
+    risk_refresh_seconds: float = Field(
+        30.0, gt=0, description="Seconds between rebuilds of the baselines from the store."
+    )
+    risk_webhook_url: str | None = Field(
+        None, description="Where severe alerts are POSTed (signed); none: alerts are only stored."
+    )
+    risk_webhook_secret_file: Path | None = Field(
+        None,
+        description=(
+            "The webhook's HMAC secret, encrypted with COPYVAULT_SECRETS_KEY (`copyvault risk "
+            "webhook-secret --out FILE`)."
+        ),
+    )
+    risk_webhook_retries: int = Field(
+        4, ge=0, le=20, description="Retries of an alert the receiver did not take (2xx)."
+    )
+    risk_webhook_backoff_seconds: float = Field(
+        0.5, ge=0, description="First retry delay of an alert; doubled at each retry."
+    )
+    risk_webhook_timeout: float = Field(
+        5.0, gt=0, description="Seconds one alert delivery may take."
     )
 
     # ------------------------------------------------------------------ validation

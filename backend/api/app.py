@@ -182,6 +182,11 @@ def create_app(settings: Settings, *, server_process: bool = False) -> FastAPI:
             thread, stop = run_in_thread(state.indexer)
             threads.append(("indexer", thread, stop))
             log.info("indexer started for chain %d", state.deployment.chain_id)
+        if settings.risk_enabled:
+            from backend.risk.service import build_risk
+
+            state.risk = build_risk(settings, state)
+            state.risk.start()
         if settings.relayer_enabled:
             worker = build_relayer(settings, state)
             thread, stop = run_relayer_in_thread(worker, state.relay_wakeup)
@@ -203,6 +208,8 @@ def create_app(settings: Settings, *, server_process: bool = False) -> FastAPI:
                     log.warning("the %s did not stop within %.0fs", name, INDEXER_JOIN_SECONDS)
             if limiter is not None:
                 limiter.stop()
+            if state.risk is not None:
+                state.risk.stop()
             state.dispose()
 
     app = FastAPI(

@@ -29,6 +29,7 @@ from backend.indexer.indexer import Indexer
 
 if TYPE_CHECKING:
     from backend.api.readiness import Readiness
+    from backend.risk.service import RiskSystem
 
 
 @dataclass
@@ -55,6 +56,8 @@ class AppState:
     readiness: Readiness | None = None
     # The indexer's and relayer workers' own engines (disposed with the state).
     worker_engines: list[Engine] = field(default_factory=list)
+    # The risk engine (backend/risk/service.py): None when COPYVAULT_RISK_ENABLED is false.
+    risk: RiskSystem | None = None
 
     @property
     def probes(self) -> Engine:

@@ -560,6 +560,42 @@ class NotDeniedError(NotFoundError):
     code = "not_denied"
 
 
+# ----------------------------------------------------------------------------- compliance (KYC,
+# screening cases; engineer H's block: parallel additions merge around it)
+
+
+class LeaderNotVerifiedError(ApiError):
+    """COPYVAULT_INTAKE_REQUIRE_VERIFIED_LEADER is on and the leader has no current `verified`
+    KYC attestation."""
+
+    status = 403
+    code = "leader_not_verified"
+
+
+class ScreeningCaseNotFoundError(NotFoundError):
+    code = "screening_case_not_found"
+
+
+class ScreeningCaseDecidedError(ApiError):
+    """The screening case was already cleared or confirmed: decisions are final."""
+
+    status = 409
+    code = "screening_case_decided"
+
+
+class KycNotFoundError(NotFoundError):
+    """No KYC attestation of that id (or of that leader)."""
+
+    code = "kyc_not_found"
+
+
+class KycEvidencePurgedError(ApiError):
+    """The attestation's evidence was purged at the end of its retention period."""
+
+    status = 410
+    code = "kyc_evidence_purged"
+
+
 # ----------------------------------------------------------------------------- audit trail
 
 
@@ -598,13 +634,20 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
-def validation_response(exc: RequestValidationError) -> JSONResponse:
+def validation_response(
+    exc: RequestValidationError, *, hide_unknown_names: bool = False
+) -> JSONResponse:
+    """`hide_unknown_names`: an unknown field is named `(unknown field)`, not by the name the
+    client sent (bodies that may carry personal data, such as KYC evidence, never echo it)."""
     fields = []
     for error in exc.errors():
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        loc = tuple(error.get("loc", ()))
+        if hide_unknown_names and error.get("type") == "extra_forbidden":
+            loc = (*loc[:-1], "(unknown field)")
         fields.append(
             {
-                "path": _location(tuple(error.get("loc", ()))),
+                "path": _location(loc),
                 "message": message,
                 "code": error["type"],
             }
@@ -653,8 +696,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return rate_limited_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_response(exc)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        private = getattr(request.app.state, "private_input_paths", ())
+        hide = any(request.url.path.startswith(prefix) for prefix in private)
+        return validation_response(exc, hide_unknown_names=hide)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -779,6 +824,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the chain's state (nonce_used, nonce_cancelled, proposal_closed, "
         "no_funded_follower).",
         413: "The request body is larger than the API accepts (body_too_large).",
+        410: "Gone: the KYC evidence was purged at the end of its retention (kyc_evidence_purged).",
         423: "The operator account is locked after repeated failures (operator_locked).",
         422: "The request does not fit the schema (invalid_request, invalid_address, ...).",
         429: "Too many: a rate limit is used up (rate_limited; the message names which) or the "

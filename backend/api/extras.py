@@ -109,6 +109,8 @@ async def get_intake_context(request: Request, state: StateDep, extras: ExtrasDe
         charge_leader=limiter.charge_leader if limiter is not None else _charge_nothing,
         max_pending=state.settings.intake_max_pending_per_leader,
         pending_retry_after=state.settings.intake_pending_retry_after_seconds,
+        require_verified_leader=state.settings.intake_require_verified_leader,
+        risk=state.risk.gate if state.risk is not None else None,
     )
 
 

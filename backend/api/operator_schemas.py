@@ -92,11 +92,26 @@ class RelayerStatusOut(Model):
     changed_at: datetime | None
 
 
+class RiskFeatureOut(Model):
+    """One signal the risk engine scored (docs/risk.md): its measured value, its points, and why."""
+
+    name: str
+    value: float
+    points: int
+    why: str
+
+
 class HeldIntentOut(Model):
     digest: Hash
     status: str
     leader: Address
     error: str | None
+    risk_score: int | None = Field(
+        None, description="The risk engine's score, 0-100 (null when it was off at intake)."
+    )
+    risk_features: list[RiskFeatureOut] = Field(
+        default_factory=list, description="The features that drove the score, highest first."
+    )
 
 
 class GuardianPauseOut(Model):

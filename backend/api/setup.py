@@ -14,6 +14,7 @@ from backend.api.platform import install_platform
 from backend.api.routes import (
     audit,
     auth,
+    compliance,
     eip712,
     health,
     intents,
@@ -30,7 +31,10 @@ from backend.config import Settings
 def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     extras = create_extras(app, settings)
     install_error_handlers(app)
-    for module in (intents, vaults, leaders, proposals, stream, auth, operators, eip712, audit):
+    # Request bodies that may carry personal data (KYC): validation errors never echo their keys.
+    app.state.private_input_paths = (f"{prefix}{compliance.router.prefix}/",)
+    routers = (intents, vaults, leaders, proposals, stream, auth, operators, eip712, audit)
+    for module in (*routers, compliance):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -46,6 +50,7 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (operators.router, prefix),
         (eip712.router, prefix),
         (audit.router, prefix),
+        (compliance.router, prefix),
         (metrics.router, ""),
     ):
         for route in router.routes:

@@ -13,9 +13,13 @@ dependencies (web3, SQLAlchemy, FastAPI) inside the command, so `copyvault --hel
     copyvault db purge-offchain         delete off-chain records (after a backup)
     copyvault backup [--every S]        an encrypted backup of the store (or one every S seconds)
     copyvault restore FILE|--latest     replace the store with a backup
-
+    copyvault compliance load-list F    the sanctions list (OFAC SDN.XML or SDN.CSV)
+    copyvault compliance screen         screen new depositors, owners, leaders; open cases
+    copyvault compliance purge-evidence delete KYC evidence past its retention
+    copyvault keys rotate               re-encrypt every secret under a new master key
     copyvault db app-role NAME          PostgreSQL role the application runs as (audit_log: insert)
     copyvault audit verify|prove|anchor the audit trail and its on-chain anchors
+    copyvault risk webhook-secret       the risk alerts' webhook secret, encrypted
 
 User commands (backend/cli/user/, docs/cli.md): vault, withdrawal, config, leader, intent.
 """
@@ -50,8 +54,13 @@ COMMANDS = {
     "config": "backend.cli.user.proposals:config",
     "leader": "backend.cli.user.leader:leader",
     "intent": "backend.cli.user.intent:intent",
+    # compliance and keys (engineer H's block)
+    "compliance": "backend.cli.compliance:compliance",
+    "keys": "backend.cli.keys:keys",
     # audit trail
     "audit": "backend.cli.audit:audit",
+    # risk engine (docs/risk.md)
+    "risk": "backend.cli.risk:risk",
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, Table, delete, select
 
 from backend.db.audit_models import AUDIT_TABLES
+from backend.db.compliance_models import COMPLIANCE_TABLES
 from backend.db.engine import write_transaction
 from backend.db.models import INDEX_TABLES, Base
 from backend.db.operator_models import PLATFORM_TABLES
@@ -27,9 +28,12 @@ BACKUP_FORMAT: Final = "copyvault-offchain-backup/1"
 def offchain_tables() -> list[Table]:
     """The tables the chain cannot rebuild, parents before children (`backend.db` registers the
     proposal and relay models in `Base.metadata`). Operators' accounts, controls and record
-    (`PLATFORM_TABLES`) and the audit trail (`AUDIT_TABLES`) are not off-chain records: they
-    stay."""
-    kept = {model.__table__.name for model in (*INDEX_TABLES, *PLATFORM_TABLES, *AUDIT_TABLES)}
+    (`PLATFORM_TABLES`), the audit trail (`AUDIT_TABLES`) and compliance's record
+    (`COMPLIANCE_TABLES`) are not off-chain records: they stay."""
+    kept = {
+        model.__table__.name
+        for model in (*INDEX_TABLES, *PLATFORM_TABLES, *AUDIT_TABLES, *COMPLIANCE_TABLES)
+    }
     return [table for table in Base.metadata.sorted_tables if table.name not in kept]
 
 

@@ -105,6 +105,10 @@ class Intent(Base):
     claim_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The risk engine's score (0-100) and the features that drove it (docs/risk.md); NULL when
+    # the engine was off.
+    risk_score: Mapped[int | None] = mapped_column(Integer)
+    risk_features: Mapped[list | None] = mapped_column(JsonDoc)
 
 
 class RelayBatch(Base):

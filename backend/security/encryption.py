@@ -51,6 +51,17 @@ def parse_secrets_key(value: str, *, name: str = "COPYVAULT_SECRETS_KEY") -> byt
     return key
 
 
+def required_secrets_key(value: Any, needed_for: str) -> bytes:
+    """The key bytes of the COPYVAULT_SECRETS_KEY setting (`value`, a SecretStr or None); a
+    ConfigError saying what it is `needed_for` when it is unset."""
+    if value is None:
+        raise ConfigError(
+            f"COPYVAULT_SECRETS_KEY is not set; it encrypts {needed_for} "
+            "(`copyvault relayer-key secrets-key` prints a new one)"
+        )
+    return parse_secrets_key(value.get_secret_value())
+
+
 def _associated_data(purpose: str, context: dict[str, str]) -> bytes:
     return json.dumps({"purpose": purpose, **context}, sort_keys=True).encode()
 

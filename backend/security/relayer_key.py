@@ -83,8 +83,14 @@ def write_encrypted_key(
     path: Path, key_hex: str, secrets_key: bytes, *, overwrite: bool = False, purpose: str = PURPOSE
 ) -> str:
     """Write the encrypted key to `path`, readable by its owner only; the key's address."""
-    path = Path(path)
     envelope = encrypted_key_file(key_hex, secrets_key, purpose)
+    write_owner_only(Path(path), envelope, overwrite=overwrite)
+    return envelope["address"]
+
+
+def write_owner_only(path: Path, envelope: dict[str, Any], *, overwrite: bool) -> None:
+    """An envelope as JSON at `path`, readable by its owner only; never replaces a file unless
+    `overwrite`."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     try:
         fd = os.open(path, flags, 0o600)
@@ -94,7 +100,6 @@ def write_encrypted_key(
         json.dump(envelope, file, indent=2)
         file.write("\n")
     os.chmod(path, 0o600)
-    return envelope["address"]
 
 
 def read_key_file(path: Path, variable: str = "COPYVAULT_RELAYER_KEY_FILE") -> dict[str, Any]:

@@ -7,7 +7,9 @@ in this order, and nothing is stored unless every one passes:
 2. the EIP-712 digest on the registry's domain for this chain; the same digest seen before, with the
    same signature or signer, returns the stored intent as it is (idempotent: never relayed twice);
 3. admission, from the index and before any signature is recovered (spam from fresh keys costs one
-   SELECT, no ECDSA): the leader is not on the platform's deny list (`address_denied`), is
+   SELECT, no ECDSA): the leader is not on the platform's deny list (`address_denied`), has a
+   current `verified` KYC attestation when COPYVAULT_INTAKE_REQUIRE_VERIFIED_LEADER is on
+   (`leader_not_verified`; one more indexed query, only then), is
    registered in the LeaderRegistry (`leader_not_registered`) and
    at least one vault following it can trade the intent: not paused, copying, and holding a
    positive indexed balance of `tokenIn` (`no_funded_follower`);
@@ -26,6 +28,12 @@ in this order, and nothing is stored unless every one passes:
    another intent of the leader with that nonce was accepted, or a vault already traded it;
 8. the venue is allowed platform-wide (`unknown_venue`) and the platform's oracle prices both tokens
    (`token_not_allowed`), without which no vault could bound the trade.
+
+9. the risk engine (backend/risk, docs/risk.md) scores the intent from memory, no store query:
+   over COPYVAULT_RISK_HOLD_SCORE it is stored `held` (202, the relayer never plans it until a
+   risk operator releases it); over COPYVAULT_RISK_SEVERE_SCORE the leader's vaults are also
+   paused and an alert sent, in the responder's thread. The score and its features are stored
+   with the intent either way.
 
 Every index fact of rules 3, 5, 7 and 8 is read in one SELECT (`_INDEX_FACTS`). The pending count
 is read, not locked: concurrent requests of one leader may pass it together, so a leader can exceed
@@ -56,6 +64,7 @@ from backend.api.errors import (
     InvalidFractionError,
     InvalidSignatureError,
     LeaderNotRegisteredError,
+    LeaderNotVerifiedError,
     LeaderPendingLimitError,
     MalformedSignatureError,
     NoFundedFollowerError,
@@ -94,6 +103,9 @@ from backend.db.models import (
 from backend.db.operator_models import DenyListEntry
 from backend.db.relay_models import Intent, RelayBatch, RelayOutcome
 from backend.exceptions import ChainUnavailableError, RpcError
+from backend.risk.engine import Assessment, IntentView
+from backend.risk.gate import RiskGate
+from backend.services import kyc
 from backend.services.deny_list import is_denied
 
 MAX_BPS: Final = 10_000
@@ -120,6 +132,10 @@ class IntakeContext:
     # Admission: most intents of one leader not yet final, and the Retry-After of a refusal.
     max_pending: int = 32
     pending_retry_after: int = 12
+    # Compliance: admit only leaders with a current `verified` KYC attestation.
+    require_verified_leader: bool = False
+    # The risk engine (backend/risk): None when COPYVAULT_RISK_ENABLED is false.
+    risk: RiskGate | None = None
 
     @property
     def domain(self) -> eip712.Domain:
@@ -440,6 +456,16 @@ def _require_not_denied(address: str, role: str, denied: bool) -> None:
         )
 
 
+def _require_verified(session: Session, ctx: IntakeContext, leader: str) -> None:
+    now = datetime.now(UTC)
+    if not kyc.verified_leader(session, chain_id=ctx.chain_id, address=leader, now=now):
+        raise LeaderNotVerifiedError(
+            f"leader {leader} has no current KYC verification, which this platform requires: "
+            "the leader completes verification with the platform's compliance team (nothing was "
+            "stored)"
+        )
+
+
 def _require_admitted(message: eip712.TradeIntent, facts: _IndexFacts) -> None:
     """Rule 3: the leader is not denied, is registered, and a follower can trade the intent."""
     _require_not_denied(message.leader, "leader", facts.leader_denied)
@@ -560,6 +586,8 @@ def submit_intent(
     # Admission first: an intent no vault could trade, or a denied leader's, is refused for one
     # SELECT, before ECDSA.
     _require_admitted(message, facts)
+    if ctx.require_verified_leader:  # one indexed query, only when the setting asks for it
+        _require_verified(session, ctx, message.leader)
     signer = _authorized_signer(session, ctx, message, body.signature)
     if signer != message.leader.lower():  # a delegate: on the deny list too?
         _require_not_denied(signer, "signer", bool(is_denied(session, ctx.chain_id, [signer])))
@@ -568,13 +596,17 @@ def submit_intent(
     ctx.charge_leader(message.leader)
     _require_pending_room(ctx, message, facts)
     _require_relayable(ctx, message, facts)
+    # Every rule passed: the risk engine scores it from memory (no store query) and may hold it.
+    received = _utcnow()
+    verdict = _judge(ctx, message, digest, received)
     # Give the read connection back before taking a write one: a request never holds two, so a
     # full pool cannot deadlock (every request waiting for a second connection).
     session.rollback()
-    intent = _store(engine, ctx, message, digest, signer, body.signature)
+    intent = _store(engine, ctx, message, digest, signer, body.signature, received, verdict)
     if intent is None:  # a concurrent request stored the same digest first
         return _stored_by_another(engine, ctx.chain_id, digest), False
-    ctx.on_accepted()
+    if intent.status == "accepted":
+        ctx.on_accepted()
     # Just stored: no batch and no outcome can predate this answer, so none are read.
     return _status_out(intent, outcomes=[], batches=[]), True
 
@@ -598,6 +630,39 @@ def _same_approval(
     )
 
 
+def _judge(
+    ctx: IntakeContext, message: eip712.TradeIntent, digest: str, received: datetime
+) -> Assessment | None:
+    if ctx.risk is None:
+        return None
+    view = IntentView(
+        leader=message.leader.lower(),
+        venue=message.venue.lower(),
+        token_in=message.token_in.lower(),
+        token_out=message.token_out.lower(),
+        fraction_bps=message.fraction_bps,
+        min_price=message.min_price,
+        at=received.timestamp(),
+    )
+    return ctx.risk.judge(view, digest)
+
+
+def _risk_columns(verdict: Assessment | None) -> dict:
+    """The intent's status and the risk engine's record of why (docs/risk.md)."""
+    if verdict is None:
+        return {"status": "accepted", "plan_due": True}
+    columns = {"risk_score": verdict.score, "risk_features": verdict.features_json()}
+    if verdict.action == "admit":
+        return columns | {"status": "accepted", "plan_due": True}
+    drivers = ", ".join(f.name for f in sorted(verdict.features, key=lambda f: -f.points))
+    return columns | {
+        "status": "held",
+        "plan_due": False,
+        "error": f"held by the risk engine ({verdict.action}, score {verdict.score}: {drivers}); "
+        "a risk operator releases or rejects it",
+    }
+
+
 def _store(
     engine: Engine,
     ctx: IntakeContext,
@@ -605,8 +670,9 @@ def _store(
     digest: str,
     signer: str,
     signature: str,
+    now: datetime,
+    verdict: Assessment | None,
 ) -> Intent | None:
-    now = _utcnow()
     intent = Intent(
         chain_id=ctx.chain_id,
         digest=digest,
@@ -620,10 +686,9 @@ def _store(
         nonce=message.nonce,
         deadline=message.deadline,
         signature=signature.lower(),
-        status="accepted",
-        plan_due=True,
         received_at=now,
         updated_at=now,
+        **_risk_columns(verdict),
     )
     values = {c.key: getattr(intent, c.key) for c in _INSERTED}
     # Group commit: the intents of concurrent requests of this process go in one transaction

@@ -55,6 +55,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "deny_list.edit": frozenset({"compliance"}),
     "state.read": frozenset({"admin", "risk", "compliance", "support"}),
     "records.read": frozenset({"admin", "auditor"}),
+    # compliance (screening cases, KYC): decisions and evidence are the compliance role's alone
+    "screening.decide": frozenset({"compliance"}),
+    "kyc.attest": frozenset({"compliance"}),
+    "kyc.evidence": frozenset({"compliance"}),
+    "compliance.read": frozenset({"admin", "compliance", "auditor"}),
 }
 
 
@@ -404,23 +409,12 @@ def _call_bool(client: ChainClient, to: str, signature: str) -> bool:
     return int(client.call(to, _selector(signature)).hex() or "0", 16) != 0
 
 
-def guardian_pause(
-    s: Session,
-    actor: Actor,
-    *,
-    chain_id: int,
-    factory: str,
-    vault: str,
-    reason: str,
-    client: ChainClient,
-    sender: Any,
-) -> str:
-    """Pause `vault` with the backend's guardian key (`sender`); the transaction hash.
+def pause_with_guardian(client: ChainClient, *, factory: str, vault: str, sender: Any) -> str:
+    """Send `pause()` to `vault` from the guardian key (`sender`); the transaction hash.
 
     The chain is asked, not the index (which may lag): the vault must have accepted the guardian
-    and the factory's guardian must be this key, else a 409 that says which."""
-    if s.get(Vault, (chain_id, vault.lower())) is None:
-        raise VaultNotFoundError(f"no vault {vault} on chain {chain_id} is known to the index")
+    and the factory's guardian must be this key, else a 409 that says which. Used by operators
+    (`guardian_pause`) and by the risk engine's severe verdicts (backend/risk/responder.py)."""
     if not _call_bool(client, vault, "guardianAccepted()"):
         raise GuardianNotAcceptedError(
             f"vault {vault} has not accepted the platform guardian: only its owners can pause it"
@@ -435,7 +429,25 @@ def guardian_pause(
     if _call_bool(client, vault, "paused()"):
         raise VaultAlreadyPausedError(f"vault {vault} is already paused")
     receipt = sender.send(vault, _selector("pause()"))
-    tx_hash = receipt["transactionHash"]
+    return receipt["transactionHash"]
+
+
+def guardian_pause(
+    s: Session,
+    actor: Actor,
+    *,
+    chain_id: int,
+    factory: str,
+    vault: str,
+    reason: str,
+    client: ChainClient,
+    sender: Any,
+) -> str:
+    """Pause `vault` with the backend's guardian key (`sender`); the transaction hash (see
+    `pause_with_guardian`)."""
+    if s.get(Vault, (chain_id, vault.lower())) is None:
+        raise VaultNotFoundError(f"no vault {vault} on chain {chain_id} is known to the index")
+    tx_hash = pause_with_guardian(client, factory=factory, vault=vault, sender=sender)
     s.commit()  # the reads' transaction ends: the record is written in a fresh one
     record(
         s,

@@ -54,7 +54,7 @@ from backend.db.operator_models import (
 )
 from backend.db.types import utc_aware
 from backend.exceptions import ConfigError
-from backend.security.encryption import decrypt, encrypt, parse_secrets_key
+from backend.security.encryption import decrypt, encrypt, required_secrets_key
 from backend.security.tokens import sha256_hex
 from backend.services import audit_log
 
@@ -88,12 +88,7 @@ class Client:
 
 
 def _secrets_key(settings: Settings) -> bytes:
-    if settings.secrets_key is None:
-        raise ConfigError(
-            "COPYVAULT_SECRETS_KEY is not set; it encrypts operators' TOTP seeds "
-            "(`copyvault relayer-key secrets-key` prints a new one)"
-        )
-    return parse_secrets_key(settings.secrets_key.get_secret_value())
+    return required_secrets_key(settings.secrets_key, "operators' TOTP seeds")
 
 
 def seal_totp(seed: str, username: str, settings: Settings) -> dict[str, Any]:

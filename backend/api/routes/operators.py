@@ -444,6 +444,8 @@ def _held_out(intent) -> HeldIntentOut:
         status=intent.status,
         leader=to_checksum_address(intent.leader),
         error=intent.error,
+        risk_score=intent.risk_score,
+        risk_features=sorted(intent.risk_features or [], key=lambda f: -f["points"]),
     )
 
 

@@ -23,6 +23,7 @@ from backend.api.schemas import (
     WithdrawalPrepareIn,
     WithdrawalProposalIn,
 )
+from backend.risk.withdrawals import ProposedWithdrawal
 from backend.services import proposals, vaults
 
 router = APIRouter(tags=["vaults"], responses=error_responses(400, 422))
@@ -128,6 +129,10 @@ def propose_withdrawal(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
+    elif state.risk is not None:  # the risk engine looks at the recipient, in its own thread
+        state.risk.responder.submit(
+            ProposedWithdrawal(ctx.chain_id, out.digest, vault, body.to, body.token, body.amount)
+        )
     return out
 
 

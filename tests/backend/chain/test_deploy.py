@@ -246,7 +246,7 @@ def test_deploy__safe_admin__batch_for_the_safe__executed__rerun_finds_nothing_t
         chain, _sender(chain, 0), admin=safe, out=out, networks_file=networks_file
     )
     assert path == out and Deployment.load(out) == report.deployment
-    assert report.steps == ["core contracts", "test assets", "venue UniswapV2Venue"]
+    assert report.steps == ["core contracts", "audit anchor", "test assets", "venue UniswapV2Venue"]
 
     batch = json.loads(safe_batch_file(out).read_text())
     d = report.deployment

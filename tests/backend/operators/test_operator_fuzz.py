@@ -30,6 +30,11 @@ ROLE_OF = {  # path (and method) -> a role allowed to call it
     "/v1/operator/deny-list/{address}/remove": "compliance",
     "/v1/operator/actions": "auditor",
     "/v1/operator/sign-ins": "auditor",
+    # compliance: the role that may call them, so generated requests reach the services
+    "/v1/operator/compliance/cases": "compliance",
+    "/v1/operator/compliance/cases/{case_id}/{decision}": "compliance",
+    "/v1/operator/compliance/kyc/{address}": "compliance",
+    "/v1/operator/compliance/kyc/attestations/{attestation_id}/evidence": "compliance",
 }
 
 
