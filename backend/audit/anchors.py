@@ -61,6 +61,21 @@ class AnchorContract:
     def all(self) -> list[OnChainAnchor]:
         return [self.at(i) for i in range(self.count())]
 
+    def covering(self, second: int) -> OnChainAnchor | None:
+        """The anchor whose interval holds `second`, by binary search (intervals are contiguous
+        and ascending: the contract refuses anything else); None when none does yet."""
+        low, high = 0, self.count() - 1
+        while low <= high:
+            middle = (low + high) // 2
+            anchor = self.at(middle)
+            if second < anchor.from_time:
+                high = middle - 1
+            elif second >= anchor.to_time:
+                low = middle + 1
+            else:
+                return anchor
+        return None
+
     def verify_intent(
         self, index: int, digest: bytes, accepted_at: int, proof: list[bytes]
     ) -> bool:

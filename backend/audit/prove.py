@@ -58,10 +58,6 @@ def accepted_at(session: Session, chain_id: int, digest: str) -> int:
     return accepted_second(received)
 
 
-def covering(anchors: list[OnChainAnchor], second: int) -> OnChainAnchor | None:
-    return next((a for a in anchors if a.from_time <= second < a.to_time), None)
-
-
 def prove(
     session: Session, *, chain_id: int, digest: str, anchor: OnChainAnchor | None, second: int
 ) -> InclusionProof:

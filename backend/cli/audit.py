@@ -101,7 +101,7 @@ def prove(digest: str) -> None:
     """Print the Merkle proof that intent DIGEST was accepted (JSON), and check it on chain."""
     from sqlalchemy.orm import Session
 
-    from backend.audit.prove import accepted_at, covering
+    from backend.audit.prove import accepted_at
     from backend.audit.prove import prove as make_proof
     from backend.exceptions import CopyvaultError
 
@@ -110,7 +110,7 @@ def prove(digest: str) -> None:
     try:
         with Session(engine) as session:
             second = accepted_at(session, deployment.chain_id, digest)
-            anchor = covering(contract.all(), second)
+            anchor = contract.covering(second)
             proof = make_proof(
                 session, chain_id=deployment.chain_id, digest=digest, anchor=anchor, second=second
             )

@@ -121,6 +121,11 @@ def restore(file: Path | None, directory: Path | None, latest: bool, yes: bool) 
     path = file or backups.latest_backup(_directory(settings, directory))
     info = backups.restore_backup(path, settings.sqlalchemy_url, key)
     upgrade(settings.sqlalchemy_url)
+    backups.record(
+        settings.sqlalchemy_url,
+        "backup.restore",
+        {"file": path.name, "store": info.store, "made_at": info.created_at},
+    )
     click.echo(
         f"restored {path.name} ({info.store}, made {info.created_at}); now run "
         "`copyvault reindex` to bring the index up to the chain"

@@ -25,7 +25,7 @@ from typing import Final
 
 from sqlalchemy.engine import URL, make_url
 
-from backend.db.engine import create_store_engine
+from backend.db.engine import create_store_engine, write_transaction
 from backend.db.migrate import current_revision
 from backend.exceptions import ConfigError, StoreError
 from backend.security.sealed_file import read_header, seal_file, unseal_file
@@ -114,6 +114,20 @@ def _revision(url: str) -> str | None:
         engine.dispose()
 
 
+def record(url: str, action: str, after: dict[str, str | None]) -> None:
+    """An entry in the store's audit trail (category `backup`): a backup taken (recorded before
+    the dump, so the backup holds it) or restored (recorded in the restored store, so the trail
+    says when it was rolled back and to what)."""
+    from backend.services import audit_log
+
+    engine = create_store_engine(url)
+    try:
+        with write_transaction(engine) as conn:
+            audit_log.append(conn, category="backup", actor="cli", action=action, after=after)
+    finally:
+        engine.dispose()
+
+
 def backup_name(store: str, moment: datetime) -> str:
     return f"copyvault-{store}-{moment.strftime('%Y%m%dT%H%M%S%fZ')}{SUFFIX}"
 
@@ -125,6 +139,7 @@ def create_backup(url: str, directory: Path, key: bytes, *, now: datetime | None
     moment = now or datetime.now(UTC)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / backup_name(store, moment)
+    record(url, "backup.create", {"file": target.name, "store": store})
     header = {
         "format": FORMAT,
         "store": store,

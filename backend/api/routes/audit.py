@@ -15,11 +15,12 @@ from backend.api.errors import error_responses
 from backend.api.extras import ChainIdDep, Cursor, Limit
 from backend.api.routes.operators import reader
 from backend.api.schemas import HashIn
-from backend.audit.anchors import AnchorContract
+from backend.audit.anchors import AnchorContract, OnChainAnchor
 from backend.audit.prove import accepted_at, prove
 from backend.chain.artifacts import load as load_artifacts
 from backend.db.audit_models import AuditAnchor
 from backend.db.types import utc_aware
+from backend.exceptions import RpcError
 from backend.services import audit_log
 from backend.services.operator_actions import Actor
 from backend.services.pagination import decode_cursor, encode_cursor
@@ -178,19 +179,29 @@ def inclusion_proof(
     """Public: the Merkle proof that the platform accepted this intent, and when, against the
     root the platform anchored on chain (the root is read from the contract, not the store)."""
     second = accepted_at(session, chain_id, digest)
+    # The root comes from the deployment's contract, never from the store's copy (nor from the
+    # contract address the copy names); the copy only says which anchor to read first.
+    artifacts = load_artifacts(state.settings.artifacts_file)
+    contract = AnchorContract(state.client, state.deployment.audit_anchor, artifacts)
     row = session.scalar(
-        select(AuditAnchor).where(
+        select(AuditAnchor.anchor_index).where(
             AuditAnchor.chain_id == chain_id,
             AuditAnchor.from_time <= second,
             AuditAnchor.to_time > second,
         )
     )
-    if row is None:  # no anchor covers it yet: prove() says so without asking the chain
-        prove(session, chain_id=chain_id, digest=digest, anchor=None, second=second)
-    artifacts = load_artifacts(state.settings.artifacts_file)
-    # The root comes from the deployment's contract, never from the store's copy (nor from the
-    # contract address the copy names).
-    contract = AnchorContract(state.client, state.deployment.audit_anchor, artifacts)
-    anchor = contract.at(row.anchor_index)
+    anchor = _hinted(contract, row)
+    if anchor is None or not anchor.from_time <= second < anchor.to_time:
+        anchor = contract.covering(second)  # the copy lacks it (or lies): search the chain
     proof = prove(session, chain_id=chain_id, digest=digest, anchor=anchor, second=second)
     return InclusionProofOut(**proof.to_json(), contract=contract.address)
+
+
+def _hinted(contract: AnchorContract, index: int | None) -> OnChainAnchor | None:
+    """The anchor the store's copy points at, as the chain has it (None if the chain has none)."""
+    if index is None:
+        return None
+    try:
+        return contract.at(index)
+    except RpcError:  # UnknownAnchor: the copy names an anchor the chain never had
+        return None

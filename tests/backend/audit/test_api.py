@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from backend.audit.anchorer import Anchorer, AnchorPolicy
 from backend.audit.anchors import AnchorContract
@@ -152,6 +152,44 @@ def test_inclusion_proof__anchored_intent__public_and_verifies_on_chain(fresh):
     anchors = ops.call("GET", "/v1/audit-log/anchors").json()
     assert anchors["contract"] == world.contract.address
     assert [(a["index"], a["intent_count"]) for a in anchors["anchors"]] == [(0, 2)]
+
+
+def test_inclusion_proof__store_copy_of_anchors_lost_or_wrong__still_proved_from_the_chain(fresh):
+    ops, world = fresh
+    digest = world.intent(world.clock.now - 60)
+    world.anchorer.anchor_if_due()
+    world.clock.now += 600
+    world.intent(world.clock.now - 60)
+    world.anchorer.anchor_if_due()
+    with ops.engine.begin() as conn:  # the owner empties the store's copy
+        conn.execute(text("DELETE FROM audit_anchors"))
+    lost = ops.call("GET", f"/v1/intents/{digest}/inclusion-proof")
+    assert lost.status_code == 200, lost.text
+    assert lost.json()["anchor_index"] == 0
+
+    with ops.engine.begin() as conn:  # ...and plants a copy naming an anchor the chain lacks
+        conn.execute(
+            text(
+                "INSERT INTO audit_anchors (chain_id, anchor_index, contract, head_seq, "
+                "head_hash, intents_root, intent_count, from_time, to_time, tx_hash, "
+                "block_number, anchored_at) VALUES (:chain, 7, :contract, 0, :zero, :zero, 0, "
+                "0, :end, :zero, 0, :at)"
+            ),
+            {
+                "chain": world.chain.deployment.chain_id,
+                "contract": world.contract.address,
+                "zero": "0x" + "00" * 32,
+                "end": world.clock.now,
+                "at": datetime.now(UTC),
+            },
+        )
+    wrong = ops.call("GET", f"/v1/intents/{digest}/inclusion-proof")
+    assert wrong.status_code == 200, wrong.text
+    proof = [bytes.fromhex(p[2:]) for p in wrong.json()["proof"]]
+    assert wrong.json()["anchor_index"] == 0
+    assert world.contract.verify_intent(
+        0, bytes.fromhex(digest[2:]), wrong.json()["accepted_at"], proof
+    )
 
 
 def test_inclusion_proof__unknown_digest__404(fresh):

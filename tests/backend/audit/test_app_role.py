@@ -83,3 +83,41 @@ def test_app_role__other_tables__written_as_usual(app_engine):
 def test_app_role__on_sqlite__refused_with_the_reason(sqlite_stores):
     with pytest.raises(StoreError, match="PostgreSQL feature"):
         create_app_role(sqlite_stores.engine(), "cv_app")
+
+
+def test_db_app_role_command__creates_the_role_and_refuses_sqlite(pg_stores, sqlite_stores):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def run(url: str, role: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "backend.cli", "db", "app-role", role],
+            cwd=Path(__file__).resolve().parents[3],
+            env=os.environ | {"COPYVAULT_DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    url = pg_stores.url()
+    owner = pg_stores.engine(url)
+    role = f"cv_app_{secrets.token_hex(4)}"
+    done = run(url, role)
+    assert done.returncode == 0, done.stderr
+    assert "insert-only on the audit trail" in done.stdout
+    with owner.begin() as conn:
+        granted = conn.scalar(
+            text(
+                "SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) "
+                "FROM information_schema.role_table_grants "
+                "WHERE grantee = :r AND table_name = 'audit_log'"
+            ),
+            {"r": role},
+        )
+        conn.execute(text(f'DROP OWNED BY "{role}"'))
+        conn.execute(text(f'DROP ROLE "{role}"'))
+    assert granted == "INSERT,SELECT"
+    refused = run(sqlite_stores.url(), "cv_app")
+    assert refused.returncode == 1 and "PostgreSQL feature" in refused.stderr

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from backend.api.errors import AnchorMismatchError, IntentNotAnchoredError, IntentNotFoundError
-from backend.audit.prove import accepted_at, covering, prove
+from backend.audit.prove import accepted_at, prove
 from tests.backend.audit.conftest import INTERVAL, START
 
 
@@ -15,7 +15,7 @@ def _prove(world, digest: str):
     chain_id = world.chain.deployment.chain_id
     with Session(world.engine) as s:
         second = accepted_at(s, chain_id, digest)
-        anchor = covering(world.contract.all(), second)
+        anchor = world.contract.covering(second)
         return prove(s, chain_id=chain_id, digest=digest, anchor=anchor, second=second)
 
 

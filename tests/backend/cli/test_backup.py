@@ -10,10 +10,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
 from backend.db import backup as backups
+from backend.db.audit_models import AuditEntry
 from backend.db.backup import BackupError
 from tests.backend.cli.test_cli import _run
 from tests.backend.cli.test_reindex import (
@@ -71,6 +72,12 @@ def test_recovery_drill__destroy_restore_latest_reindex__offchain_kept_and_index
     assert "vaults and balances match" in reindexed.stdout
     assert _tables(engine, OFFCHAIN_NAMES) == offchain_at_backup
     assert_matches_chain(engine, anvil_chain)
+    with engine.connect() as conn:  # the audit trail says a backup was taken, then restored
+        recorded = conn.execute(
+            select(AuditEntry.action, AuditEntry.after).where(AuditEntry.category == "backup")
+        ).all()
+    assert [action for action, _ in recorded] == ["backup.create", "backup.restore"]
+    assert recorded[0].after["file"] == recorded[1].after["file"]
 
 
 @pytest.fixture
