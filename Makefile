@@ -7,7 +7,8 @@
 #   make slither  Slither gate: fails on untriaged High/Medium findings (reports/ for details)
 #   make lint     ruff check and format check
 #   make gas-check  measure gas (bench/gas.py) and fail on a rise above bench/gas-snapshot.json
-#   make demo     the end-to-end demo on a local chain (scripts/demo.py)
+#   make demo     the end-to-end demo on a local chain, then the web app stays open (Ctrl-C ends;
+#                 DEMO_FLAGS=--exit ends right after the journey)
 #   make outdated  list pinned Python and npm dependencies with newer releases
 
 SHELL := /bin/bash
@@ -55,7 +56,7 @@ gas-check: build
 	python -m bench.gas_snapshot check
 
 demo: build
-	python -m scripts.demo
+	python -m scripts.demo $(DEMO_FLAGS)
 
 outdated: setup
 	python toolchain/outdated.py

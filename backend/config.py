@@ -673,6 +673,34 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds one alert delivery may take."
     )
 
+    # ------------------------------------------------------------------ web app (issue 13)
+    web_dist_dir: Path | None = Field(
+        None,
+        description="The built web app served at / (`npm --prefix web run build`); default: "
+        "<repo>/web/dist. Not built: / answers 503 with how to build it.",
+    )
+    swagger_ui_dir: Path | None = Field(
+        None,
+        description="Swagger UI's files for /docs (npm swagger-ui-dist, served by the app: no "
+        "CDN); default: <repo>/node_modules/swagger-ui-dist.",
+    )
+    reports_dir: Path | None = Field(
+        None,
+        description="Where `make slither` writes its report (GET /v1/auditor/slither); default: "
+        "<repo>/reports.",
+    )
+    gas_snapshot_file: Path | None = Field(
+        None,
+        description="The gas snapshot GET /v1/auditor/gas serves; default: "
+        "<repo>/bench/gas-snapshot.json.",
+    )
+    oracle_sample_blocks: int = Field(
+        50,
+        ge=1,
+        description="The indexer keeps every feed's answer at least once per this many blocks "
+        "(and after every deposit, withdrawal, trade or feed change): vault value over time.",
+    )
+
     # ------------------------------------------------------------------ validation
 
     @field_validator("database_url")

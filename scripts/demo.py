@@ -15,16 +15,20 @@ indexer and relayer, the relayer's key encrypted at rest for this run. Then, as 
 4. two of three owners approve a withdrawal through the API; anyone sends the ready call; the
    API then shows it executed and the tokens are with the owner.
 
-Exits non-zero if any step does not turn out as described. Takes about half a minute.
+Exits non-zero if any step does not turn out as described. Takes about half a minute. Then the
+server and the chain stay up with the web app open at the printed URL and the funded dev accounts
+listed, until Ctrl-C; `--exit` (or COPYVAULT_DEMO_EXIT=1) stops right after the journey instead.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +38,24 @@ from backend.api.schemas import intent_submission_body
 from backend.chain import eip712
 from backend.chain.actions import HOUR, Actions, Key
 from backend.chain.client import ChainClient
-from backend.chain.deploy import DEFAULT_POLICY, deploy_system
+from backend.chain.demo_world import (
+    ACCOUNTS,
+    DEPLOYER,
+    RELAYER,
+    STRANGER,
+    USDC,
+    WETH,
+    Follower,
+    describe_accounts,
+    seed,
+)
+from backend.chain.deploy import deploy_system
 from backend.chain.js_signer import sign_typed_data_v4_js
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
 from tests.utils.server_process import indexed_through, poll_until, running_server
 
-WETH = 10**18
-USDC = 10**6
 FRACTION_BPS = 1_000  # the leader sells 10 % of WETH for USDC
-DEPLOYER, LEADER, STRANGER, DEPOSITOR, RELAYER = 0, 2, 4, 5, 9
-OWNERS = (6, 7, 8, 10, 11)  # dev accounts; anvil starts with 12
 WAIT_SECONDS = 60
 
 
@@ -61,40 +72,6 @@ def wait_for(what: str, check: Callable[[], Any], seconds: float = WAIT_SECONDS)
     if not result:
         fail(f"timed out waiting for {what}")
     return result
-
-
-@dataclass
-class Follower:
-    name: str
-    vault: str
-    owners: list[Key]
-    expect: str  # "mirrored", or the reason the vault skips
-
-
-def _policy(max_fraction_bps: int) -> tuple[int, int, int, int, int]:
-    return (max_fraction_bps, *DEFAULT_POLICY[1:])
-
-
-def create_followers(a: Actions, leader: str) -> list[Follower]:
-    owners = [Key.anvil(i) for i in OWNERS]
-    depositor = Key.anvil(DEPOSITOR)
-    shapes = [
-        ("alice (1-of-1)", owners[:1], 1, DEFAULT_POLICY, 2 * WETH, "mirrored"),
-        ("bob, carol, dan (2-of-3)", owners[:3], 2, DEFAULT_POLICY, 5 * WETH, "mirrored"),
-        ("a club (3-of-5)", owners[:5], 3, DEFAULT_POLICY, WETH, "mirrored"),
-        ("erin, caps trades at 5 %", owners[1:2], 1, _policy(500), WETH, "FractionTooLarge"),
-        ("frank, paused", owners[2:3], 1, DEFAULT_POLICY, WETH, "VaultPaused"),
-        ("grace, stopped copying", owners[3:4], 1, DEFAULT_POLICY, WETH, "CopyingStopped"),
-    ]
-    followers = []
-    for salt, (name, keys, threshold, policy, weth, expect) in enumerate(shapes, start=1):
-        vault = a.create_vault(keys, threshold=threshold, leader=leader, policy=policy, salt=salt)
-        a.deposit(vault, a.token("WETH"), weth, depositor)
-        a.deposit(vault, a.token("USDC"), 1_000 * USDC, depositor)
-        followers.append(Follower(name, vault, keys, expect))
-    a.pause(followers[4].vault, followers[4].owners[0])
-    a.stop_copying(followers[5].vault, followers[5].owners[0])
-    return followers
 
 
 def post_intents(api: httpx.Client, a: Actions, leader: Key) -> str:
@@ -254,21 +231,18 @@ def _balance(a: Actions, token: str, who: str) -> int:
     return a.view(a.token_abi, token, "balanceOf", who)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     started = time.perf_counter()
     say("copyvault demo: a local chain, the backend, a leader and six followers\n")
-    node = start_anvil(accounts=12)
+    node = start_anvil(accounts=ACCOUNTS)
     try:
         client = ChainClient(node.url)
         deployment = deploy_system(client, UnlockedSender(client, Key.anvil(DEPLOYER).address))
         a = Actions(client, deployment)
-        leader = Key.anvil(LEADER)
-        a.register(leader, "ipfs://demo-leader")
+        world = seed(a)
+        leader, followers, outsider = world.leader, world.followers, world.outsider
         say(f"1. deployed on anvil ({node.url}); leader {leader.address} registered")
-        followers = create_followers(a, leader.address)
-        outsider = a.create_vault([Key.anvil(OWNERS[4])], leader=Key.anvil(STRANGER).address,
-                                  salt=99)  # fmt: skip
-        a.deposit(outsider, a.token("WETH"), WETH, Key.anvil(DEPOSITOR))
         say(f"   {len(followers)} followers and one vault following someone else\n")
         with tempfile.TemporaryDirectory(prefix="copyvault-demo-") as tmp:
             store = f"sqlite:///{Path(tmp) / 'copyvault.db'}"
@@ -286,10 +260,38 @@ def main() -> int:
                     fail("a vault of another leader was considered")
                 say("\n4. a 2-of-3 withdrawal through the API")
                 withdraw_with_two_of_three(api, a, followers[1], client)
+                say(f"\ndemo finished in {time.perf_counter() - started:.0f}s: every step as "
+                    "described")  # fmt: skip
+                if not args.exit:
+                    stay_open(server["url"], node.url)
     finally:
         node.stop()
-    say(f"\ndemo finished in {time.perf_counter() - started:.0f}s: every step as described")
     return 0
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__)
+    parser.add_argument(
+        "--exit",
+        action="store_true",
+        default=os.environ.get("COPYVAULT_DEMO_EXIT", "") not in ("", "0", "false"),
+        help="stop everything once the journey is done (tests, CI; or COPYVAULT_DEMO_EXIT=1) "
+        "instead of leaving the app open",
+    )
+    return parser.parse_args(argv)
+
+
+def stay_open(url: str, rpc_url: str) -> None:
+    """Leave the server and chain up, with the app at `url`, until Ctrl-C."""
+    say(f"\nthe web app: {url}/  (API reference: {url}/docs)")
+    say(f"the chain: {rpc_url} (chain id 31337): point the wallet there")
+    say(describe_accounts())
+    say("\nCtrl-C stops the server and the chain.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        say("\nstopping")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,10 @@
 #      ape-config.yaml;
 #   4. anvil: a symlink .venv/bin/anvil -> node_modules/.bin/anvil, so an activated venv (or
 #      the Makefile, which puts .venv/bin on PATH) is all ape-foundry needs; the .pth file of
-#      step 3 also appends .venv/bin to PATH when it is missing, so `.venv/bin/ape test` works.
+#      step 3 also appends .venv/bin to PATH when it is missing, so `.venv/bin/ape test` works;
+#   5. the web app: web/node_modules from web/package-lock.json (`npm ci`), web/dist built when
+#      its sources changed (`npm run build`: the API client generated from web/openapi.json,
+#      type-checked, bundled), and Debian's chromium for its browser tests when missing.
 #
 # Expensive steps are skipped when a stamp holding the hash of their lock file matches.
 # Everything this writes is git-ignored (.venv/, node_modules/, copyvault.egg-info/).
@@ -163,6 +166,47 @@ PY
 # ---------------------------------------------------------------- 4. anvil on the venv's PATH
 [ -x node_modules/.bin/anvil ] || die "node_modules/.bin/anvil missing (npm package @foundry-rs/anvil-*)"
 ln -sfn ../../node_modules/.bin/anvil "$VENV/bin/anvil"
+
+# ---------------------------------------------------------------- 5. the web app
+# Its own locked manifest (web/package.json, web/package-lock.json); web/dist is never committed.
+WEB_NPM_STAMP="web/node_modules/.copyvault-package-lock.sha256"
+WEB_NPM_HASH="$(sha256_of web/package-lock.json)"
+if [ "$(cat "$WEB_NPM_STAMP" 2>/dev/null)" != "$WEB_NPM_HASH" ]; then
+    say "installing the web app's npm packages from web/package-lock.json (npm ci)"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    printf '%s\n' "$WEB_NPM_HASH" >"$WEB_NPM_STAMP"
+else
+    say "web app npm packages up to date (web/package-lock.json unchanged)"
+fi
+# Everything the bundle is built from, in a stable order; a change to any of them rebuilds.
+web_sources_hash() {
+    find web/src web/index.html web/openapi.json web/abi.json web/package-lock.json \
+        web/tsconfig.json web/vite.config.ts backend/chain/eip712_types.json \
+        -type f ! -path 'web/src/generated/*' 2>/dev/null |
+        LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1
+}
+WEB_DIST_STAMP="web/dist/.copyvault-sources.sha256"
+WEB_HASH="$(web_sources_hash)"
+if [ "$(cat "$WEB_DIST_STAMP" 2>/dev/null)" != "$WEB_HASH" ] || [ ! -f web/dist/index.html ]; then
+    say "building the web app (web/dist)"
+    WEB_LOG="$(mktemp)"
+    if ! (cd web && npm run --silent build) >"$WEB_LOG" 2>&1; then
+        tail -n 30 "$WEB_LOG" >&2
+        die "the web app does not build (above; run: cd web && npm run build)"
+    fi
+    rm -f "$WEB_LOG"
+    printf '%s\n' "$WEB_HASH" >"$WEB_DIST_STAMP"
+else
+    say "web app build up to date (web/dist)"
+fi
+# The browser tests drive Debian's chromium (Playwright's own download cannot work here).
+if [ ! -x /usr/bin/chromium ]; then
+    say "installing Debian's chromium for the web app's browser tests"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null ||
+        die "could not install chromium (run: apt-get install -y chromium)"
+fi
 
 # ---------------------------------------------------------------- checks
 "$SOLC_EXE" --version | grep -q "^Version: $SOLC_VERSION+" ||

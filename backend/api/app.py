@@ -26,6 +26,7 @@ from backend.api.deps import AppState
 from backend.api.readiness import Readiness
 from backend.api.routes import health
 from backend.api.setup import install_api
+from backend.api.webapp import install_docs, install_webapp
 from backend.audit.anchorer import run_in_thread as run_anchorer_in_thread
 from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
@@ -217,7 +218,12 @@ def create_app(settings: Settings, *, server_process: bool = False) -> FastAPI:
         version="0.1.0",
         summary="Security-first on-chain copy trading: indexer, relayer and read API.",
         lifespan=lifespan,
+        # Swagger UI from local files instead (install_docs); ReDoc has no offline copy here.
+        docs_url=None,
+        redoc_url=None,
     )
     app.include_router(health.router, prefix=API_PREFIX)
     install_api(app, settings, prefix=API_PREFIX)
+    install_docs(app, settings)
+    install_webapp(app, settings)  # last: its route matches every other path
     return app

@@ -614,6 +614,21 @@ class AnchorMismatchError(ApiError):
     code = "anchor_mismatch"
 
 
+# --- web app support (issue 13): auditor views and the vault's value history
+
+
+class ReportNotGeneratedError(NotFoundError):
+    """An auditor view's file (the Slither report, the gas snapshot) was not generated here."""
+
+    code = "report_not_generated"
+
+
+class InvalidHistoryRangeError(ApiError):
+    """A history request whose `from` is after its `to`."""
+
+    code = "invalid_history_range"
+
+
 # ----------------------------------------------------------------------------- rendering
 
 

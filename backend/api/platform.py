@@ -40,18 +40,26 @@ CREDENTIAL_PREFIXES_RAW = tuple(p.encode() for p in CREDENTIAL_PREFIXES)
 # Credentials charged per request at most (more cookies than that buy nothing but cost).
 MAX_CREDENTIALS = 3
 REF = "#/components/schemas/{model}"
-DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+DOCS_PATHS = frozenset({"/docs"})
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The interactive docs (FastAPI's Swagger UI and ReDoc pages) load their scripts and styles from
-# the jsDelivr CDN and run one inline script each, allowed by its hash (added per answer).
+# Swagger UI (/docs) loads its script and stylesheet from this server (npm swagger-ui-dist,
+# backend/api/webapp.py) and runs one inline script, allowed by its hash (added per answer). Its
+# styles set inline style attributes, hence 'unsafe-inline' for styles only.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net{hashes}; "
-    "style-src 'self' https://cdn.jsdelivr.net https://fonts.googleapis.com 'unsafe-inline'; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "font-src https://fonts.gstatic.com; connect-src 'self'; worker-src blob:; "
+    "default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+# The web app's pages (everything off the API's paths): its own scripts and styles only, no
+# inline script; it talks to this API only (the wallet reaches the chain itself, through its
+# EIP-1193 provider, so no RPC origin is needed here).
+APP_CSP_RAW = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"font-src 'self'; connect-src 'self'; manifest-src 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+API_PATHS = ("/v1", "/metrics", "/openapi.json", "/docs")
 API_CSP_RAW = API_CSP.encode()
 ALWAYS = [
     (b"x-content-type-options", b"nosniff"),
@@ -201,8 +209,8 @@ class RateLimitMiddleware:
 
 class SecurityHeadersMiddleware:
     """nosniff, frame denial, no referrer, a CSP (a strict one for the API, one the interactive
-    docs work under), HSTS over TLS, and `Cache-Control: no-store` on API answers and on any
-    answer to a request that carries a credential."""
+    docs work under, one for the web app's pages), HSTS over TLS, and `Cache-Control: no-store`
+    on API answers and on any answer to a request that carries a credential."""
 
     def __init__(self, app: ASGIApp, *, proxies: TrustedProxies, hsts_seconds: int):
         self.app = app
@@ -231,9 +239,11 @@ class SecurityHeadersMiddleware:
             await self._docs(scope, receive, send)
             return
 
+        csp = API_CSP_RAW if scope["path"].startswith(API_PATHS) else APP_CSP_RAW
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._headers(scope, message)
+                self._headers(scope, message, csp)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

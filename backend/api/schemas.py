@@ -299,6 +299,17 @@ class TradeOut(Model):
     block_timestamp: int | None
     tx_hash: Hash
     log_index: int
+    price: Uint | None = Field(
+        None, description="amount_out per amount_in, 1e18-scaled in raw units (the batch's price)."
+    )
+    oracle_price: Uint | None = Field(
+        None, description="oracle_out per amount_in, 1e18-scaled: the oracle's price then."
+    )
+    leader_min_price: Uint | None = Field(
+        None,
+        description="The least price the leader signed (the intent's min_price), when the intent "
+        "came through this server's intake; 1e18-scaled as the others.",
+    )
 
 
 class TradePage(Model):
@@ -582,6 +593,84 @@ class Eip712TypesOut(Model):
     types: dict[str, list[dict[str, str]]]
     type_strings: dict[str, str]
     typehashes: dict[str, Hash]
+
+
+# ============================================================================= vault history
+
+
+class HistoryPoint(Model):
+    timestamp: int = Field(description="Unix seconds.")
+    usd: str = Field(
+        description="The vault's value then: its accounted balances at the latest feed answers "
+        "the indexer had read by then; decimal string, 8 places, rounded down."
+    )
+    unpriced_tokens: list[Address] = Field(
+        description="Tokens held then with no feed answer (or a non-positive one): not counted."
+    )
+
+
+class VaultHistoryOut(Model):
+    vault: Address
+    start: int = Field(description="Unix seconds of the first point.")
+    end: int = Field(description="Unix seconds of the last point.")
+    points: list[HistoryPoint] = Field(description="Evenly spaced from `start` to `end`.")
+
+
+# ============================================================================= auditor views
+
+CodeMatch = Literal["exact", "immutables_only", "differs", "no_artifact", "no_code"]
+
+
+class ContractCodeOut(Model):
+    name: str = Field(description="The contract's name in the deployment file.")
+    address: Address
+    code_size: int = Field(description="Bytes of code at the address (0: none).")
+    code_hash: Hash | None = Field(description="keccak256 of the code on chain; null without code.")
+    artifact: str | None = Field(
+        description="The build it is compared with: a contract of this repository's `ape "
+        "compile` output, or `npm:<name>` for published reference bytecode."
+    )
+    artifact_code_hash: Hash | None = Field(description="keccak256 of the build's runtime code.")
+    match: CodeMatch = Field(
+        description="`exact`: the same bytes; `immutables_only`: the same bytes except inside "
+        "the build's zero placeholders of immutables (32 bytes after a PUSH32, which the "
+        "constructor fills); `differs`; `no_artifact`: nothing to compare with; `no_code`."
+    )
+
+
+class ContractsOut(Model):
+    chain_id: int
+    block_number: int = Field(description="The block the code was read at.")
+    contracts: list[ContractCodeOut]
+
+
+class GasSnapshotOut(Model):
+    about: str | None = None
+    anvil: str | None = Field(None, description="The anvil version the figures were measured on.")
+    hardfork: str | None = None
+    figures: dict[str, dict[str, int]] = Field(
+        description="Figure name -> its numbers (`gas`, `gas_limit`, `count`)."
+    )
+
+
+class SlitherFinding(Model):
+    detector: str
+    impact: str
+    confidence: str
+    location: str | None
+    description: str
+
+
+class SlitherReportOut(Model):
+    generated_at: datetime = Field(description="When `make slither` wrote the report.")
+    counts: dict[str, int] = Field(description="Findings by impact (High, Medium, Low, ...).")
+    findings: list[SlitherFinding]
+    markdown: str = Field(description="reports/slither.md: the gate's verdict and every triage.")
+
+
+class DocumentOut(Model):
+    name: str
+    markdown: str
 
 
 def intent_submission_body(message: eip712.TradeIntent, signature: bytes) -> dict[str, Any]:

@@ -13,8 +13,10 @@ from backend.api.middleware import BodySizeLimitMiddleware, RequestMetricsMiddle
 from backend.api.platform import install_platform
 from backend.api.routes import (
     audit,
+    auditor,
     auth,
     compliance,
+    deployment,
     eip712,
     health,
     intents,
@@ -34,7 +36,7 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
     # Request bodies that may carry personal data (KYC): validation errors never echo their keys.
     app.state.private_input_paths = (f"{prefix}{compliance.router.prefix}/",)
     routers = (intents, vaults, leaders, proposals, stream, auth, operators, eip712, audit)
-    for module in (*routers, compliance):
+    for module in (*routers, compliance, auditor, deployment):
         app.include_router(module.router, prefix=prefix)
     app.include_router(metrics.router)
     # The full route template ("/v1/vaults/{vault}") for the request metrics' `route` label: an
@@ -51,6 +53,8 @@ def install_api(app: FastAPI, settings: Settings, *, prefix: str) -> None:
         (eip712.router, prefix),
         (audit.router, prefix),
         (compliance.router, prefix),
+        (auditor.router, prefix),
+        (deployment.router, prefix),
         (metrics.router, ""),
     ):
         for route in router.routes:

@@ -44,6 +44,7 @@ class Artifact:
     name: str
     abi: list[dict[str, Any]]
     bytecode: bytes
+    runtime: bytes = b""  # the deployed code as published (auditors compare it with the chain's)
 
     @property
     def init_code_hash(self) -> bytes:
@@ -65,4 +66,13 @@ def load(name: str) -> Artifact:
         )
     data = json.loads(path.read_text())
     code = data["bytecode"]
-    return Artifact(name, data["abi"], bytes.fromhex(code.removeprefix("0x")))
+    # Hardhat builds (Safe) publish it as a string, truffle/waffle ones (Uniswap) under evm.
+    runtime = data.get("deployedBytecode") or data.get("evm", {}).get("deployedBytecode", {})
+    if isinstance(runtime, dict):
+        runtime = runtime.get("object", "")
+    return Artifact(
+        name,
+        data["abi"],
+        bytes.fromhex(code.removeprefix("0x")),
+        bytes.fromhex(runtime.removeprefix("0x")),
+    )

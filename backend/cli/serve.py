@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 )
 @click.option("--no-indexer", is_flag=True, help="Serve without the in-process indexer.")
 @click.option(
+    "--no-seed",
+    is_flag=True,
+    help="With --local: deploy only, without the demo's leader, vaults and deposits.",
+)
+@click.option(
     "--tls-cert",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -52,6 +57,7 @@ def serve(
     port: int | None,
     local: bool,
     no_indexer: bool,
+    no_seed: bool,
     tls_cert: Path | None,
     tls_key: Path | None,
     workers: int,
@@ -86,19 +92,34 @@ def serve(
         uvicorn.run(create_app(settings, server_process=True), **server_options(settings))
         return
 
-    node, local_settings = start_local(settings, overrides)
+    node, local_settings = start_local(settings, overrides, seed_demo=not no_seed)
     try:
-        click.echo(
-            f"local chain {node.url}; deployment {local_settings.deployment_file}; store "
-            f"{local_settings.sqlalchemy_url}\n"
-            f"API: http://{local_settings.api_host}:{local_settings.api_port}/v1/health",
-            err=True,
-        )
+        _announce_local(local_settings, seeded=not no_seed)
         uvicorn.run(
             create_app(local_settings, server_process=True), **server_options(local_settings)
         )
     finally:
-        node.stop()
+        if node is not None:
+            node.stop()
+
+
+def _announce_local(settings: Settings, *, seeded: bool) -> None:
+    """Where everything is, and who is who: what a person needs to open the app with a wallet."""
+    from backend.chain.demo_world import describe_accounts
+
+    scheme = "https" if settings.tls_certfile is not None else "http"
+    base = f"{scheme}://{settings.api_host}:{settings.api_port}"
+    lines = [
+        f"local chain {settings.rpc_url} (point the wallet there); deployment "
+        f"{settings.deployment_file}; store {settings.sqlalchemy_url}",
+        "indexer and relayer running in this process",
+        f"the web app: {base}/   API reference: {base}/docs",
+    ]
+    if seeded:
+        lines += ["the demo's vaults: a leader, six followers, one vault of another leader"]
+        lines += [describe_accounts()]
+    lines += ["Ctrl-C stops the server (and the chain, if this command started it)."]
+    click.echo("\n".join(lines), err=True)
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -137,44 +158,90 @@ def modern_tls_context(_config: Any, default: Any) -> Any:
     return context
 
 
-def start_local(settings: Settings, overrides: dict[str, Any]) -> tuple[AnvilNode, Settings]:
-    """Start anvil, deploy the system and prepare a fresh SQLite store: (node, settings)."""
+def start_local(
+    settings: Settings, overrides: dict[str, Any], *, seed_demo: bool = True
+) -> tuple[AnvilNode | None, Settings]:
+    """A local chain (anvil started here, or the one COPYVAULT_RPC_URL names if it is an anvil),
+    the system deployed on it, the demo's world seeded unless told not to, the relayer's key
+    (an anvil dev account's) encrypted for this run, and a fresh SQLite store: (the node started
+    here or None, the settings to serve with)."""
+    from backend.chain.actions import Actions, Key
     from backend.chain.artifacts import ensure_compiled
     from backend.chain.client import ChainClient
+    from backend.chain.demo_world import RELAYER, seed
     from backend.chain.deploy import deploy_system
-    from backend.chain.node import start_anvil
     from backend.chain.tx import UnlockedSender
     from backend.config import load_settings
+    from backend.security.encryption import generate_secrets_key
+    from backend.security.relayer_key import write_encrypted_key
 
     folder = Path(settings.data_dir) / "local"
     folder.mkdir(parents=True, exist_ok=True)
     ensure_compiled(settings.artifacts_file)
-    node = start_anvil()
+    node, rpc_url = _local_node(settings)
     try:
-        client = ChainClient(node.url)
+        client = ChainClient(rpc_url)
         deployment = deploy_system(
             client,
             UnlockedSender(client, client.request("eth_accounts")[0]),
             log=lambda m: click.echo(m, err=True),
         )
+        if seed_demo:
+            seed(Actions(client, deployment))
         deployment_file = folder / "deployment.json"
         deployment.save(deployment_file)
-        # A new chain every time: start from an empty store.
+        secrets_key = generate_secrets_key()
+        key_file = folder / "relayer-key.json"
+        key_file.unlink(missing_ok=True)
+        write_encrypted_key(key_file, Key.anvil(RELAYER).private_key, bytes.fromhex(secrets_key))
+        # A new deployment every time: start from an empty store.
         database = folder / "copyvault.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         local_settings = load_settings(
             **overrides,
-            rpc_url=node.url,
+            rpc_url=rpc_url,
             deployment_file=deployment_file,
             database_url=f"sqlite:///{database}",
             confirmations=0,
             poll_interval=0.5,
+            relayer_enabled=True,
+            relayer_key_file=key_file,
+            secrets_key=secrets_key,
+            relayer_confirmations=0,
         )
     except BaseException:
-        node.stop()
+        if node is not None:
+            node.stop()
         raise
     return node, local_settings
+
+
+def _local_node(settings: Settings) -> tuple[AnvilNode | None, str]:
+    """(the anvil started here or None, its URL): an anvil already at COPYVAULT_RPC_URL, when that
+    is set, is reused (it must have the demo's dev accounts); otherwise a new one starts."""
+    from backend.chain.client import ChainClient
+    from backend.chain.demo_world import ACCOUNTS
+    from backend.chain.node import start_anvil
+    from backend.exceptions import ChainError
+
+    if "rpc_url" in settings.model_fields_set:
+        probe = ChainClient(settings.rpc_url, timeout=2, retries=0)
+        try:
+            version = str(probe.request("web3_clientVersion"))
+            accounts = probe.request("eth_accounts")
+        except ChainError:
+            version, accounts = "", []
+        if version.startswith("anvil"):
+            if len(accounts) < ACCOUNTS:
+                raise click.UsageError(
+                    f"the anvil at {settings.rpc_url} has {len(accounts)} dev accounts; the demo "
+                    f"uses {ACCOUNTS}: start it with `anvil --accounts {ACCOUNTS}`"
+                )
+            click.echo(f"reusing the anvil at {settings.rpc_url}", err=True)
+            return None, settings.rpc_url
+    node = start_anvil(accounts=ACCOUNTS)
+    return node, node.url
 
 
 def serve_processes(settings: Settings, workers: int) -> None:

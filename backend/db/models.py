@@ -414,6 +414,22 @@ class OracleFeed(Base):
     updated_block: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
+class OracleAnswer(Base):
+    """A feed's answer as the indexer read it at a block (`latestRoundData` at the end of an indexed
+    range): the price history that values vaults over time. Not derived from events (Chainlink-style
+    feeds need not emit any), so a rebuild keeps them; a reorg removes those past the ancestor."""
+
+    __tablename__ = "oracle_answers"
+    __table_args__ = (Index(None, "chain_id", "feed", "block_timestamp"),)
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    feed: Mapped[str] = mapped_column(Address, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    answer: Mapped[int] = mapped_column(BigInt, nullable=False)  # int256: may be <= 0 (unpriced)
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)  # the feed's own time
+
+
 # Tables whose rows are derived from events (what `rebuild` clears and recomputes), children first.
 PER_EVENT_TABLES = (Trade, MirrorSkip, RouterBatch, VaultTransfer, VaultOperation)
 STATE_TABLES = (

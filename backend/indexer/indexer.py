@@ -67,6 +67,7 @@ from backend.exceptions import (
     StoreError,
 )
 from backend.indexer.decoder import DecodedLog, LogDecoder
+from backend.indexer.oracle_answers import OracleSampler
 from backend.indexer.projector import PLATFORM_EVENTS, Projector, rebuild_entities
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class IndexerConfig:
     block_range_max: int = 100_000
     logs_per_request: int = 10_000
     address_chunk: int = 1_000
+    # Feed answers are kept at least this often (blocks) for vault value over time.
+    oracle_sample_blocks: int = 50
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> IndexerConfig:
@@ -98,6 +101,7 @@ class IndexerConfig:
             "block_range_max": settings.block_range_max,
             "logs_per_request": settings.logs_per_request,
             "address_chunk": settings.address_chunk,
+            "oracle_sample_blocks": settings.oracle_sample_blocks,
         }
         return cls(**(values | overrides))
 
@@ -184,6 +188,12 @@ class Indexer:
         self._ranges_since_refusal = 0
         self.stats = IndexerStats()
         self._prepared = False
+        self.oracle_answers = OracleSampler(
+            client,
+            chain_id=self.chain_id,
+            oracle=deployment.oracle,
+            every_blocks=self.config.oracle_sample_blocks,
+        )
 
     # ------------------------------------------------------------------ set-up
 
@@ -539,6 +549,9 @@ class Indexer:
         else:
             self.stats.add_time("db_events", started)
         self.stats.events += len(decoded)
+        started = time.perf_counter()
+        self.oracle_answers.maybe_sample(conn, fetched.end_header, decoded)
+        self.stats.add_time("oracle_answers", started)
 
     # ------------------------------------------------------------------ reorgs
 
@@ -658,6 +671,7 @@ class Indexer:
         conn.execute(delete(et).where(past))
         bt = Block.__table__
         conn.execute(delete(bt).where(bt.c.chain_id == chain, bt.c.number > ancestor))
+        self.oracle_answers.forget_after(conn, ancestor)
         rebuild_entities(
             conn, chain, self.decoder, vaults=vaults, leaders=leaders, platform=bool(platform)
         )

@@ -37,6 +37,8 @@ from backend.db.models import (
     VaultBalance,
     VaultOwner,
 )
+from backend.db.relay_models import Intent
+from backend.services.intents import price
 from backend.services.pagination import decode_cursor, encode_cursor
 from backend.services.valuation import Valuer
 
@@ -151,6 +153,36 @@ def _is_known(session: Session, *, chain_id: int, leader: str) -> bool:
     return False
 
 
+def trade_outs(session: Session, rows: Sequence[Trade]) -> list[TradeOut]:
+    """The trades with their prices: the batch's, the oracle's and the leader's signed minimum
+    (from intents taken by this server's intake, read in one SELECT for the page)."""
+    digests = {t.digest for t in rows}
+    signed: dict[tuple[int, str], int] = {}
+    if digests:
+        signed = {
+            (chain_id, digest): min_price
+            for chain_id, digest, min_price in session.execute(
+                select(Intent.chain_id, Intent.digest, Intent.min_price).where(
+                    Intent.digest.in_(sorted(digests))
+                )
+            )
+        }
+    return [
+        trade_out(t).model_copy(
+            update={
+                "price": price(t.amount_in, t.amount_out),
+                "oracle_price": price(t.amount_in, t.oracle_out),
+                "leader_min_price": _decimal(signed.get((t.chain_id, t.digest))),
+            }
+        )
+        for t in rows
+    ]
+
+
+def _decimal(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def trade_out(t: Trade) -> TradeOut:
     return TradeOut(
         vault=checksum(t.vault),
@@ -241,7 +273,7 @@ def get_leader(session: Session, *, chain_id: int, leader: str, valuer: Valuer) 
         registered_block=row.registered_block if row is not None else None,
         delegates=[Delegate(delegate=checksum(d.delegate), expiry=d.expiry) for d in delegates],
         intents=_intents(session, chain_id=chain_id, leader=leader),
-        trades=[trade_out(t) for t in recent_trades],
+        trades=trade_outs(session, list(recent_trades)),
     )
 
 
@@ -249,10 +281,15 @@ def leader_trades(
     session: Session, *, chain_id: int, leader: str, cursor: str | None, limit: int
 ) -> TradePage:
     """The leader's mirrored trades, newest first."""
-    after = decode_cursor(cursor, "trades", "ii")
     if not _is_known(session, chain_id=chain_id, leader=leader):
         raise LeaderNotFoundError(f"{checksum(leader)} is not a known leader on chain {chain_id}")
     query = select(Trade).where(Trade.chain_id == chain_id, Trade.leader == leader)
+    return trades_page(session, query, cursor=cursor, limit=limit)
+
+
+def trades_page(session: Session, query, *, cursor: str | None, limit: int) -> TradePage:
+    """One page, newest first, of the trades `query` (a SELECT of Trade) selects."""
+    after = decode_cursor(cursor, "trades", "ii")
     if after is not None:
         block, log_index = after
         query = query.where(
@@ -273,4 +310,4 @@ def leader_trades(
         if more and rows
         else None
     )
-    return TradePage(items=[trade_out(t) for t in rows], next_cursor=next_cursor)
+    return TradePage(items=trade_outs(session, rows), next_cursor=next_cursor)

@@ -17,6 +17,7 @@ from backend.api.schemas import (
     EventPage,
     Flags,
     Policy,
+    TradePage,
     VaultDetail,
     VaultPage,
     VaultSummary,
@@ -31,6 +32,7 @@ from backend.db.models import (
     VaultBalance,
     VaultOwner,
 )
+from backend.services.leaders import trades_page
 from backend.services.pagination import decode_cursor, encode_cursor
 from backend.services.valuation import Valuer
 
@@ -242,3 +244,12 @@ def vault_events(
         encode_cursor(kind, rows[-1].block_number, rows[-1].log_index) if more and rows else None
     )
     return EventPage(items=[event_out(e) for e in rows], next_cursor=next_cursor)
+
+
+def vault_trades(
+    session: Session, *, chain_id: int, vault: str, cursor: str | None, limit: int
+) -> TradePage:
+    """The trades mirrored into `vault`, newest first (404 for a vault the index does not know)."""
+    v = find_vault(session, chain_id=chain_id, vault=vault)
+    query = select(Trade).where(Trade.chain_id == chain_id, Trade.vault == v.address)
+    return trades_page(session, query, cursor=cursor, limit=limit)

@@ -116,9 +116,12 @@ def stores(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
 
 
 @contextmanager
-def module_stores(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[StoreFactory]:
-    """Stores of the backend `request.param` for a module-scoped fixture, removed at its end."""
-    factory = StoreFactory(request.param, request, tmp_path_factory.mktemp("store"), [])
+def module_stores(
+    request: pytest.FixtureRequest, tmp_path_factory, backend: str | None = None
+) -> Iterator[StoreFactory]:
+    """Stores of `backend` (default: the fixture's `request.param`) for a fixture wider than one
+    test, removed at its end."""
+    factory = StoreFactory(backend or request.param, request, tmp_path_factory.mktemp("store"), [])
     try:
         yield factory
     finally:

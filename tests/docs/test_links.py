@@ -20,11 +20,6 @@ CODE_SPAN = re.compile(r"`[^`\n]*`")
 EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # https:, mailto:, ...
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
-# Documents of issue 14 written on parallel branches at the same time as the README that links
-# them. At merge they exist, and test_pending_documents__none_exists_yet fails until this set is
-# emptied, so it cannot hide a dead link for long.
-PENDING = frozenset({"docs/web.md"})
-
 
 def _text_outside_code(path: Path) -> str:
     return CODE_SPAN.sub("", FENCE.sub("", path.read_text()))
@@ -63,16 +58,9 @@ def test_link__resolves_inside_the_repository(document, target):
     resolved = (document.parent / path_part).resolve() if path_part else document
     assert resolved.is_relative_to(ROOT), f"{target} leads outside the repository"
     relative = resolved.relative_to(ROOT).as_posix()
-    if relative in PENDING:
-        return
     assert resolved.exists(), f"{document.relative_to(ROOT)} links to missing {target}"
     if anchor and resolved.suffix == ".md":
         assert anchor in anchors(resolved), f"no heading #{anchor} in {relative}"
-
-
-def test_pending_documents__none_exists_yet():
-    landed = sorted(p for p in PENDING if (ROOT / p).exists())
-    assert not landed, f"{landed} exist now: remove them from PENDING in this test"
 
 
 def test_links__found_at_all():

@@ -17,14 +17,16 @@ from backend.api.schemas import (
     ProposalOut,
     ProposalPage,
     ProposalStatus,
+    TradePage,
     TypedDataOut,
     VaultDetail,
+    VaultHistoryOut,
     VaultPage,
     WithdrawalPrepareIn,
     WithdrawalProposalIn,
 )
 from backend.risk.withdrawals import ProposedWithdrawal
-from backend.services import proposals, vaults
+from backend.services import history, proposals, vaults
 
 router = APIRouter(tags=["vaults"], responses=error_responses(400, 422))
 
@@ -82,6 +84,57 @@ def vault_events(
         cursor=cursor,
         limit=limit,
         order=order,
+    )
+
+
+@router.get("/vaults/{vault}/trades", response_model=TradePage, responses=error_responses(404))
+def vault_trades(
+    vault: VaultPath,
+    session: SessionDep,
+    chain_id: ChainIdDep,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> TradePage:
+    """Every trade mirrored into the vault (whichever leader it followed then), newest first, each
+    with the batch's price beside the oracle's and the leader's signed minimum."""
+    return vaults.vault_trades(session, chain_id=chain_id, vault=vault, cursor=cursor, limit=limit)
+
+
+# Unix seconds up to the year 10000: a bound that keeps every later sum small.
+MAX_TIMESTAMP = 253_402_300_799
+
+
+@router.get(
+    "/vaults/{vault}/history", response_model=VaultHistoryOut, responses=error_responses(404)
+)
+def vault_history(
+    vault: VaultPath,
+    session: SessionDep,
+    state: StateDep,
+    start: Annotated[
+        int | None,
+        Query(alias="from", ge=0, le=MAX_TIMESTAMP, description="Unix seconds; default: creation."),
+    ] = None,
+    end: Annotated[
+        int | None,
+        Query(
+            alias="to", ge=0, le=MAX_TIMESTAMP, description="Unix seconds; default: last indexed."
+        ),
+    ] = None,
+    points: Annotated[
+        int, Query(ge=2, le=history.MAX_POINTS, description="Evenly spaced points.")
+    ] = history.DEFAULT_POINTS,
+) -> VaultHistoryOut:
+    """The vault's value in USD over time (the chart): its balances as its indexed events account
+    them, valued at the feed answers the indexer read, at `points` moments from `from` to `to`."""
+    return history.vault_history(
+        session,
+        chain_id=state.deployment.chain_id,
+        oracle=state.deployment.oracle,
+        vault=vault,
+        start=start,
+        end=end,
+        points=points,
     )
 
 

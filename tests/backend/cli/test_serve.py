@@ -14,6 +14,8 @@ import httpx
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
+from backend.chain.actions import Key
+from backend.chain.demo_world import LEADER, account_roles
 from backend.chain.node import free_port
 from backend.config import load_settings
 from tests.backend.helpers import run_scenario
@@ -91,6 +93,13 @@ def test_serve_local__starts_anvil_deploys_and_serves_on_sqlite(tmp_path):
         assert body["store"]["backend"] == "sqlite"
         assert (tmp_path / "data" / "local" / "copyvault.db").is_file()
         assert (tmp_path / "data" / "local" / "deployment.json").is_file()
+        # The demo's world is seeded and indexed: its seven vaults, the leader registered.
+        base = f"http://127.0.0.1:{port}"
+        vaults = httpx.get(f"{base}/v1/vaults", timeout=5).json()["items"]
+        assert len(vaults) == 7
+        leader = Key.anvil(LEADER).address
+        assert httpx.get(f"{base}/v1/leaders/{leader}", timeout=5).json()["registered"]
+        assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -98,6 +107,11 @@ def test_serve_local__starts_anvil_deploys_and_serves_on_sqlite(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             raise
+    said = process.stdout.read().decode()
+    assert f"the web app: http://127.0.0.1:{port}/" in said
+    assert "relayer running" in said
+    for address, role in account_roles():
+        assert f"{address}  {role}" in said
     # anvil went with it: nothing is left in the command's process group.
     time.sleep(0.5)
     try:

@@ -1,0 +1,173 @@
+"""A follower's journeys in the browser: create a 2-of-3 vault and deposit; pause with one click;
+a withdrawal proposed in one browser, co-signed in another, executed, paid out on chain; and a
+wallet on the wrong network or rejecting a signature, each shown as a sentence."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from backend.chain.actions import Key
+from tests.web.conftest import (
+    DEPOSITOR,
+    LEADER,
+    OWNERS,
+    WETH,
+    OpenPage,
+    System,
+    check_accessibility,
+    screenshot,
+    status_of,
+)
+
+FIRST, SECOND, THIRD = OWNERS
+
+
+@pytest.fixture(scope="module")
+def funded_vault(system: System) -> str:
+    """A 2-of-3 vault following the leader, holding 3 WETH (made with the backend's own actions)."""
+    a = system.actions
+    owners = [Key.anvil(i) for i in OWNERS]
+    vault = a.create_vault(owners, threshold=2, leader=Key.anvil(LEADER).address, salt=7)
+    a.deposit(vault, a.token("WETH"), 3 * WETH, Key.anvil(DEPOSITOR))
+    system.indexed()
+    return vault
+
+
+def form(page: Page, title: str):
+    return page.locator("form", has=page.get_by_role("heading", name=title, exact=True))
+
+
+def weth_balance(system: System, who: str) -> int:
+    a = system.actions
+    return a.view(a.token_abi, a.token("WETH"), "balanceOf", who)
+
+
+def assert_accessible(page: Page) -> None:
+    assert check_accessibility(page) == []
+
+
+def test_follower__creates_a_2_of_3_vault_and_deposits(system: System, open_page: OpenPage):
+    a = system.actions
+    owners = [Key.anvil(i).address for i in OWNERS]
+    a.mint(a.token("WETH"), owners[0], 2 * WETH, owners[0])
+    page = open_page(FIRST)
+    expect(page.get_by_role("heading", name="Create a vault")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "follower")
+
+    create = form(page, "Create a vault")
+    create.get_by_label("Owners (one address per line)").fill("\n".join(owners))
+    create.get_by_label("Signatures needed (threshold)").fill("2")
+    create.get_by_label("Leader to copy").select_option(Key.anvil(LEADER).address)
+    create.get_by_role("button", name="Create vault").click()
+    page.wait_for_url(re.compile(r"#/vault/0x[0-9a-fA-F]{40}$"))
+    vault = page.url.rsplit("/", 1)[1]
+    expect(page.get_by_role("heading", name=re.compile(r"^Vault 0x"))).to_be_visible()
+
+    deposit = form(page, "Deposit")
+    deposit.get_by_label("Token").select_option(label="WETH")
+    deposit.get_by_label("Amount").fill("1.5")
+    deposit.get_by_role("button", name="Approve and deposit").click()
+    balances = page.get_by_role("table", name=re.compile("Balances"))
+    expect(balances.get_by_role("row", name=re.compile(r"WETH 1\.5 1\.5"))).to_be_visible()
+
+    assert a.view(a.vault_abi, vault, "threshold") == 2
+    assert [o.lower() for o in a.view(a.vault_abi, vault, "getOwners")] == [
+        o.lower() for o in owners
+    ]
+    assert a.view(a.token_abi, a.token("WETH"), "balanceOf", vault) == 3 * WETH // 2
+    assert_accessible(page)
+    screenshot(page, "vault")
+
+
+def test_follower__pauses_the_vault_with_one_click(
+    system: System, open_page: OpenPage, funded_vault: str
+):
+    page = open_page(THIRD, f"#/vault/{funded_vault}")
+    expect(page.locator('[data-field="state"]')).to_have_text("Copying")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.locator('[data-field="state"]')).to_have_text("Paused")
+    a = system.actions
+    assert a.view(a.vault_abi, funded_vault, "paused") is True
+
+
+def test_withdrawal__proposed_in_one_browser_cosigned_in_another_executed(
+    system: System, open_page: OpenPage, funded_vault: str
+):
+    recipient = Key.anvil(FIRST).address
+    before = weth_balance(system, recipient)
+    proposer = open_page(FIRST, f"#/vault/{funded_vault}")
+    withdraw = form(proposer, "Propose a withdrawal")
+    withdraw.get_by_label("Token").select_option(label="WETH")
+    withdraw.get_by_label("Amount").fill("0.5")
+    withdraw.get_by_role("button", name="Sign and propose").click()
+    proposer.wait_for_url(re.compile(r"#/proposal/0x[0-9a-f]{64}$"))
+    link = proposer.url
+    expect(proposer.locator('[data-field="signatures"]')).to_have_text("1 of 2")
+    assert_accessible(proposer)
+    screenshot(proposer, "proposal")
+
+    co_owner = open_page(SECOND, link.split("/", 3)[3])
+    expect(co_owner.locator('[data-field="signatures"]')).to_have_text("1 of 2")
+    co_owner.get_by_role("button", name="Sign", exact=True).click()
+    expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("ready")
+    expect(co_owner.locator('[data-field="signatures"]')).to_have_text("2 of 2")
+    co_owner.get_by_role("button", name="Execute").click()
+    expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
+
+    assert weth_balance(system, recipient) - before == WETH // 2
+
+
+def test_wallet_on_the_wrong_network__is_told_to_switch(
+    system: System, open_page: OpenPage, funded_vault: str
+):
+    page = open_page(FIRST, f"#/vault/{funded_vault}", chain_id=1)
+    wallet_status = status_of(page, "wallet")
+    expect(wallet_status).to_contain_text("Wrong network: your wallet is on chain 1")
+    page.get_by_role("button", name="Stop copying").click()
+    expect(status_of(page, "vault-action")).to_contain_text(
+        f"Your wallet is on the wrong network (chain 1). Switch it to chain "
+        f"{system.deployment.chain_id}"
+    )
+    screenshot(page, "wrong-network")
+    page.get_by_role("button", name="Switch network").click()
+    expect(wallet_status).to_have_count(0)
+
+
+def test_rejected_signature__says_nothing_was_signed(
+    system: System, open_page: OpenPage, funded_vault: str
+):
+    page = open_page(SECOND, f"#/vault/{funded_vault}", reject=("eth_signTypedData_v4",))
+    withdraw = form(page, "Propose a withdrawal")
+    withdraw.get_by_label("Amount").fill("0.1")
+    withdraw.get_by_role("button", name="Sign and propose").click()
+    expect(status_of(page, "propose-withdrawal")).to_have_text(
+        "You rejected the request in your wallet. Nothing was signed or sent."
+    )
+    proposals = system.api.get(f"/v1/vaults/{funded_vault}/proposals").json()["items"]
+    assert all(p["amount"] != str(WETH // 10) for p in proposals)
+
+
+def test_config_change__unpause_is_proposed_cosigned_and_executed(
+    system: System, open_page: OpenPage, funded_vault: str
+):
+    a = system.actions
+    if not a.view(a.vault_abi, funded_vault, "paused"):
+        a.pause(funded_vault, Key.anvil(THIRD))
+        system.indexed()
+    proposer = open_page(SECOND, f"#/vault/{funded_vault}")
+    change = form(proposer, "Propose a change")
+    change.get_by_label("Change").select_option(label="Unpause the vault")
+    change.get_by_role("button", name="Sign and propose").click()
+    proposer.wait_for_url(re.compile(r"#/proposal/0x[0-9a-f]{64}$"))
+    expect(proposer.get_by_text("Call unpause")).to_be_visible()
+
+    co_owner = open_page(THIRD, proposer.url.split("/", 3)[3])
+    co_owner.get_by_role("button", name="Sign", exact=True).click()
+    expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("ready")
+    co_owner.get_by_role("button", name="Execute").click()
+    expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
+    assert a.view(a.vault_abi, funded_vault, "paused") is False
