@@ -4,6 +4,11 @@
     COPYVAULT_RPC_URL=http://127.0.0.1:8545
     COPYVAULT_DEPLOYMENT_FILE=deployment.json
 
+Variables can also come from a `.env` file in the working directory (variables set in the
+environment win; `.env.example` lists every setting). `COPYVAULT_ENV_FILE` names another file, or
+none when empty. Lines of the file without the prefix are left alone (the file may serve other
+tools too); a prefixed name that is no setting is refused, so a misspelt setting cannot go unseen.
+
 `load_settings()` is the one constructor the CLI and the app use: it turns validation errors into a
 `ConfigError` that names the environment variable to fix. Secrets are `SecretStr` (never printed),
 are only required by the commands that need them (`Settings.require`), and placeholder values such
@@ -12,6 +17,7 @@ as "changeme" are refused wherever a secret can appear (secret fields, URL passw
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -24,13 +30,21 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from backend.exceptions import ConfigError
 
 ENV_PREFIX: Final = "COPYVAULT_"
 DEFAULT_DATA_DIR: Final = Path("data")
 SQLITE_FILE_NAME: Final = "copyvault.db"
+# Names the dotenv file to read (default `.env` in the working directory); empty: read none.
+ENV_FILE_VARIABLE: Final = "COPYVAULT_ENV_FILE"
+DEFAULT_ENV_FILE: Final = ".env"
 
 # Values people leave in templates. Compared case-insensitively, ignoring "-", "_" and spaces.
 _PLACEHOLDERS: Final = frozenset(
@@ -86,6 +100,15 @@ def _refuse_placeholder_secret(value: SecretStr | None) -> SecretStr | None:
 Secret = Annotated[SecretStr, AfterValidator(_refuse_placeholder_secret)]
 
 
+def env_file_path() -> Path | None:
+    """The dotenv file settings are read from now: COPYVAULT_ENV_FILE, else `.env`; None if empty.
+
+    Looked up at each construction (not at import) so tests and tools can point it elsewhere.
+    """
+    name = os.environ.get(ENV_FILE_VARIABLE, DEFAULT_ENV_FILE)
+    return Path(name) if name.strip() else None
+
+
 def _url_placeholders(url: str) -> list[str]:
     """The parts of `url` that look like placeholders: password, path segments, query values."""
     parts = urlsplit(url)
@@ -109,7 +132,23 @@ class Settings(BaseSettings):
         extra="forbid",
         validate_default=True,
         frozen=True,
+        env_file_encoding="utf-8",
+        # Only COPYVAULT_* lines of the dotenv file count; an unknown one is refused (extra=forbid).
+        dotenv_filtering="match_prefix",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence, first wins: arguments, the environment, then the dotenv file.
+        dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file_path())
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     # ------------------------------------------------------------------ store
     data_dir: Path = Field(
@@ -795,5 +834,7 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "settings"
             message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "is not a copyvault setting (misspelt?); .env.example lists them all"
             lines.append(f"  {ENV_PREFIX}{field.upper()}: {message}")
         raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None

@@ -6,16 +6,32 @@ Ape snapshots the chain around each fixture scope, so tests start from these dep
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
 from backend.chain import eip712
+from backend.config import ENV_FILE_VARIABLE
+from tests.utils import gas_report_calls
 from tests.utils.deploy import DEFAULT_POLICY, deploy_system
 from tests.utils.signing import intent_tuple, registry_domain, sign_approvals, vault_domain
+
+# A developer's own .env must not change what the suite tests (nor leak into the servers it starts).
+os.environ[ENV_FILE_VARIABLE] = ""
+# `ape test --gas` must not turn a reverting view call into garbage output (see the module).
+gas_report_calls.install()
 
 DAY = 86_400
 HOUR = 3_600
 _salts = itertools.count(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_chain_not_inherited():
+    """toolchain/run_tests.py names the suite's anvil in APE_FOUNDRY_HOST for this process's Ape,
+    which has connected by now; processes the tests start (ape run, copyvault) must start chains
+    of their own rather than change this one under the tests' snapshots."""
+    os.environ.pop("APE_FOUNDRY_HOST", None)
 
 
 # ----------------------------------------------------------------------------- actors
