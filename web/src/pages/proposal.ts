@@ -2,15 +2,18 @@
  * not), execute it once the threshold is met (anyone), and watch it until it is executed. */
 import type { Address, Hex } from "viem";
 import { api, ok, type Schemas } from "../api";
-import { checkDocument } from "../eip712";
+import { checkDigest, checkDocument } from "../eip712";
 import { describe } from "../errors";
 import { formatAmount, formatTime, shortAddress } from "../format";
+import { safeMessage, safeOwnedByMe, safeSignature, type SafeOwner } from "../safe";
 import { Status, h, refresh, table } from "../ui";
 import { wallet } from "../wallet";
 
 type Proposal = Schemas["ProposalOut"];
 
 const EXECUTION_WAIT_MS = 30_000;
+
+const primaryTypeOf = (p: Proposal) => (p.kind === "withdrawal" ? "Withdrawal" : "ConfigChange");
 
 export async function proposalPage(main: HTMLElement, digest: string): Promise<void> {
   const proposal = await ok(api.GET("/v1/proposals/{digest}", { params: { path: { digest } } }));
@@ -23,6 +26,7 @@ export async function proposalPage(main: HTMLElement, digest: string): Promise<v
     describeProposal(proposal, vault),
     signatures(proposal),
     buttons(proposal, status),
+    (await safeButton(proposal, vault, status)) ?? "",
     status.el,
   );
 }
@@ -71,10 +75,41 @@ function buttons(p: Proposal, status: Status): HTMLElement {
 async function sign(p: Proposal, status: Status): Promise<void> {
   try {
     const signer = wallet.ready();
-    checkDocument(p.typed_data, p.kind === "withdrawal" ? "Withdrawal" : "ConfigChange");
+    checkDocument(p.typed_data, primaryTypeOf(p));
     status.show("pending", "Sign the proposal in your wallet…");
     const signature = await wallet.signTypedData(p.typed_data);
     await ok(api.POST("/v1/proposals/{digest}/signatures", { params: { path: { digest: p.digest } }, body: { signer, signature } }));
+    refresh();
+  } catch (error) {
+    status.show("error", describe(error));
+  }
+}
+
+/** For a Safe owner: sign for the Safe that owns the vault (and has not signed yet). */
+async function safeButton(p: Proposal, v: Schemas["VaultDetail"], status: Status): Promise<HTMLElement | null> {
+  const open = p.status === "pending" || p.status === "ready";
+  const signed = new Set(p.confirmations.map((c) => c.signer.toLowerCase()));
+  const unsigned = v.owners.filter((o) => !signed.has(o.toLowerCase()));
+  if (!open || !wallet.account || wallet.wrongNetwork || unsigned.length === 0) return null;
+  const safe = await safeOwnedByMe(unsigned);
+  if (!safe) return null;
+  if (safe.threshold > 1) {
+    return h("p", {}, `The Safe ${safe.safe} owns this vault and needs ${safe.threshold} of its owners: collect their signatures of this digest in Safe{Wallet}.`);
+  }
+  return h("p", {}, h("button", { type: "button", onclick: () => void signForSafe(p, safe, status) }, `Sign for Safe ${shortAddress(safe.safe)}`));
+}
+
+/** Sign the Safe's SafeMessage over the proposal digest and submit it as the Safe's (EIP-1271)
+ * signature; the server asks the Safe whether it approves before counting it. */
+async function signForSafe(p: Proposal, safe: SafeOwner, status: Status): Promise<void> {
+  try {
+    const owner = wallet.ready();
+    checkDocument(p.typed_data, primaryTypeOf(p));
+    checkDigest(p.typed_data, p.digest as Hex);
+    status.show("pending", `Sign the proposal for the Safe ${shortAddress(safe.safe)} in your wallet…`);
+    const signature = await wallet.signTypedData(safeMessage(safe.safe, p.digest as Hex));
+    const body = { signer: safe.safe, signature: safeSignature([{ owner, signature }]) };
+    await ok(api.POST("/v1/proposals/{digest}/signatures", { params: { path: { digest: p.digest } }, body }));
     refresh();
   } catch (error) {
     status.show("error", describe(error));
