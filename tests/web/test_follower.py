@@ -26,8 +26,9 @@ from tests.web.conftest import (
 )
 
 FIRST, SECOND, THIRD = OWNERS
-# The one owner of the Safe that co-owns `safe_owned_vault` (an anvil account no other test uses).
-SAFE_OWNER = 10
+# The owners of the Safes that co-own the vaults of the Safe tests (anvil accounts no other test
+# uses): SAFE_OWNER alone, or with SECOND_SAFE_OWNER in a 2-of-2 Safe.
+SAFE_OWNER, SECOND_SAFE_OWNER = 10, 11
 
 
 @pytest.fixture(scope="module")
@@ -185,20 +186,34 @@ def test_config_change__unpause_is_proposed_cosigned_and_executed(
     assert a.view(a.vault_abi, funded_vault, "paused") is False
 
 
-@pytest.fixture(scope="module")
-def safe_owned_vault(system: System) -> tuple[str, str]:
-    """(vault, safe): a 2-of-2 vault owned by FIRST and a Safe 1.4.1 (1-of-1, SAFE_OWNER), with
-    1 WETH."""
+def vault_with_a_safe_owner(system: System, safe_owners: list[int], salt: int) -> tuple[str, str]:
+    """(vault, safe): a 2-of-2 vault owned by FIRST and a Safe 1.4.1 that needs all of
+    `safe_owners`, with 1 WETH."""
     a = system.actions
-    safe = deploy_safe(a, Key.anvil(DEPLOYER), [Key.anvil(SAFE_OWNER)], threshold=1)
+    keys = [Key.anvil(i) for i in safe_owners]
+    safe = deploy_safe(a, Key.anvil(DEPLOYER), keys, threshold=len(keys))
     # A contract owner has no key: create_vault only reads the owners' addresses.
     owners = [Key.anvil(FIRST), Key(safe, private_key="")]
     vault = a.create_vault(
-        owners, threshold=2, leader=Key.anvil(LEADER).address, salt=8, sender=Key.anvil(FIRST)
+        owners, threshold=2, leader=Key.anvil(LEADER).address, salt=salt, sender=Key.anvil(FIRST)
     )
     a.deposit(vault, a.token("WETH"), WETH, Key.anvil(DEPOSITOR))
     system.indexed()
     return vault, safe
+
+
+@pytest.fixture(scope="module")
+def safe_owned_vault(system: System) -> tuple[str, str]:
+    return vault_with_a_safe_owner(system, [SAFE_OWNER], salt=8)
+
+
+def sign_for_safe(page: Page, safe: str) -> None:
+    page.get_by_role("button", name=f"Sign for Safe {safe[:6]}…{safe[-4:]}").click()
+
+
+def confirmation_methods(system: System, digest: str) -> set[tuple[str, str]]:
+    confirmations = system.api.get(f"/v1/proposals/{digest}").json()["confirmations"]
+    return {(c["signer"].lower(), c["method"]) for c in confirmations}
 
 
 def test_withdrawal__cosigned_for_a_safe_owner_through_eip1271(
@@ -212,7 +227,7 @@ def test_withdrawal__cosigned_for_a_safe_owner_through_eip1271(
 
     safe_owner = open_page(SAFE_OWNER, f"#/proposal/{digest}")
     expect(safe_owner.locator('[data-field="signatures"]')).to_have_text("1 of 2")
-    safe_owner.get_by_role("button", name=f"Sign for Safe {safe[:6]}…{safe[-4:]}").click()
+    sign_for_safe(safe_owner, safe)
     expect(safe_owner.locator('[data-field="proposal-status"]')).to_have_text("ready")
     expect(safe_owner.locator('[data-field="signatures"]')).to_have_text("2 of 2")
     expect(
@@ -222,9 +237,39 @@ def test_withdrawal__cosigned_for_a_safe_owner_through_eip1271(
     safe_owner.get_by_role("button", name="Execute").click()
     expect(safe_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
 
-    confirmations = system.api.get(f"/v1/proposals/{digest}").json()["confirmations"]
-    assert {(c["signer"].lower(), c["method"]) for c in confirmations} == {
+    assert confirmation_methods(system, digest) == {
         (recipient.lower(), "ecdsa"),
         (safe.lower(), "eip1271"),
     }
     assert weth_balance(system, recipient) - before == WETH // 4
+
+
+def test_proposal__cosigned_for_a_2_of_2_safe_by_both_its_owners(
+    system: System, open_page: OpenPage
+):
+    vault, safe = vault_with_a_safe_owner(system, [SAFE_OWNER, SECOND_SAFE_OWNER], salt=9)
+    proposer = open_page(FIRST, f"#/vault/{vault}")
+    digest = propose_withdrawal(proposer, "0.1")
+
+    first = open_page(SAFE_OWNER, f"#/proposal/{digest}")
+    sign_for_safe(first, safe)
+    expect(status_of(first, "proposal")).to_have_text(
+        "Signed: 1 of the Safe's 2 signatures. Send yours to another owner of the Safe."
+    )
+    signature = first.locator('[data-field="safe-signature"] code').inner_text()
+    assert confirmation_methods(system, digest) == {(Key.anvil(FIRST).address.lower(), "ecdsa")}
+
+    second = open_page(SECOND_SAFE_OWNER, f"#/proposal/{digest}")
+    pasted = second.get_by_label("Signatures of the Safe's other owners (one per line)")
+    pasted.fill("0x1234")
+    sign_for_safe(second, safe)
+    expect(status_of(second, "proposal")).to_have_text(
+        '"0x1234…" is not a 65-byte signature (0x and 130 hex digits).'
+    )
+    pasted.fill(signature)
+    sign_for_safe(second, safe)
+    expect(second.locator('[data-field="proposal-status"]')).to_have_text("ready")
+    assert confirmation_methods(system, digest) == {
+        (Key.anvil(FIRST).address.lower(), "ecdsa"),
+        (safe.lower(), "eip1271"),
+    }

@@ -5,8 +5,8 @@ import { api, ok, type Schemas } from "../api";
 import { checkDigest, checkDocument } from "../eip712";
 import { describe } from "../errors";
 import { formatAmount, formatTime, shortAddress } from "../format";
-import { safeMessage, safeOwnedByMe, safeSignature, type SafeOwner } from "../safe";
-import { Status, h, refresh, table } from "../ui";
+import { pastedSignatures, safeMessage, safeOwnedByMe, safeSignature, type SafeOwner } from "../safe";
+import { Status, field, h, refresh, table } from "../ui";
 import { wallet } from "../wallet";
 
 type Proposal = Schemas["ProposalOut"];
@@ -85,7 +85,9 @@ async function sign(p: Proposal, status: Status): Promise<void> {
   }
 }
 
-/** For a Safe owner: sign for the Safe that owns the vault (and has not signed yet). */
+/** For a Safe owner: sign for the Safe that owns the vault (and has not signed yet). A Safe
+ * needing more than one owner gets its other owners' signatures pasted (each signs here too and
+ * shares what the page shows). */
 async function safeButton(p: Proposal, v: Schemas["VaultDetail"], status: Status): Promise<HTMLElement | null> {
   const open = p.status === "pending" || p.status === "ready";
   const signed = new Set(p.confirmations.map((c) => c.signer.toLowerCase()));
@@ -93,22 +95,38 @@ async function safeButton(p: Proposal, v: Schemas["VaultDetail"], status: Status
   if (!open || !wallet.account || wallet.wrongNetwork || unsigned.length === 0) return null;
   const safe = await safeOwnedByMe(unsigned);
   if (!safe) return null;
-  if (safe.threshold > 1) {
-    return h("p", {}, `The Safe ${safe.safe} owns this vault and needs ${safe.threshold} of its owners: collect their signatures of this digest in Safe{Wallet}.`);
-  }
-  return h("p", {}, h("button", { type: "button", onclick: () => void signForSafe(p, safe, status) }, `Sign for Safe ${shortAddress(safe.safe)}`));
+  const others = h("textarea", { name: "safe-signatures", rows: 3 });
+  const mine = h("output", { "data-field": "safe-signature" });
+  const title = `Sign for the Safe ${shortAddress(safe.safe)}`;
+  return h(
+    "section",
+    { "aria-labelledby": "safe-title" },
+    h("h2", { id: "safe-title" }, title),
+    h("p", {}, `The Safe ${safe.safe} owns this vault; it approves with ${safe.threshold} of its ${safe.owners.length} owners' signatures.`),
+    safe.threshold > 1 ? field("Signatures of the Safe's other owners (one per line)", others, "Each owner signs on this page and sends you what it shows.") : null,
+    h("p", {}, h("button", { type: "button", onclick: () => void signForSafe(p, safe, others.value, mine, status) }, `Sign for Safe ${shortAddress(safe.safe)}`)),
+    mine,
+  );
 }
 
-/** Sign the Safe's SafeMessage over the proposal digest and submit it as the Safe's (EIP-1271)
- * signature; the server asks the Safe whether it approves before counting it. */
-async function signForSafe(p: Proposal, safe: SafeOwner, status: Status): Promise<void> {
+/** Sign the Safe's SafeMessage over the proposal digest; with enough owners' signatures, submit
+ * them as the Safe's (EIP-1271) signature (the server asks the Safe before counting it), else
+ * show this owner's signature to pass on. */
+async function signForSafe(p: Proposal, safe: SafeOwner, pasted: string, mine: HTMLElement, status: Status): Promise<void> {
   try {
     const owner = wallet.ready();
     checkDocument(p.typed_data, primaryTypeOf(p));
     checkDigest(p.typed_data, p.digest as Hex);
+    const others = await pastedSignatures(safe, p.digest as Hex, owner, pasted);
     status.show("pending", `Sign the proposal for the Safe ${shortAddress(safe.safe)} in your wallet…`);
     const signature = await wallet.signTypedData(safeMessage(safe.safe, p.digest as Hex));
-    const body = { signer: safe.safe, signature: safeSignature([{ owner, signature }]) };
+    const all = [...others, { owner, signature }];
+    if (all.length < safe.threshold) {
+      mine.replaceChildren("Your signature for the Safe: ", h("code", {}, signature));
+      status.show("info", `Signed: ${all.length} of the Safe's ${safe.threshold} signatures. Send yours to another owner of the Safe.`);
+      return;
+    }
+    const body = { signer: safe.safe, signature: safeSignature(all) };
     await ok(api.POST("/v1/proposals/{digest}/signatures", { params: { path: { digest: p.digest } }, body }));
     refresh();
   } catch (error) {
