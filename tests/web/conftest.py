@@ -61,15 +61,24 @@ class System:
     client: ChainClient
     api: httpx.Client
     url: str
+    # The server's COPYVAULT_CONFIRMATIONS: the index trails the head by this many blocks.
+    confirmations: int = 0
 
     def indexed(self) -> None:
-        """Wait until the index has every block mined so far."""
-        head = self.client.block_number()
+        """Wait until the index has every block mined so far (but the unconfirmed ones)."""
+        head = self.client.block_number() - self.confirmations
         assert poll_until(lambda: indexed_through(self.api, head), 60), "the index lags"
 
 
 @pytest.fixture(scope="module")
-def system() -> Iterator[System]:
+def server_settings() -> dict[str, str]:
+    """COPYVAULT_* settings of the module's server on top of the test defaults (a module
+    overrides this fixture to run its server otherwise)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def system(server_settings: dict[str, str]) -> Iterator[System]:
     """anvil + copyvault deployed + a registered leader + `copyvault serve` with the relayer."""
     if not (DIST / "index.html").exists():
         pytest.fail("web/dist is not built: run `make setup` (toolchain/setup.sh builds it)")
@@ -82,9 +91,17 @@ def system() -> Iterator[System]:
         with tempfile.TemporaryDirectory(prefix="copyvault-web-") as tmp:
             store = f"sqlite:///{Path(tmp) / 'copyvault.db'}"
             with running_server(
-                node.url, deployment, Path(tmp), store, relayer=Key.anvil(RELAYER)
+                node.url,
+                deployment,
+                Path(tmp),
+                store,
+                relayer=Key.anvil(RELAYER),
+                settings=server_settings,
             ) as (api, server):
-                system = System(node.url, deployment, actions, client, api, server["url"])
+                confirmations = int(server_settings.get("COPYVAULT_CONFIRMATIONS", "0"))
+                system = System(
+                    node.url, deployment, actions, client, api, server["url"], confirmations
+                )
                 system.indexed()
                 yield system
     finally:

@@ -1,6 +1,7 @@
 """A follower's journeys in the browser: create a 2-of-3 vault and deposit; pause with one click;
 a withdrawal proposed in one browser, co-signed in another, executed, paid out on chain; and a
-wallet on the wrong network or rejecting a signature, each shown as a sentence."""
+wallet on the wrong network or rejecting a signature, each shown as a sentence; and a Safe as an
+owner, co-signing through EIP-1271 from its own owner's browser."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from backend.chain.actions import Key
+from tests.utils.safe import deploy_safe
 from tests.web.conftest import (
+    DEPLOYER,
     DEPOSITOR,
     LEADER,
     OWNERS,
@@ -23,6 +26,9 @@ from tests.web.conftest import (
 )
 
 FIRST, SECOND, THIRD = OWNERS
+# The owners of the Safes that co-own the vaults of the Safe tests (anvil accounts no other test
+# uses): SAFE_OWNER alone, or with SECOND_SAFE_OWNER in a 2-of-2 Safe.
+SAFE_OWNER, SECOND_SAFE_OWNER = 10, 11
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +49,17 @@ def form(page: Page, title: str):
 def weth_balance(system: System, who: str) -> int:
     a = system.actions
     return a.view(a.token_abi, a.token("WETH"), "balanceOf", who)
+
+
+def propose_withdrawal(page: Page, weth: str) -> str:
+    """Propose a withdrawal of `weth` WETH (to the proposer) on a vault page; the proposal's
+    digest, once the page has moved to the proposal's link."""
+    withdraw = form(page, "Propose a withdrawal")
+    withdraw.get_by_label("Token").select_option(label="WETH")
+    withdraw.get_by_label("Amount").fill(weth)
+    withdraw.get_by_role("button", name="Sign and propose").click()
+    page.wait_for_url(re.compile(r"#/proposal/0x[0-9a-f]{64}$"))
+    return page.url.rsplit("/", 1)[1]
 
 
 def assert_accessible(page: Page) -> None:
@@ -100,11 +117,7 @@ def test_withdrawal__proposed_in_one_browser_cosigned_in_another_executed(
     recipient = Key.anvil(FIRST).address
     before = weth_balance(system, recipient)
     proposer = open_page(FIRST, f"#/vault/{funded_vault}")
-    withdraw = form(proposer, "Propose a withdrawal")
-    withdraw.get_by_label("Token").select_option(label="WETH")
-    withdraw.get_by_label("Amount").fill("0.5")
-    withdraw.get_by_role("button", name="Sign and propose").click()
-    proposer.wait_for_url(re.compile(r"#/proposal/0x[0-9a-f]{64}$"))
+    propose_withdrawal(proposer, "0.5")
     link = proposer.url
     expect(proposer.locator('[data-field="signatures"]')).to_have_text("1 of 2")
     assert_accessible(proposer)
@@ -171,3 +184,92 @@ def test_config_change__unpause_is_proposed_cosigned_and_executed(
     co_owner.get_by_role("button", name="Execute").click()
     expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
     assert a.view(a.vault_abi, funded_vault, "paused") is False
+
+
+def vault_with_a_safe_owner(system: System, safe_owners: list[int], salt: int) -> tuple[str, str]:
+    """(vault, safe): a 2-of-2 vault owned by FIRST and a Safe 1.4.1 that needs all of
+    `safe_owners`, with 1 WETH."""
+    a = system.actions
+    keys = [Key.anvil(i) for i in safe_owners]
+    safe = deploy_safe(a, Key.anvil(DEPLOYER), keys, threshold=len(keys))
+    # A contract owner has no key: create_vault only reads the owners' addresses.
+    owners = [Key.anvil(FIRST), Key(safe, private_key="")]
+    vault = a.create_vault(
+        owners, threshold=2, leader=Key.anvil(LEADER).address, salt=salt, sender=Key.anvil(FIRST)
+    )
+    a.deposit(vault, a.token("WETH"), WETH, Key.anvil(DEPOSITOR))
+    system.indexed()
+    return vault, safe
+
+
+@pytest.fixture(scope="module")
+def safe_owned_vault(system: System) -> tuple[str, str]:
+    return vault_with_a_safe_owner(system, [SAFE_OWNER], salt=8)
+
+
+def sign_for_safe(page: Page, safe: str) -> None:
+    page.get_by_role("button", name=f"Sign for Safe {safe[:6]}…{safe[-4:]}").click()
+
+
+def confirmation_methods(system: System, digest: str) -> set[tuple[str, str]]:
+    confirmations = system.api.get(f"/v1/proposals/{digest}").json()["confirmations"]
+    return {(c["signer"].lower(), c["method"]) for c in confirmations}
+
+
+def test_withdrawal__cosigned_for_a_safe_owner_through_eip1271(
+    system: System, open_page: OpenPage, safe_owned_vault: tuple[str, str]
+):
+    vault, safe = safe_owned_vault
+    recipient = Key.anvil(FIRST).address
+    before = weth_balance(system, recipient)
+    proposer = open_page(FIRST, f"#/vault/{vault}")
+    digest = propose_withdrawal(proposer, "0.25")
+
+    safe_owner = open_page(SAFE_OWNER, f"#/proposal/{digest}")
+    expect(safe_owner.locator('[data-field="signatures"]')).to_have_text("1 of 2")
+    sign_for_safe(safe_owner, safe)
+    expect(safe_owner.locator('[data-field="proposal-status"]')).to_have_text("ready")
+    expect(safe_owner.locator('[data-field="signatures"]')).to_have_text("2 of 2")
+    expect(
+        safe_owner.get_by_role("row", name=re.compile("contract \\(EIP-1271\\)"))
+    ).to_contain_text(safe)
+    assert_accessible(safe_owner)
+    safe_owner.get_by_role("button", name="Execute").click()
+    expect(safe_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
+
+    assert confirmation_methods(system, digest) == {
+        (recipient.lower(), "ecdsa"),
+        (safe.lower(), "eip1271"),
+    }
+    assert weth_balance(system, recipient) - before == WETH // 4
+
+
+def test_proposal__cosigned_for_a_2_of_2_safe_by_both_its_owners(
+    system: System, open_page: OpenPage
+):
+    vault, safe = vault_with_a_safe_owner(system, [SAFE_OWNER, SECOND_SAFE_OWNER], salt=9)
+    proposer = open_page(FIRST, f"#/vault/{vault}")
+    digest = propose_withdrawal(proposer, "0.1")
+
+    first = open_page(SAFE_OWNER, f"#/proposal/{digest}")
+    sign_for_safe(first, safe)
+    expect(status_of(first, "proposal")).to_have_text(
+        "Signed: 1 of the Safe's 2 signatures. Send yours to another owner of the Safe."
+    )
+    signature = first.locator('[data-field="safe-signature"] code').inner_text()
+    assert confirmation_methods(system, digest) == {(Key.anvil(FIRST).address.lower(), "ecdsa")}
+
+    second = open_page(SECOND_SAFE_OWNER, f"#/proposal/{digest}")
+    pasted = second.get_by_label("Signatures of the Safe's other owners (one per line)")
+    pasted.fill("0x1234")
+    sign_for_safe(second, safe)
+    expect(status_of(second, "proposal")).to_have_text(
+        '"0x1234…" is not a 65-byte signature (0x and 130 hex digits).'
+    )
+    pasted.fill(signature)
+    sign_for_safe(second, safe)
+    expect(second.locator('[data-field="proposal-status"]')).to_have_text("ready")
+    assert confirmation_methods(system, digest) == {
+        (Key.anvil(FIRST).address.lower(), "ecdsa"),
+        (safe.lower(), "eip1271"),
+    }

@@ -21,6 +21,9 @@ export class NoWallet extends Error {}
 /** A document to sign that is not one of copyvault's (eip712.ts checks each before signing). */
 export class UnexpectedDocument extends Error {}
 
+/** Signatures pasted for a Safe that cannot make its signature (their message says why). */
+export class BadSafeSignatures extends Error {}
+
 /** EIP-1193 code 4001 (user rejected), anywhere in viem's chain of causes. */
 function isRejection(error: unknown): boolean {
   let e: unknown = error;
@@ -41,7 +44,7 @@ export function describe(error: unknown): string {
   if (error instanceof WrongNetwork) {
     return `Your wallet is on the wrong network (chain ${error.walletChain}). Switch it to chain ${error.expectedChain} and try again.`;
   }
-  if (error instanceof UnexpectedDocument) return error.message;
+  if (error instanceof UnexpectedDocument || error instanceof BadSafeSignatures) return error.message;
   if (error instanceof NoWallet) return "No wallet found. Install or unlock a browser wallet and connect.";
   if (isRejection(error)) return "You rejected the request in your wallet. Nothing was signed or sent.";
   const short = (error as { shortMessage?: string }).shortMessage;

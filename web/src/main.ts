@@ -2,6 +2,7 @@
  * Pages are chosen by user journey: #/follower, #/vault/<address>, #/proposal/<digest>,
  * #/leader, #/auditor. */
 import "./style.css";
+import { api, ok } from "./api";
 import { loadDeployment } from "./deployment";
 import { describe } from "./errors";
 import { auditorPage } from "./pages/auditor";
@@ -52,6 +53,7 @@ async function render(): Promise<void> {
 async function start(): Promise<void> {
   const deployment = await loadDeployment();
   wallet.expectedChain = deployment.chain_id;
+  wallet.confirmations = (await ok(api.GET("/v1/health"))).indexer.confirmations;
   wallet.discover();
   const panel = document.getElementById("wallet") as HTMLElement;
   renderWalletPanel(panel);

@@ -1,6 +1,7 @@
 /** The connected wallet: EIP-6963 discovery (every injected wallet announces itself), with the
  * legacy `window.ethereum` as a fallback; viem clients over the wallet's EIP-1193 transport.
- * Every transaction reports pending → confirmed (or reverted) through a Status line. */
+ * Every transaction reports pending → included → confirmed (or reverted, or dropped by a reorg
+ * and pending again) through a Status line. */
 import {
   createPublicClient,
   createWalletClient,
@@ -26,6 +27,14 @@ export interface ProviderDetail {
 
 type Listener = () => void;
 
+/** How often a transaction's progress is polled (the wallet's node answers each poll). */
+const POLL_MS = 250;
+
+/** Where an included transaction stands: confirmed, or its block left the canonical chain. */
+type Inclusion = "confirmed" | "dropped";
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** The typed-data document of `eth_signTypedData_v4`, as the server prepares it. */
 export type TypedDataDocument = Record<string, unknown>;
 
@@ -36,6 +45,9 @@ class Wallet {
   chainId?: number;
   /** The deployment's chain, set at start from the server's health answer. */
   expectedChain?: number;
+  /** Blocks on top of a transaction's block before the page calls it confirmed: the server
+   * index's own depth (GET /v1/health `indexer.confirmations`), set at start. */
+  confirmations = 0;
   private listeners: Listener[] = [];
 
   /** Listen for EIP-6963 announcements and ask wallets to announce themselves. */
@@ -120,8 +132,10 @@ class Wallet {
     })) as Hex;
   }
 
-  /** Send a transaction and follow it: pending with its hash, then confirmed in a block (or
-   * reverted). Returns the receipt once confirmed, undefined otherwise (the status says why). */
+  /** Send a transaction and follow it: pending with its hash, included in a block, then
+   * confirmed once `confirmations` blocks are on top of it (or reverted). A receipt whose block
+   * leaves the canonical chain (a reorg) sends it back to pending. Returns the receipt once
+   * confirmed, undefined otherwise (the status says why). */
   async send(
     status: Status,
     what: string,
@@ -132,17 +146,49 @@ class Wallet {
       status.show("pending", `${what}: confirm in your wallet…`);
       const client = createWalletClient({ account, transport: custom(this.connected()) });
       const hash = await client.sendTransaction({ ...call, account, chain: null });
-      status.show("pending", `${what}: pending (transaction ${hash.slice(0, 10)}…)`);
-      const receipt = await this.reader().waitForTransactionReceipt({ hash });
-      if (receipt.status !== "success") {
-        status.show("error", `${what}: the transaction reverted (block ${receipt.blockNumber}).`);
-        return undefined;
+      const pending = `${what}: pending (transaction ${hash.slice(0, 10)}…)`;
+      status.show("pending", pending);
+      for (;;) {
+        const receipt = await this.receiptOf(hash);
+        if (receipt.status !== "success") {
+          status.show("error", `${what}: the transaction reverted (block ${receipt.blockNumber}).`);
+          return undefined;
+        }
+        if ((await this.untilConfirmed(receipt, status, what)) === "confirmed") {
+          status.show("ok", `${what}: confirmed in block ${receipt.blockNumber}.`);
+          return receipt;
+        }
+        status.show("pending", `${what}: dropped by a reorg, waiting again (transaction ${hash.slice(0, 10)}…)`);
       }
-      status.show("ok", `${what}: confirmed in block ${receipt.blockNumber}.`);
-      return receipt;
     } catch (error) {
       status.show("error", describe(error));
       return undefined;
+    }
+  }
+
+  /** The transaction's receipt, polled until there is one (the node may drop and re-include it,
+   * so a missing receipt is never an error here). */
+  private async receiptOf(hash: Hex): Promise<TransactionReceipt> {
+    const reader = this.reader();
+    for (;;) {
+      const receipt = await reader.getTransactionReceipt({ hash }).catch(() => undefined);
+      if (receipt) return receipt;
+      await pause(POLL_MS);
+    }
+  }
+
+  /** Watch the receipt's block until enough blocks are on top of it, checking at each poll that
+   * the block at that height is still the receipt's (else a reorg dropped it). */
+  private async untilConfirmed(receipt: TransactionReceipt, status: Status, what: string): Promise<Inclusion> {
+    const reader = this.reader();
+    for (;;) {
+      const block = await reader.getBlock({ blockNumber: receipt.blockNumber }).catch(() => undefined);
+      if (block?.hash !== receipt.blockHash) return "dropped";
+      const onTop = Number((await reader.getBlockNumber({ cacheTime: 0 })) - receipt.blockNumber);
+      if (onTop >= this.confirmations) return "confirmed";
+      const left = this.confirmations - onTop;
+      status.show("pending", `${what}: included in block ${receipt.blockNumber}, waiting for ${left} more block${left === 1 ? "" : "s"}…`);
+      await pause(POLL_MS);
     }
   }
 }

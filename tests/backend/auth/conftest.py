@@ -16,15 +16,13 @@ import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import defunct_hash_message, encode_defunct
-from eth_utils import to_checksum_address
 from sqlalchemy import update
 
 from backend.chain.actions import Key
-from backend.chain.deploy import npm_abi
-from backend.chain.tx import created_address
 from tests.backend.api.helpers import ApiEnv, open_env, uvicorn_server
 from tests.backend.helpers import admit_leader
 from tests.backend.intents.conftest import IntakeEnv, assert_error
+from tests.utils.safe import deploy_safe
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -133,21 +131,7 @@ class IdentityEnv:
     def safe(self, owners: list[Key], threshold: int) -> str:
         """A real Safe 1.4.1 proxy (npm bytecode) owned by `owners`, with the
         CompatibilityFallbackHandler that answers EIP-1271 for it."""
-        a, deployer = self.chain.actions, self.chain.deployer
-        singleton, factory, handler = (
-            created_address(a.sender(deployer).send(None, npm_abi(name).deploy_data()))
-            for name in ("Safe", "SafeProxyFactory", "CompatibilityFallbackHandler")
-        )
-        zero = "0x" + "00" * 20
-        initializer = npm_abi("Safe").call_data(
-            "setup", [o.address for o in owners], threshold, zero, b"", handler, zero, 0, zero
-        )
-        create = npm_abi("SafeProxyFactory").call_data(
-            "createProxyWithNonce", singleton, initializer, 0
-        )
-        proxy = to_checksum_address(self.chain.client.call(factory, create)[-20:])
-        a.sender(deployer).send(factory, create)
-        return proxy
+        return deploy_safe(self.chain.actions, self.chain.deployer, owners, threshold)
 
     def safe_sign(self, safe: str, owners: list[Key], text: str) -> str:
         """The Safe's EIP-1271 signature of the sign-in text, as Safe's tooling makes it: each

@@ -2,15 +2,18 @@
  * not), execute it once the threshold is met (anyone), and watch it until it is executed. */
 import type { Address, Hex } from "viem";
 import { api, ok, type Schemas } from "../api";
-import { checkDocument } from "../eip712";
+import { checkDigest, checkDocument } from "../eip712";
 import { describe } from "../errors";
 import { formatAmount, formatTime, shortAddress } from "../format";
-import { Status, h, refresh, table } from "../ui";
+import { pastedSignatures, safeMessage, safeOwnedByMe, safeSignature, type SafeOwner } from "../safe";
+import { Status, field, h, refresh, table } from "../ui";
 import { wallet } from "../wallet";
 
 type Proposal = Schemas["ProposalOut"];
 
 const EXECUTION_WAIT_MS = 30_000;
+
+const primaryTypeOf = (p: Proposal) => (p.kind === "withdrawal" ? "Withdrawal" : "ConfigChange");
 
 export async function proposalPage(main: HTMLElement, digest: string): Promise<void> {
   const proposal = await ok(api.GET("/v1/proposals/{digest}", { params: { path: { digest } } }));
@@ -23,6 +26,7 @@ export async function proposalPage(main: HTMLElement, digest: string): Promise<v
     describeProposal(proposal, vault),
     signatures(proposal),
     buttons(proposal, status),
+    (await safeButton(proposal, vault, status)) ?? "",
     status.el,
   );
 }
@@ -71,10 +75,59 @@ function buttons(p: Proposal, status: Status): HTMLElement {
 async function sign(p: Proposal, status: Status): Promise<void> {
   try {
     const signer = wallet.ready();
-    checkDocument(p.typed_data, p.kind === "withdrawal" ? "Withdrawal" : "ConfigChange");
+    checkDocument(p.typed_data, primaryTypeOf(p));
     status.show("pending", "Sign the proposal in your wallet…");
     const signature = await wallet.signTypedData(p.typed_data);
     await ok(api.POST("/v1/proposals/{digest}/signatures", { params: { path: { digest: p.digest } }, body: { signer, signature } }));
+    refresh();
+  } catch (error) {
+    status.show("error", describe(error));
+  }
+}
+
+/** For a Safe owner: sign for the Safe that owns the vault (and has not signed yet). A Safe
+ * needing more than one owner gets its other owners' signatures pasted (each signs here too and
+ * shares what the page shows). */
+async function safeButton(p: Proposal, v: Schemas["VaultDetail"], status: Status): Promise<HTMLElement | null> {
+  const open = p.status === "pending" || p.status === "ready";
+  const signed = new Set(p.confirmations.map((c) => c.signer.toLowerCase()));
+  const unsigned = v.owners.filter((o) => !signed.has(o.toLowerCase()));
+  if (!open || !wallet.account || wallet.wrongNetwork || unsigned.length === 0) return null;
+  const safe = await safeOwnedByMe(unsigned);
+  if (!safe) return null;
+  const others = h("textarea", { name: "safe-signatures", rows: 3 });
+  const mine = h("output", { "data-field": "safe-signature" });
+  const title = `Sign for the Safe ${shortAddress(safe.safe)}`;
+  return h(
+    "section",
+    { "aria-labelledby": "safe-title" },
+    h("h2", { id: "safe-title" }, title),
+    h("p", {}, `The Safe ${safe.safe} owns this vault; it approves with ${safe.threshold} of its ${safe.owners.length} owners' signatures.`),
+    safe.threshold > 1 ? field("Signatures of the Safe's other owners (one per line)", others, "Each owner signs on this page and sends you what it shows.") : null,
+    h("p", {}, h("button", { type: "button", onclick: () => void signForSafe(p, safe, others.value, mine, status) }, `Sign for Safe ${shortAddress(safe.safe)}`)),
+    mine,
+  );
+}
+
+/** Sign the Safe's SafeMessage over the proposal digest; with enough owners' signatures, submit
+ * them as the Safe's (EIP-1271) signature (the server asks the Safe before counting it), else
+ * show this owner's signature to pass on. */
+async function signForSafe(p: Proposal, safe: SafeOwner, pasted: string, mine: HTMLElement, status: Status): Promise<void> {
+  try {
+    const owner = wallet.ready();
+    checkDocument(p.typed_data, primaryTypeOf(p));
+    checkDigest(p.typed_data, p.digest as Hex);
+    const others = await pastedSignatures(safe, p.digest as Hex, owner, pasted);
+    status.show("pending", `Sign the proposal for the Safe ${shortAddress(safe.safe)} in your wallet…`);
+    const signature = await wallet.signTypedData(safeMessage(safe.safe, p.digest as Hex));
+    const all = [...others, { owner, signature }];
+    if (all.length < safe.threshold) {
+      mine.replaceChildren("Your signature for the Safe: ", h("code", {}, signature));
+      status.show("info", `Signed: ${all.length} of the Safe's ${safe.threshold} signatures. Send yours to another owner of the Safe.`);
+      return;
+    }
+    const body = { signer: safe.safe, signature: safeSignature(all) };
+    await ok(api.POST("/v1/proposals/{digest}/signatures", { params: { path: { digest: p.digest } }, body }));
     refresh();
   } catch (error) {
     status.show("error", describe(error));
