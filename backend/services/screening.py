@@ -22,7 +22,7 @@ from datetime import datetime
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.api.errors import ScreeningCaseDecidedError, ScreeningCaseNotFoundError
@@ -30,6 +30,7 @@ from backend.chain.client import ChainClient
 from backend.db.compliance_models import SanctionsEntry, ScreeningCase, ScreeningCursor
 from backend.db.models import IndexerCursor, Leader, Platform, Vault, VaultOwner, VaultTransfer
 from backend.db.operator_models import DenyListEntry
+from backend.db.relay_models import Intent
 from backend.services import compliance_record
 from backend.services.operator_actions import Actor
 
@@ -235,13 +236,20 @@ def decide_case(
     status = {"clear": "cleared", "confirm": "confirmed"}[decision]
     case.status, case.reason = status, reason
     case.decided_by, case.decided_at = actor.operator.username, actor.now
+    rejected = _reject_held_intents(s, actor, case, reason) if status == "confirmed" else []
     compliance_record.operator_decision(
         s,
         actor,
         f"screening.{decision}",
         to_checksum_address(case.address),
         before={"case": case.id, "status": "open"},
-        after={"case": case.id, "status": status, "role": case.subject, "sources": case.sources},
+        after={
+            "case": case.id,
+            "status": status,
+            "role": case.subject,
+            "sources": case.sources,
+            "intents_rejected": rejected,
+        },
         reason=reason,
         chain_id=case.chain_id,
     )
@@ -249,6 +257,28 @@ def decide_case(
         _deny(s, actor, case, reason)
     s.commit()
     return case
+
+
+def _reject_held_intents(s: Session, actor: Actor, case: ScreeningCase, reason: str) -> list[str]:
+    """A confirmed match: every held intent the address led or signed is rejected (never
+    relayed); the digests, for the decision's record. A cleared case leaves them held for an
+    operator (docs/compliance.md says why)."""
+    by_address = (Intent.leader == case.address) | (Intent.signer == case.address)
+    where = (Intent.chain_id == case.chain_id) & (Intent.status == "held") & by_address
+    digests = list(s.scalars(select(Intent.digest).where(where).order_by(Intent.id)))
+    if digests:
+        s.execute(
+            update(Intent)
+            .where(where, Intent.digest.in_(digests))
+            .values(
+                status="rejected",
+                plan_due=False,
+                error=f"rejected by compliance: screening case {case.id} confirmed: {reason}",
+                updated_at=actor.now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return digests
 
 
 def _deny(s: Session, actor: Actor, case: ScreeningCase, reason: str) -> None:
