@@ -34,8 +34,12 @@ in this order, and nothing is stored unless every one passes:
    risk operator releases it); over COPYVAULT_RISK_SEVERE_SCORE the leader's vaults are also
    paused and an alert sent, in the responder's thread. The score and its features are stored
    with the intent either way.
+10. compliance (docs/compliance.md): while a screening case of the leader, or of the delegate
+   that signed, is open, the intent is stored `held` naming the case (202; never planned until an
+   operator releases it), with its audit entry (`screening.intent_held`) in the same transaction.
 
-Every index fact of rules 3, 5, 7 and 8 is read in one SELECT (`_INDEX_FACTS`). The pending count
+Every index fact of rules 3, 5, 7, 8 and 10 is read in one SELECT (`_INDEX_FACTS`); a delegate's
+deny-list entry and open case in one more, only for a delegate's intent. The pending count
 is read, not locked: concurrent requests of one leader may pass it together, so a leader can exceed
 the limit by at most the number of its requests in flight at that moment.
 

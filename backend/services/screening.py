@@ -11,7 +11,9 @@ A match opens one `screening_cases` row per (chain, address, subject), `open`; a
 the same address in the same role adds nothing (a cleared case stays cleared until the address is
 matched in another role). A compliance operator, with a fresh TOTP code, clears a case (a false
 match) or confirms it: a confirmed address goes on the deny list in the same transaction, so
-intake refuses its intents (`address_denied`). Log lines name cases by id and subject only.
+intake refuses its intents (`address_denied`), and the intents it led or signed that intake held
+for the open case (backend/services/intents.py) are rejected. A cleared case leaves them held
+for an operator to release. Log lines name cases by id and subject only.
 """
 
 from __future__ import annotations
