@@ -9,12 +9,14 @@ The chain: leader A (on the SDN list fixture, uid 990002), leader B (the deposit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 
 from backend.chain.actions import HOUR, Key
 from backend.config import load_settings
@@ -217,3 +219,35 @@ def test_confirm__held_intents_rejected_recorded__new_ones_denied(held):
     signed = intake.post(intake.body(intake.message(leader=c.address, nonce=3), delegate))
     assert signed.status_code == 403 and error_code(signed) == "address_denied"
     assert held.plan_all() == 0
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements every engine of this process runs meanwhile."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_intake__open_case_read_in_the_index_facts_select__no_extra_query(held):
+    _, _, c = _leaders(held.chain)
+    intake = held.env.intake
+    with statements() as seen:
+        assert held.submit(c, nonce=4)["status"] == "accepted"
+    screened = [s for s in seen if "screening_cases" in s]
+    assert len(screened) == 1 and "leader_nonce_words" in screened[0]  # the one facts SELECT
+    # A delegate's intent: its deny-list entry and open case in one query (D is denied by now).
+    with statements() as seen:
+        refused = intake.post(
+            intake.body(intake.message(leader=c.address, nonce=5), held.chain.delegate)
+        )
+    assert error_code(refused) == "address_denied"
+    denied = [s for s in seen if re.search(r"\bdeny_list\b", s)]
+    assert len(denied) == 2 and all("screening_cases" in s for s in denied)
