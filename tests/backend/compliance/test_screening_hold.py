@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 
 from backend.chain.actions import HOUR, Key
 from backend.config import load_settings
@@ -29,7 +28,7 @@ from backend.services import screening
 from backend.services.sanctions_list import load_list
 from tests.backend.compliance.conftest import FIXTURES, ComplianceEnv, compliance_env
 from tests.backend.conftest import BACKENDS, Chain
-from tests.backend.helpers import admit_leader
+from tests.backend.helpers import admit_leader, counting_statements
 from tests.backend.operators.helpers import error_code
 from tests.backend.relayer.conftest import _key_settings
 
@@ -221,30 +220,15 @@ def test_confirm__held_intents_rejected_recorded__new_ones_denied(held):
     assert held.plan_all() == 0
 
 
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements every engine of this process runs meanwhile."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
-
-
 def test_intake__open_case_read_in_the_index_facts_select__no_extra_query(held):
     _, _, c = _leaders(held.chain)
     intake = held.env.intake
-    with statements() as seen:
+    with counting_statements(Engine) as seen:
         assert held.submit(c, nonce=4)["status"] == "accepted"
     screened = [s for s in seen if "screening_cases" in s]
     assert len(screened) == 1 and "leader_nonce_words" in screened[0]  # the one facts SELECT
     # A delegate's intent: its deny-list entry and open case in one query (D is denied by now).
-    with statements() as seen:
+    with counting_statements(Engine) as seen:
         refused = intake.post(
             intake.body(intake.message(leader=c.address, nonce=5), held.chain.delegate)
         )
