@@ -775,7 +775,7 @@ def _store(
 def _store_screened(engine: Engine, values: dict, screening: _ScreeningHold, now: datetime) -> bool:
     """Store an intent held for compliance and its audit entry in one transaction (not grouped:
     held intents are rare, and the hold must never be stored without its record). False: the
-    same digest was stored first."""
+    same digest was stored first; AddressDeniedError: the case was confirmed meanwhile."""
     with Session(engine) as s:
         compliance_record.system_event(
             s,
@@ -791,6 +791,11 @@ def _store_screened(engine: Engine, values: dict, screening: _ScreeningHold, now
             at=now,
             actor="system:intake",
         )
+        # Read under the audit trail's lock, which a decision holds until it commits: a case
+        # confirmed since the index facts were read refuses the intent as the deny list now does.
+        if s.get(ScreeningCase, screening.case).status == "confirmed":
+            s.rollback()
+            _require_not_denied(screening.address, screening.role, denied=True)
         try:
             s.execute(insert(Intent.__table__).values(values))
             s.commit()

@@ -238,7 +238,6 @@ def decide_case(
     status = {"clear": "cleared", "confirm": "confirmed"}[decision]
     case.status, case.reason = status, reason
     case.decided_by, case.decided_at = actor.operator.username, actor.now
-    rejected = _reject_held_intents(s, actor, case, reason) if status == "confirmed" else []
     compliance_record.operator_decision(
         s,
         actor,
@@ -250,21 +249,24 @@ def decide_case(
             "status": status,
             "role": case.subject,
             "sources": case.sources,
-            "intents_rejected": rejected,
         },
         reason=reason,
         chain_id=case.chain_id,
     )
     if status == "confirmed":
         _deny(s, actor, case, reason)
+        # After the record: it took the audit trail's lock, which intake's store of a held
+        # intent takes too, so every hold committed before is seen here and any later one
+        # sees this confirmation (backend/services/intents.py `_store_screened`).
+        _reject_held_intents(s, actor, case, reason)
     s.commit()
     return case
 
 
-def _reject_held_intents(s: Session, actor: Actor, case: ScreeningCase, reason: str) -> list[str]:
+def _reject_held_intents(s: Session, actor: Actor, case: ScreeningCase, reason: str) -> None:
     """A confirmed match: every held intent the address led or signed is rejected (never
-    relayed); the digests, for the decision's record. A cleared case leaves them held for an
-    operator (docs/compliance.md says why)."""
+    relayed), recorded in the audit trail with their digests. A cleared case leaves them held
+    for an operator (docs/compliance.md says why)."""
     by_address = (Intent.leader == case.address) | (Intent.signer == case.address)
     where = (Intent.chain_id == case.chain_id) & (Intent.status == "held") & by_address
     digests = list(s.scalars(select(Intent.digest).where(where).order_by(Intent.id)))
@@ -280,7 +282,14 @@ def _reject_held_intents(s: Session, actor: Actor, case: ScreeningCase, reason: 
             )
             .execution_options(synchronize_session=False)
         )
-    return digests
+        compliance_record.system_event(
+            s,
+            "screening.intents_rejected",
+            to_checksum_address(case.address),
+            after={"case": case.id, "chain_id": case.chain_id, "intents": digests},
+            at=actor.now,
+            actor=f"operator:{actor.operator.username}",
+        )
 
 
 def _deny(s: Session, actor: Actor, case: ScreeningCase, reason: str) -> None:

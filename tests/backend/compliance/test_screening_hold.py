@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 
+from backend.api.errors import AddressDeniedError
 from backend.chain.actions import HOUR, Key
 from backend.config import load_settings
 from backend.db.audit_models import AuditEntry
@@ -24,7 +25,7 @@ from backend.db.compliance_models import ScreeningCase
 from backend.db.relay_models import Intent
 from backend.relayer.worker import RelayerConfig, RelayerWorker
 from backend.security.relayer_key import load_relayer_signer
-from backend.services import screening
+from backend.services import intents, screening
 from backend.services.sanctions_list import load_list
 from tests.backend.compliance.conftest import FIXTURES, ComplianceEnv, compliance_env
 from tests.backend.conftest import BACKENDS, Chain
@@ -203,8 +204,8 @@ def test_confirm__held_intents_rejected_recorded__new_ones_denied(held):
     row = held.intent(digest)
     assert (row.status, row.plan_due) == ("rejected", False)
     assert f"screening case {case.id} confirmed" in row.error
-    (entry,) = [e for e in held.audit("screening.confirm") if e.after["case"] == case.id]
-    assert entry.after["intents_rejected"] == [digest]
+    (entry,) = [e for e in held.audit("screening.intents_rejected") if e.after["case"] == case.id]
+    assert (entry.after["intents"], entry.subject) == ([digest], b.address)
     intake = env.intake
     refused = intake.post(intake.body(intake.message(leader=b.address, nonce=2), b))
     assert refused.status_code == 403 and error_code(refused) == "address_denied"
@@ -235,3 +236,18 @@ def test_intake__open_case_read_in_the_index_facts_select__no_extra_query(held):
     assert error_code(refused) == "address_denied"
     denied = [s for s in seen if re.search(r"\bdeny_list\b", s)]
     assert len(denied) == 2 and all("screening_cases" in s for s in denied)
+
+
+def test_store_held__case_confirmed_since_the_facts_were_read__refused_nothing_stored(held):
+    """The race of intake with a confirmation: the case is re-read under the audit trail's lock."""
+    _, b, _ = _leaders(held.chain)
+    case = held.case(b.address)  # confirmed by an earlier test
+    assert case.status == "confirmed"
+    row = held.intent(held.env.intake.digest(held.env.intake.message(leader=b.address, nonce=1)))
+    values = {c.key: getattr(row, c.key) for c in intents._INSERTED} | {"digest": "0x" + "ab" * 32}
+    hold = intents._ScreeningHold(case.id, "leader", b.address.lower())
+    with pytest.raises(AddressDeniedError, match=f"leader {b.address}"):
+        intents._store_screened(held.env.ops.engine, values, hold, datetime.now(UTC))
+    with held.env.ops.session() as s:
+        assert s.scalar(select(Intent).where(Intent.digest == values["digest"])) is None
+    assert held.held_entries(values["digest"]) == []
