@@ -34,8 +34,12 @@ in this order, and nothing is stored unless every one passes:
    risk operator releases it); over COPYVAULT_RISK_SEVERE_SCORE the leader's vaults are also
    paused and an alert sent, in the responder's thread. The score and its features are stored
    with the intent either way.
+10. compliance (docs/compliance.md): while a screening case of the leader, or of the delegate
+   that signed, is open, the intent is stored `held` naming the case (202; never planned until an
+   operator releases it), with its audit entry (`screening.intent_held`) in the same transaction.
 
-Every index fact of rules 3, 5, 7 and 8 is read in one SELECT (`_INDEX_FACTS`). The pending count
+Every index fact of rules 3, 5, 7, 8 and 10 is read in one SELECT (`_INDEX_FACTS`); a delegate's
+deny-list entry and open case in one more, only for a delegate's intent. The pending count
 is read, not locked: concurrent requests of one leader may pass it together, so a leader can exceed
 the limit by at most the number of its requests in flight at that moment.
 
@@ -52,7 +56,8 @@ from datetime import UTC, datetime
 from typing import Final
 
 from eth_utils import to_checksum_address
-from sqlalchemy import Engine, bindparam, func, literal, literal_column, select
+from sqlalchemy import Engine, bindparam, func, insert, literal, literal_column, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.api.errors import (
@@ -89,6 +94,7 @@ from backend.chain.artifacts import error_selector
 from backend.chain.client import ChainClient
 from backend.chain.clock import ChainClock
 from backend.chain.code_cache import CodePresence
+from backend.db.compliance_models import ScreeningCase
 from backend.db.group_commit import group_committer
 from backend.db.models import (
     Leader,
@@ -105,8 +111,7 @@ from backend.db.relay_models import Intent, RelayBatch, RelayOutcome
 from backend.exceptions import ChainUnavailableError, RpcError
 from backend.risk.engine import Assessment, IntentView
 from backend.risk.gate import RiskGate
-from backend.services import kyc
-from backend.services.deny_list import is_denied
+from backend.services import compliance_record, kyc
 
 MAX_BPS: Final = 10_000
 PRICE_SCALE: Final = 10**18
@@ -305,6 +310,7 @@ class _IndexFacts:
     pending: int  # the leader's intents not yet final, counted up to max_pending
     leader_denied: bool  # the leader is on the platform's deny list
     stored: bool  # an intent with this digest is stored already
+    screening_case: int | None  # the leader's oldest open screening case: its intents are held
 
 
 def _priced(token_param: str):
@@ -316,6 +322,19 @@ def _priced(token_param: str):
             OracleFeed.token == bindparam(token_param),
         )
         .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _open_screening_case(address_param: str):
+    """The oldest open screening case of an address, in any role (its unique key's index)."""
+    return (
+        select(func.min(ScreeningCase.id))
+        .where(
+            ScreeningCase.chain_id == bindparam("chain_id"),
+            ScreeningCase.address == bindparam(address_param),
+            ScreeningCase.status == literal_column("'open'"),
+        )
         .scalar_subquery()
     )
 
@@ -401,6 +420,19 @@ _INDEX_FACTS = select(
     select(Intent.id)
     .where(Intent.chain_id == bindparam("chain_id"), Intent.digest == bindparam("digest"))
     .scalar_subquery(),
+    # Compliance: a screening hit on the leader not yet decided holds its intents.
+    _open_screening_case("leader"),
+)
+
+# A signing delegate's compliance facts, in one SELECT (asked only when a delegate signed).
+_SIGNER_FACTS = select(
+    select(DenyListEntry.address)
+    .where(
+        DenyListEntry.chain_id == bindparam("chain_id"),
+        DenyListEntry.address == bindparam("signer"),
+    )
+    .scalar_subquery(),
+    _open_screening_case("signer"),
 )
 
 
@@ -432,6 +464,7 @@ def _index_facts(
         pending,
         denied,
         stored,
+        case,
     ) = row
     return _IndexFacts(
         cancelled_bitmap=bitmap,
@@ -445,7 +478,40 @@ def _index_facts(
         pending=pending,
         leader_denied=denied is not None,
         stored=stored is not None,
+        screening_case=case,
     )
+
+
+@dataclass(frozen=True)
+class _ScreeningHold:
+    """Why intake holds an intent for compliance: an open screening case of its leader or of the
+    delegate that signed it (docs/compliance.md)."""
+
+    case: int
+    role: str  # "leader" or "signer"
+    address: str
+
+    def reason(self) -> str:
+        return (
+            f"held by compliance: screening case {self.case} of the intent's {self.role} "
+            f"{checksum(self.address)} is open; a compliance operator decides the case, then an "
+            "operator releases or rejects the intent"
+        )
+
+
+def _screening_hold(
+    session: Session, ctx: IntakeContext, leader: str, signer: str, facts: _IndexFacts
+) -> _ScreeningHold | None:
+    """The leader's open case (from the index facts); for a delegate's intent, also the
+    delegate's deny-list entry (refused, `address_denied`) and open case, in one SELECT."""
+    signer_case = None
+    if signer != leader:
+        params = {"chain_id": ctx.chain_id, "signer": signer}
+        denied, signer_case = session.execute(_SIGNER_FACTS, params).one()
+        _require_not_denied(signer, "signer", denied is not None)
+    if facts.screening_case is not None:
+        return _ScreeningHold(facts.screening_case, "leader", leader)
+    return None if signer_case is None else _ScreeningHold(signer_case, "signer", signer)
 
 
 def _require_not_denied(address: str, role: str, denied: bool) -> None:
@@ -589,8 +655,8 @@ def submit_intent(
     if ctx.require_verified_leader:  # one indexed query, only when the setting asks for it
         _require_verified(session, ctx, message.leader)
     signer = _authorized_signer(session, ctx, message, body.signature)
-    if signer != message.leader.lower():  # a delegate: on the deny list too?
-        _require_not_denied(signer, "signer", bool(is_denied(session, ctx.chain_id, [signer])))
+    # A delegate on the deny list is refused; an open screening case holds the intent.
+    screening = _screening_hold(session, ctx, message.leader.lower(), signer, facts)
     # The per-leader rate limit (429 rate_limited) only once the signer is known: before it, anyone
     # could spend a real leader's budget with forged intents naming that leader.
     ctx.charge_leader(message.leader)
@@ -602,7 +668,9 @@ def submit_intent(
     # Give the read connection back before taking a write one: a request never holds two, so a
     # full pool cannot deadlock (every request waiting for a second connection).
     session.rollback()
-    intent = _store(engine, ctx, message, digest, signer, body.signature, received, verdict)
+    intent = _store(
+        engine, ctx, message, digest, signer, body.signature, received, verdict, screening
+    )
     if intent is None:  # a concurrent request stored the same digest first
         return _stored_by_another(engine, ctx.chain_id, digest), False
     if intent.status == "accepted":
@@ -672,6 +740,7 @@ def _store(
     signature: str,
     now: datetime,
     verdict: Assessment | None,
+    screening: _ScreeningHold | None,
 ) -> Intent | None:
     intent = Intent(
         chain_id=ctx.chain_id,
@@ -690,13 +759,50 @@ def _store(
         updated_at=now,
         **_risk_columns(verdict),
     )
+    if screening is not None:  # compliance's hold goes first: its reason is the one shown
+        intent.status, intent.plan_due, intent.error = "held", False, screening.reason()
     values = {c.key: getattr(intent, c.key) for c in _INSERTED}
+    if screening is not None:
+        return intent if _store_screened(engine, values, screening, now) else None
     # Group commit: the intents of concurrent requests of this process go in one transaction
     # (INSERT .. ON CONFLICT DO NOTHING); this returns once our row is committed. False: the
     # same digest was stored first (by a concurrent request, here or in another process).
     if not group_committer(engine, Intent.__table__, _UNIQUE).insert(values):
         return None
     return intent
+
+
+def _store_screened(engine: Engine, values: dict, screening: _ScreeningHold, now: datetime) -> bool:
+    """Store an intent held for compliance and its audit entry in one transaction (not grouped:
+    held intents are rare, and the hold must never be stored without its record). False: the
+    same digest was stored first; AddressDeniedError: the case was confirmed meanwhile."""
+    with Session(engine) as s:
+        compliance_record.system_event(
+            s,
+            "screening.intent_held",
+            values["digest"],
+            after={
+                "case": screening.case,
+                "chain_id": values["chain_id"],
+                "role": screening.role,
+                "address": checksum(screening.address),
+                "status": "held",
+            },
+            at=now,
+            actor="system:intake",
+        )
+        # Read under the audit trail's lock, which a decision holds until it commits: a case
+        # confirmed since the index facts were read refuses the intent as the deny list now does.
+        if s.get(ScreeningCase, screening.case).status == "confirmed":
+            s.rollback()
+            _require_not_denied(screening.address, screening.role, denied=True)
+        try:
+            s.execute(insert(Intent.__table__).values(values))
+            s.commit()
+        except IntegrityError:  # the digest's unique key: a concurrent request stored it
+            s.rollback()
+            return False
+    return True
 
 
 # ----------------------------------------------------------------------------- status

@@ -11,7 +11,9 @@ A match opens one `screening_cases` row per (chain, address, subject), `open`; a
 the same address in the same role adds nothing (a cleared case stays cleared until the address is
 matched in another role). A compliance operator, with a fresh TOTP code, clears a case (a false
 match) or confirms it: a confirmed address goes on the deny list in the same transaction, so
-intake refuses its intents (`address_denied`). Log lines name cases by id and subject only.
+intake refuses its intents (`address_denied`), and the intents it led or signed that intake held
+for the open case (backend/services/intents.py) are rejected. A cleared case leaves them held
+for an operator to release. Log lines name cases by id and subject only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.api.errors import ScreeningCaseDecidedError, ScreeningCaseNotFoundError
@@ -30,6 +32,7 @@ from backend.chain.client import ChainClient
 from backend.db.compliance_models import SanctionsEntry, ScreeningCase, ScreeningCursor
 from backend.db.models import IndexerCursor, Leader, Platform, Vault, VaultOwner, VaultTransfer
 from backend.db.operator_models import DenyListEntry
+from backend.db.relay_models import Intent
 from backend.services import compliance_record
 from backend.services.operator_actions import Actor
 
@@ -241,14 +244,52 @@ def decide_case(
         f"screening.{decision}",
         to_checksum_address(case.address),
         before={"case": case.id, "status": "open"},
-        after={"case": case.id, "status": status, "role": case.subject, "sources": case.sources},
+        after={
+            "case": case.id,
+            "status": status,
+            "role": case.subject,
+            "sources": case.sources,
+        },
         reason=reason,
         chain_id=case.chain_id,
     )
     if status == "confirmed":
         _deny(s, actor, case, reason)
+        # After the record: it took the audit trail's lock, which intake's store of a held
+        # intent takes too, so every hold committed before is seen here and any later one
+        # sees this confirmation (backend/services/intents.py `_store_screened`).
+        _reject_held_intents(s, actor, case, reason)
     s.commit()
     return case
+
+
+def _reject_held_intents(s: Session, actor: Actor, case: ScreeningCase, reason: str) -> None:
+    """A confirmed match: every held intent the address led or signed is rejected (never
+    relayed), recorded in the audit trail with their digests. A cleared case leaves them held
+    for an operator (docs/compliance.md says why)."""
+    by_address = (Intent.leader == case.address) | (Intent.signer == case.address)
+    where = (Intent.chain_id == case.chain_id) & (Intent.status == "held") & by_address
+    digests = list(s.scalars(select(Intent.digest).where(where).order_by(Intent.id)))
+    if digests:
+        s.execute(
+            update(Intent)
+            .where(where, Intent.digest.in_(digests))
+            .values(
+                status="rejected",
+                plan_due=False,
+                error=f"rejected by compliance: screening case {case.id} confirmed: {reason}",
+                updated_at=actor.now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        compliance_record.system_event(
+            s,
+            "screening.intents_rejected",
+            to_checksum_address(case.address),
+            after={"case": case.id, "chain_id": case.chain_id, "intents": digests},
+            at=actor.now,
+            actor=f"operator:{actor.operator.username}",
+        )
 
 
 def _deny(s: Session, actor: Actor, case: ScreeningCase, reason: str) -> None:

@@ -4,9 +4,11 @@ event, and a check of the derived state against the vaults' own view functions."
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from backend.chain.abi import ContractAbi
 from backend.chain.reader import token_balances, vault_view
@@ -239,3 +241,19 @@ def intent_row(chain_id: int, i: int, moment: Any, **changes: Any) -> dict[str, 
         "received_at": moment,
         "updated_at": moment,
     } | changes
+
+
+@contextmanager
+def counting_statements(target: Any) -> Iterator[list[str]]:
+    """The SQL statements `target` (an engine, or the Engine class: every engine) runs
+    meanwhile."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(target, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(target, "before_cursor_execute", count)

@@ -6,11 +6,10 @@ per vault are capped."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import contextmanager
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from backend.db.models import Event
 from bench.heavy_reads import make_vault_with_withdrawal, seed_proposals
@@ -20,6 +19,7 @@ from tests.backend.api.helpers import (
     uvicorn_server,
     withdrawal_body,
 )
+from tests.backend.helpers import counting_statements
 from tests.utils.server_process import poll_until
 
 SEEDED = 400
@@ -30,20 +30,6 @@ def _seeded_vault(api, count: int = SEEDED):
     world = make_vault_with_withdrawal(api.chain.actions, api.chain.deployment.chain_id)
     api.index()
     return world, seed_proposals(api.engine, world, count)
-
-
-@contextmanager
-def _counting_statements(engine):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _all_pages(api, vault: str, status: str) -> list[dict]:
@@ -60,7 +46,7 @@ def _all_pages(api, vault: str, status: str) -> list[dict]:
 def test_proposal_list__status_filter__one_page_of_statements_however_many_proposals(api):
     world, _ = _seeded_vault(api)
     engine = api.app.state.copyvault.engine
-    with _counting_statements(engine) as statements:
+    with counting_statements(engine) as statements:
         page = api.ok(f"/v1/vaults/{world.vault}/proposals", status="executed", limit=1)
     (item,) = page["items"]
     assert (item["status"], item["nonce"], item["amount"]) == ("executed", 0, str(world.amount))
