@@ -19,13 +19,12 @@ from backend.chain.abi import ContractAbi
 from backend.chain.actions import Actions, Key
 from backend.chain.artifacts import load as load_artifacts
 from backend.chain.client import ChainClient
-from backend.chain.deploy import Deployment, deploy_system
+from backend.chain.deploy import Deployment, deploy_system, npm_abi
 from backend.chain.deploy_run import run_deploy, safe_batch_file
 from backend.chain.node import AnvilNode, anvil, start_anvil
 from backend.chain.safe_tx_builder import checksum
 from backend.chain.tx import UnlockedSender, created_address
 from backend.exceptions import DeploymentError
-from tests.backend.auth.conftest import npm_abi
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # A chain id that is not a development chain's: anvil run as "a real network".
