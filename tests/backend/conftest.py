@@ -195,6 +195,21 @@ def deploy_chain(node: AnvilNode) -> Chain:
     return Chain(node, client, deployment, Actions(client, deployment), keys)
 
 
+@pytest.fixture(scope="module")
+def admitted_chain() -> Iterator[Chain]:
+    """A fresh chain for the module whose leader is admitted (registered, followed by a vault
+    holding WETH): what intake's admission asks of a leader."""
+    from tests.backend.helpers import admit_leader
+
+    node = start_anvil()
+    try:
+        chain = deploy_chain(node)
+        admit_leader(chain)
+        yield chain
+    finally:
+        node.stop()
+
+
 @pytest.fixture
 def anvil_chain() -> Iterator[Chain]:
     """A fresh anvil (its own port) with the system deployed; stopped after the test."""

@@ -18,32 +18,17 @@ from backend.chain import eip712
 from backend.chain.actions import HOUR, Key
 from backend.db.relay_models import Intent
 from tests.backend.api.helpers import ApiEnv, open_env
-from tests.backend.conftest import BACKENDS, Chain, deploy_chain, module_stores
-from tests.backend.helpers import admit_leader
+from tests.backend.conftest import BACKENDS, module_stores
 from tests.backend.intents.conftest import assert_error
 
 USDC = 10**6
 
 
-@pytest.fixture(scope="module")
-def prepare_chain() -> Iterator[Chain]:
-    """One chain for the module: the leader admitted (registered, a follower holding WETH)."""
-    from backend.chain.node import start_anvil
-
-    node = start_anvil()
-    try:
-        chain = deploy_chain(node)
-        admit_leader(chain)
-        yield chain
-    finally:
-        node.stop()
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
-def env(request, prepare_chain, tmp_path_factory) -> Iterator[ApiEnv]:
+def env(request, admitted_chain, tmp_path_factory) -> Iterator[ApiEnv]:
     with (
         module_stores(request, tmp_path_factory) as stores,
-        open_env(prepare_chain, stores, tmp_path_factory.mktemp("api")) as api,
+        open_env(admitted_chain, stores, tmp_path_factory.mktemp("api")) as api,
     ):
         yield api
 

@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from backend.chain.node import start_anvil
-from tests.backend.conftest import BACKENDS, Chain, StoreFactory, deploy_chain
-from tests.backend.helpers import admit_leader
+from tests.backend.conftest import BACKENDS, Chain, StoreFactory
 from tests.backend.intents.conftest import IntakeEnv
 from tests.backend.operators.helpers import Op, OpsEnv, open_ops
 
@@ -48,18 +46,6 @@ def compliance_env(
     finally:
         for cleanup in reversed(stores._cleanups):
             cleanup()
-
-
-@pytest.fixture(scope="module")
-def admitted_chain() -> Iterator[Chain]:
-    """A fresh chain whose leader is admitted (registered, followed by a vault holding WETH)."""
-    node = start_anvil()
-    try:
-        chain = deploy_chain(node)
-        admit_leader(chain)
-        yield chain
-    finally:
-        node.stop()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
