@@ -8,10 +8,12 @@ from __future__ import annotations
 import itertools
 import os
 
+import argon2
 import pytest
 
 from backend.chain import eip712
 from backend.config import ENV_FILE_VARIABLE
+from backend.services import operators
 from tests.utils import gas_report_calls
 from tests.utils.deploy import DEFAULT_POLICY, deploy_system
 from tests.utils.signing import intent_tuple, registry_domain, sign_approvals, vault_domain
@@ -24,6 +26,23 @@ gas_report_calls.install()
 DAY = 86_400
 HOUR = 3_600
 _salts = itertools.count(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _operator_passwords_at_test_cost():
+    """Operator passwords hash with argon2id at its lowest cost in the test process. The role
+    matrix alone hashes and verifies about 1,400 times, and the production profile (RFC 9106,
+    64 MiB) takes 0.1-0.3 s a time on a 2-core machine: minutes of a CI run on cost, not on a rule.
+    Every server and command-line process the tests start keeps the production profile, and
+    tests/backend/cli/test_operator_cli.py checks that a stored hash carries its parameters."""
+    cheap = argon2.Parameters(
+        type=argon2.Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1,
+        memory_cost=1024, parallelism=1,
+    )  # fmt: skip
+    patch = pytest.MonkeyPatch()
+    patch.setattr(operators, "_hasher", argon2.PasswordHasher.from_parameters(cheap))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -19,6 +19,7 @@ Every function takes the time (`now`, timezone-aware UTC) from its caller, so te
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
+from argon2 import profiles as argon2_profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -66,9 +68,9 @@ TOTP_ISSUER = "copyvault"
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1_024
 
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-# Verified when the username is unknown, so that the answer takes as long as for a known one.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+# argon2id with RFC 9106's second recommended profile (t=3, 64 MiB, p=4: argon2-cffi's default).
+PASSWORD_PROFILE = argon2_profiles.RFC_9106_LOW_MEMORY
+_hasher = PasswordHasher.from_parameters(PASSWORD_PROFILE)
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified when the username is unknown, so that the answer takes as long as for a known
+    one. Made on first use, not at import: every command-line process imports this module."""
+    return hasher.hash(secrets.token_hex(16))
+
+
 def _password_matches(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(_hasher), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from backend.db.audit_models import AuditEntry
 from backend.db.operator_models import Operator, OperatorAction
 from backend.security.encryption import generate_secrets_key
+from backend.services import operators
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "a long admin passphrase 2026"
@@ -72,7 +73,10 @@ def test_create_admin__password_on_stdin_and_first_code__active_admin_recorded(t
     assert "admin alice created and enrolled" in err
     (admin,) = _rows(tmp_path, Operator)
     assert (admin.username, admin.role, admin.status) == ("alice", "admin", "active")
-    assert admin.password_hash.startswith("$argon2id$")
+    # The production profile (the test process itself hashes at a lower cost: tests/conftest.py).
+    profile = operators.PASSWORD_PROFILE
+    assert (profile.time_cost, profile.memory_cost, profile.parallelism) == (3, 65_536, 4)
+    assert admin.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     raw = (tmp_path / "store.db").read_bytes()
     assert PASSWORD.encode() not in raw and seed.encode() not in raw
     assert PASSWORD not in out + err

@@ -17,6 +17,11 @@ from backend.security.tokens import sha256_hex
 from backend.services import operators
 from tests.backend.operators.helpers import PASSWORD, Op, OpsEnv, error_code
 
+# The concurrency tests check who wins a race, not how fast: twelve requests at once on a busy
+# two-core CI machine once took longer than httpx's default 5 s to answer (a ReadTimeout, not a
+# wrong answer), so they wait as long as it takes.
+SLOW_MACHINE_TIMEOUT = 120.0
+
 
 def _sign_ins(ops: OpsEnv, op: Op) -> list[dict]:
     response = ops.call("GET", "/v1/operator/me/sign-ins", op, totp=None)
@@ -360,7 +365,10 @@ def test_step_up__one_code_sent_by_four_concurrent_requests__exactly_one_acts(op
 
         def pause(_: int) -> httpx.Response:
             return httpx.post(
-                f"{base}/v1/operator/relayer/pause", headers=headers, json={"reason": "race"}
+                f"{base}/v1/operator/relayer/pause",
+                headers=headers,
+                json={"reason": "race"},
+                timeout=SLOW_MACHINE_TIMEOUT,
             )
 
         with ThreadPoolExecutor(4) as pool:
@@ -388,6 +396,7 @@ def test_lockout__twelve_concurrent_code_guesses__only_four_are_ever_checked(ops
                 f"{base}/v1/operator/relayer/pause",
                 headers={"Authorization": f"Bearer {risk.token}", "X-Copyvault-TOTP": code},
                 json={"reason": "guess"},
+                timeout=SLOW_MACHINE_TIMEOUT,
             )
 
         with ThreadPoolExecutor(12) as pool:
