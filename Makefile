@@ -3,6 +3,7 @@
 #   make setup    venv, npm packages, offline solc, anvil (toolchain/setup.sh; idempotent)
 #   make build    compile the contracts when their sources or compiler settings changed
 #   make test     build, then run the suite with ape on anvil (TESTS="paths -k expr" for a part)
+#   make test-lane-NAME  one lane of the suite (contracts, services, platform: toolchain/lanes.py)
 #   make gas-report  the venue tests under `ape test --gas` (Ape's gas report path, in CI)
 #   make slither  Slither gate: fails on untriaged High/Medium findings (reports/ for details)
 #   make lint     ruff check and format check
@@ -38,16 +39,23 @@ build: setup
 	python toolchain/build.py
 
 # Ape on an anvil that toolchain/run_tests.py starts (and stops, also on Ctrl-C). The whole suite
-# runs as two sessions, the contract tests on their own chain first: in one shared session, after
-# the backend's ~1,900 tests, 155 contract tests found their session fixtures gone (a full run,
-# not reproduced on any subset), so the contract suite no longer shares Ape's chain with them.
+# runs as three lanes side by side (toolchain/lanes.py says which tests and why), each an Ape
+# session on an anvil of its own; each lane's output is printed whole when the lane ends (make -O).
+RUN_TESTS := python toolchain/run_tests.py --anvil-timeout $(ANVIL_START_TIMEOUT)
+LANES := contracts services platform
+
 test: build
 ifeq ($(strip $(TESTS)),)
-	python toolchain/run_tests.py --anvil-timeout $(ANVIL_START_TIMEOUT) -- tests/contracts
-	python toolchain/run_tests.py --anvil-timeout $(ANVIL_START_TIMEOUT) -- tests --ignore=tests/contracts
+	@echo "make test: lanes $(LANES) side by side; each prints its output when it ends"
+	@$(MAKE) --no-print-directory -j3 --output-sync=target $(addprefix test-lane-,$(LANES))
 else
-	python toolchain/run_tests.py --anvil-timeout $(ANVIL_START_TIMEOUT) -- $(TESTS)
+	$(RUN_TESTS) -- $(TESTS)
 endif
+
+# One lane (`make test` runs them all; `make test-lane-services` reruns one). --durations: each
+# lane's slowest tests in every CI log, for whoever next has to make the suite faster.
+test-lane-%:
+	$(RUN_TESTS) --lane $* -- --durations=15
 
 gas-report: build
 	python toolchain/run_tests.py --anvil-timeout $(ANVIL_START_TIMEOUT) -- --gas $(GAS_REPORT_TESTS)

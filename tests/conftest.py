@@ -23,6 +23,27 @@ os.environ[ENV_FILE_VARIABLE] = ""
 # `ape test --gas` must not turn a reverting view call into garbage output (see the module).
 gas_report_calls.install()
 
+
+def pytest_collection_finish(session):
+    """Fail the run when two fixtures of one name have different scopes anywhere in the suite.
+
+    Ape's chain isolation files each fixture a test uses under the scope of every fixture of that
+    name in the session (`FixtureMap.from_test_item` in ape/pytest/fixtures.py reads
+    `_arg2fixturedefs[name]`, not the definition that applies to the test). A module-scoped
+    `system` in tests/web made the contract tests' session-scoped `system` count as module-scoped
+    too: Ape rolled the chain back past its deployment, and 155 contract tests found their
+    deployment gone whenever tests/web was collected in the same session."""
+    scopes: dict[str, set[str]] = {}
+    for name, definitions in session._fixturemanager._arg2fixturedefs.items():
+        scopes[name] = {definition.scope for definition in definitions}
+    clashes = {name: sorted(found) for name, found in scopes.items() if len(found) > 1}
+    if clashes:
+        raise pytest.UsageError(
+            f"fixtures of one name with different scopes break Ape's isolation: {clashes}; "
+            "rename one of each (tests/conftest.py says why)"
+        )
+
+
 DAY = 86_400
 HOUR = 3_600
 _salts = itertools.count(1)

@@ -1,6 +1,6 @@
 """Run the test suite with Ape on an anvil this script owns (`make test`).
 
-    python toolchain/run_tests.py [--anvil-timeout SECONDS] [-- ape-test-arguments...]
+    python toolchain/run_tests.py [--anvil-timeout SECONDS] [--lane NAME] [-- ape-test-arguments...]
 
 Two faults of letting `ape test` start anvil itself, which this fixes:
 
@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `backend` when run as a script
 
 from backend.chain.node import free_port, wait_for_rpc  # noqa: E402
+from toolchain.lanes import LANES, lane_arguments  # noqa: E402
 
 NETWORK = "ethereum:local:foundry"
 DEFAULT_ANVIL_TIMEOUT = 180.0
@@ -224,9 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_ANVIL_TIMEOUT,
         help="seconds anvil may take to answer at start (default: %(default)g)",
     )
+    parser.add_argument(
+        "--lane",
+        choices=sorted(LANES),
+        help="run one lane of the suite (toolchain/lanes.py); arguments after -- are added",
+    )
     args, ape_args = parser.parse_known_args(argv)
     if ape_args[:1] == ["--"]:
         ape_args = ape_args[1:]
+    if args.lane:
+        ape_args = [*ape_args, *lane_arguments(args.lane)]
     return run(ape_args, args.anvil_timeout)
 
 

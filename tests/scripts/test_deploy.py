@@ -22,10 +22,20 @@ APE = str(REPO_ROOT / ".venv" / "bin" / "ape")
 WETH = 10**18
 
 
-def ape_run_deploy(node: AnvilNode, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    """The command a user types (docs/deploy.md), against the anvil at `node`."""
+def ape_run_deploy(deploy_node: AnvilNode, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """The command a user types (docs/deploy.md), against the anvil at `deploy_node`."""
     return subprocess.run(
-        [APE, "run", "deploy", "--network", node.url, "--account", "TEST::0", "--out", str(out)]
+        [
+            APE,
+            "run",
+            "deploy",
+            "--network",
+            deploy_node.url,
+            "--account",
+            "TEST::0",
+            "--out",
+            str(out),
+        ]
         + list(extra),
         cwd=REPO_ROOT,
         env=os.environ | {"PATH": f"{REPO_ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"},
@@ -36,18 +46,18 @@ def ape_run_deploy(node: AnvilNode, out: Path, *extra: str) -> subprocess.Comple
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[AnvilNode]:
-    node = start_anvil()
+def deploy_node() -> Iterator[AnvilNode]:
+    deploy_node = start_anvil()
     try:
-        yield node
+        yield deploy_node
     finally:
-        node.stop()
+        deploy_node.stop()
 
 
 @pytest.fixture(scope="module")
-def deployed(node: AnvilNode, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+def deployed(deploy_node: AnvilNode, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("deployments") / "31337.json"
-    return out, ape_run_deploy(node, out)
+    return out, ape_run_deploy(deploy_node, out)
 
 
 def test_ape_run_deploy__fresh_anvil__writes_the_deployment_file(deployed):
@@ -60,9 +70,9 @@ def test_ape_run_deploy__fresh_anvil__writes_the_deployment_file(deployed):
     assert default_deployment_file(31_337) == Path("deployments/31337.json")
 
 
-def test_ape_run_deploy__then_a_mirror_through_the_deployed_system(deployed, node):
+def test_ape_run_deploy__then_a_mirror_through_the_deployed_system(deployed, deploy_node):
     out, _ = deployed
-    client = ChainClient(node.url)
+    client = ChainClient(deploy_node.url)
     a = Actions(client, Deployment.load(out))
     leader, owner, relayer = Key.anvil(2), Key.anvil(6), Key.anvil(3)
     a.register(leader, "ipfs://leader")
@@ -77,11 +87,11 @@ def test_ape_run_deploy__then_a_mirror_through_the_deployed_system(deployed, nod
     assert 2_900 * 10**6 < usdc < 3_000 * 10**6
 
 
-def test_ape_run_deploy__second_run__finds_the_deployment_and_sends_nothing(deployed, node):
+def test_ape_run_deploy__second_run__finds_the_deployment_and_sends_nothing(deployed, deploy_node):
     out, _ = deployed
     before = out.read_text()
-    head = ChainClient(node.url).block_number()
-    result = ape_run_deploy(node, out)
+    head = ChainClient(deploy_node.url).block_number()
+    result = ape_run_deploy(deploy_node, out)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "nothing to do" in result.stdout
-    assert ChainClient(node.url).block_number() == head and out.read_text() == before
+    assert ChainClient(deploy_node.url).block_number() == head and out.read_text() == before

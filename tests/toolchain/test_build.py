@@ -22,7 +22,7 @@ _spec.loader.exec_module(build_tool)
 
 
 @pytest.fixture
-def project(tmp_path):
+def scratch_project(tmp_path):
     """A project with the build's inputs, and a compile command that records each run."""
     (tmp_path / "contracts" / "interfaces").mkdir(parents=True)
     (tmp_path / "contracts" / "Vault.sol").write_text("contract Vault {}\n")
@@ -34,12 +34,12 @@ def project(tmp_path):
     return tmp_path
 
 
-def compile_runs(project: Path) -> int:
-    log = project / "compiles.log"
+def compile_runs(scratch_project: Path) -> int:
+    log = scratch_project / "compiles.log"
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def run_build(project: Path, succeed: bool = True) -> int:
+def run_build(scratch_project: Path, succeed: bool = True) -> int:
     """build.py's main with a compile that writes the artefacts (or fails) and logs itself."""
     script = (
         "import pathlib, sys; p = pathlib.Path('.build'); p.mkdir(exist_ok=True);"
@@ -48,14 +48,14 @@ def run_build(project: Path, succeed: bool = True) -> int:
         f"sys.exit({0 if succeed else 3})"
     )
     command = shlex.join([sys.executable, "-c", script])
-    return build_tool.main(["--root", str(project), "--compile-command", command])
+    return build_tool.main(["--root", str(scratch_project), "--compile-command", command])
 
 
-def test_build__first_run__compiles_and_then_not_again(project):
-    assert run_build(project) == 0
-    assert run_build(project) == 0
-    assert compile_runs(project) == 1
-    assert build_tool.main(["--root", str(project), "--check"]) == 0
+def test_build__first_run__compiles_and_then_not_again(scratch_project):
+    assert run_build(scratch_project) == 0
+    assert run_build(scratch_project) == 0
+    assert compile_runs(scratch_project) == 1
+    assert build_tool.main(["--root", str(scratch_project), "--check"]) == 0
 
 
 @pytest.mark.parametrize(
@@ -83,32 +83,32 @@ def test_build__first_run__compiles_and_then_not_again(project):
         "artefacts-deleted",
     ],
 )
-def test_build__a_change__recompiles_once(project, change):
-    run_build(project)
-    change(project)
-    assert build_tool.main(["--root", str(project), "--check"]) == 1
-    assert run_build(project) == 0
-    assert run_build(project) == 0
-    assert compile_runs(project) == 2
+def test_build__a_change__recompiles_once(scratch_project, change):
+    run_build(scratch_project)
+    change(scratch_project)
+    assert build_tool.main(["--root", str(scratch_project), "--check"]) == 1
+    assert run_build(scratch_project) == 0
+    assert run_build(scratch_project) == 0
+    assert compile_runs(scratch_project) == 2
 
 
-def test_build__unchanged_content_touched__no_compile(project):
-    run_build(project)
-    vault = project / "contracts" / "Vault.sol"
+def test_build__unchanged_content_touched__no_compile(scratch_project):
+    run_build(scratch_project)
+    vault = scratch_project / "contracts" / "Vault.sol"
     vault.write_text(vault.read_text())
-    (project / "contracts" / ".cache").mkdir()
-    (project / "contracts" / ".cache" / "dependency.json").write_text("{}")
-    run_build(project)
-    assert compile_runs(project) == 1
+    (scratch_project / "contracts" / ".cache").mkdir()
+    (scratch_project / "contracts" / ".cache" / "dependency.json").write_text("{}")
+    run_build(scratch_project)
+    assert compile_runs(scratch_project) == 1
 
 
-def test_build__failed_compile__leaves_no_stamp_so_it_is_retried(project):
-    run_build(project)
-    (project / "contracts" / "Vault.sol").write_text("contract Vault { broken\n")
-    assert run_build(project, succeed=False) == 3
-    assert build_tool.main(["--root", str(project), "--check"]) == 1
-    assert run_build(project) == 0
-    assert compile_runs(project) == 3
+def test_build__failed_compile__leaves_no_stamp_so_it_is_retried(scratch_project):
+    run_build(scratch_project)
+    (scratch_project / "contracts" / "Vault.sol").write_text("contract Vault { broken\n")
+    assert run_build(scratch_project, succeed=False) == 3
+    assert build_tool.main(["--root", str(scratch_project), "--check"]) == 1
+    assert run_build(scratch_project) == 0
+    assert compile_runs(scratch_project) == 3
 
 
 def test_build__the_repositorys_inputs_include_every_contract():

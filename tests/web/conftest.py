@@ -78,7 +78,7 @@ def server_settings() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def system(server_settings: dict[str, str]) -> Iterator[System]:
+def stack(server_settings: dict[str, str]) -> Iterator[System]:
     """anvil + copyvault deployed + a registered leader + `copyvault serve` with the relayer."""
     if not (DIST / "index.html").exists():
         pytest.fail("web/dist is not built: run `make setup` (toolchain/setup.sh builds it)")
@@ -99,11 +99,11 @@ def system(server_settings: dict[str, str]) -> Iterator[System]:
                 settings=server_settings,
             ) as (api, server):
                 confirmations = int(server_settings.get("COPYVAULT_CONFIRMATIONS", "0"))
-                system = System(
+                stack = System(
                     node.url, deployment, actions, client, api, server["url"], confirmations
                 )
-                system.indexed()
-                yield system
+                stack.indexed()
+                yield stack
     finally:
         node.stop()
 
@@ -120,14 +120,14 @@ OpenPage = Callable[..., Page]
 
 
 @pytest.fixture(scope="module")
-def open_page(browser: Browser, system: System) -> Iterator[OpenPage]:
+def open_page(browser: Browser, stack: System) -> Iterator[OpenPage]:
     """open_page(account_index, path="#/follower", chain_id=None, reject=()) -> a page in its own
     browser context (its own wallet), already connected unless `connect=False`."""
     contexts: list[BrowserContext] = []
 
     def rpc(_source: Any, method: str, params: list[Any]) -> dict[str, Any]:
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-        return httpx.post(system.rpc_url, json=body, timeout=30).json()
+        return httpx.post(stack.rpc_url, json=body, timeout=30).json()
 
     def open_(
         account: int,
@@ -157,7 +157,7 @@ def open_page(browser: Browser, system: System) -> Iterator[OpenPage]:
                 r.status >= 400 and print(f"[browser http] {r.status} {r.request.method} {r.url}")
             ),
         )
-        page.goto(f"{system.url}/{path}")
+        page.goto(f"{stack.url}/{path}")
         if connect:
             page.get_by_role("button", name="Connect wallet").click()
             page.locator("[data-account]").wait_for()

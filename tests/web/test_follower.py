@@ -32,13 +32,13 @@ SAFE_OWNER, SECOND_SAFE_OWNER = 10, 11
 
 
 @pytest.fixture(scope="module")
-def funded_vault(system: System) -> str:
+def deposited_vault(stack: System) -> str:
     """A 2-of-3 vault following the leader, holding 3 WETH (made with the backend's own actions)."""
-    a = system.actions
+    a = stack.actions
     owners = [Key.anvil(i) for i in OWNERS]
     vault = a.create_vault(owners, threshold=2, leader=Key.anvil(LEADER).address, salt=7)
     a.deposit(vault, a.token("WETH"), 3 * WETH, Key.anvil(DEPOSITOR))
-    system.indexed()
+    stack.indexed()
     return vault
 
 
@@ -46,8 +46,8 @@ def form(page: Page, title: str):
     return page.locator("form", has=page.get_by_role("heading", name=title, exact=True))
 
 
-def weth_balance(system: System, who: str) -> int:
-    a = system.actions
+def weth_balance(stack: System, who: str) -> int:
+    a = stack.actions
     return a.view(a.token_abi, a.token("WETH"), "balanceOf", who)
 
 
@@ -66,8 +66,8 @@ def assert_accessible(page: Page) -> None:
     assert check_accessibility(page) == []
 
 
-def test_follower__creates_a_2_of_3_vault_and_deposits(system: System, open_page: OpenPage):
-    a = system.actions
+def test_follower__creates_a_2_of_3_vault_and_deposits(stack: System, open_page: OpenPage):
+    a = stack.actions
     owners = [Key.anvil(i).address for i in OWNERS]
     a.mint(a.token("WETH"), owners[0], 2 * WETH, owners[0])
     page = open_page(FIRST)
@@ -101,22 +101,22 @@ def test_follower__creates_a_2_of_3_vault_and_deposits(system: System, open_page
 
 
 def test_follower__pauses_the_vault_with_one_click(
-    system: System, open_page: OpenPage, funded_vault: str
+    stack: System, open_page: OpenPage, deposited_vault: str
 ):
-    page = open_page(THIRD, f"#/vault/{funded_vault}")
+    page = open_page(THIRD, f"#/vault/{deposited_vault}")
     expect(page.locator('[data-field="state"]')).to_have_text("Copying")
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.locator('[data-field="state"]')).to_have_text("Paused")
-    a = system.actions
-    assert a.view(a.vault_abi, funded_vault, "paused") is True
+    a = stack.actions
+    assert a.view(a.vault_abi, deposited_vault, "paused") is True
 
 
 def test_withdrawal__proposed_in_one_browser_cosigned_in_another_executed(
-    system: System, open_page: OpenPage, funded_vault: str
+    stack: System, open_page: OpenPage, deposited_vault: str
 ):
     recipient = Key.anvil(FIRST).address
-    before = weth_balance(system, recipient)
-    proposer = open_page(FIRST, f"#/vault/{funded_vault}")
+    before = weth_balance(stack, recipient)
+    proposer = open_page(FIRST, f"#/vault/{deposited_vault}")
     propose_withdrawal(proposer, "0.5")
     link = proposer.url
     expect(proposer.locator('[data-field="signatures"]')).to_have_text("1 of 2")
@@ -131,19 +131,19 @@ def test_withdrawal__proposed_in_one_browser_cosigned_in_another_executed(
     co_owner.get_by_role("button", name="Execute").click()
     expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
 
-    assert weth_balance(system, recipient) - before == WETH // 2
+    assert weth_balance(stack, recipient) - before == WETH // 2
 
 
 def test_wallet_on_the_wrong_network__is_told_to_switch(
-    system: System, open_page: OpenPage, funded_vault: str
+    stack: System, open_page: OpenPage, deposited_vault: str
 ):
-    page = open_page(FIRST, f"#/vault/{funded_vault}", chain_id=1)
+    page = open_page(FIRST, f"#/vault/{deposited_vault}", chain_id=1)
     wallet_status = status_of(page, "wallet")
     expect(wallet_status).to_contain_text("Wrong network: your wallet is on chain 1")
     page.get_by_role("button", name="Stop copying").click()
     expect(status_of(page, "vault-action")).to_contain_text(
         f"Your wallet is on the wrong network (chain 1). Switch it to chain "
-        f"{system.deployment.chain_id}"
+        f"{stack.deployment.chain_id}"
     )
     screenshot(page, "wrong-network")
     page.get_by_role("button", name="Switch network").click()
@@ -151,27 +151,27 @@ def test_wallet_on_the_wrong_network__is_told_to_switch(
 
 
 def test_rejected_signature__says_nothing_was_signed(
-    system: System, open_page: OpenPage, funded_vault: str
+    stack: System, open_page: OpenPage, deposited_vault: str
 ):
-    page = open_page(SECOND, f"#/vault/{funded_vault}", reject=("eth_signTypedData_v4",))
+    page = open_page(SECOND, f"#/vault/{deposited_vault}", reject=("eth_signTypedData_v4",))
     withdraw = form(page, "Propose a withdrawal")
     withdraw.get_by_label("Amount").fill("0.1")
     withdraw.get_by_role("button", name="Sign and propose").click()
     expect(status_of(page, "propose-withdrawal")).to_have_text(
         "You rejected the request in your wallet. Nothing was signed or sent."
     )
-    proposals = system.api.get(f"/v1/vaults/{funded_vault}/proposals").json()["items"]
+    proposals = stack.api.get(f"/v1/vaults/{deposited_vault}/proposals").json()["items"]
     assert all(p["amount"] != str(WETH // 10) for p in proposals)
 
 
 def test_config_change__unpause_is_proposed_cosigned_and_executed(
-    system: System, open_page: OpenPage, funded_vault: str
+    stack: System, open_page: OpenPage, deposited_vault: str
 ):
-    a = system.actions
-    if not a.view(a.vault_abi, funded_vault, "paused"):
-        a.pause(funded_vault, Key.anvil(THIRD))
-        system.indexed()
-    proposer = open_page(SECOND, f"#/vault/{funded_vault}")
+    a = stack.actions
+    if not a.view(a.vault_abi, deposited_vault, "paused"):
+        a.pause(deposited_vault, Key.anvil(THIRD))
+        stack.indexed()
+    proposer = open_page(SECOND, f"#/vault/{deposited_vault}")
     change = form(proposer, "Propose a change")
     change.get_by_label("Change").select_option(label="Unpause the vault")
     change.get_by_role("button", name="Sign and propose").click()
@@ -183,13 +183,13 @@ def test_config_change__unpause_is_proposed_cosigned_and_executed(
     expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("ready")
     co_owner.get_by_role("button", name="Execute").click()
     expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
-    assert a.view(a.vault_abi, funded_vault, "paused") is False
+    assert a.view(a.vault_abi, deposited_vault, "paused") is False
 
 
-def vault_with_a_safe_owner(system: System, safe_owners: list[int], salt: int) -> tuple[str, str]:
+def vault_with_a_safe_owner(stack: System, safe_owners: list[int], salt: int) -> tuple[str, str]:
     """(vault, safe): a 2-of-2 vault owned by FIRST and a Safe 1.4.1 that needs all of
     `safe_owners`, with 1 WETH."""
-    a = system.actions
+    a = stack.actions
     keys = [Key.anvil(i) for i in safe_owners]
     safe = deploy_safe(a, Key.anvil(DEPLOYER), keys, threshold=len(keys))
     # A contract owner has no key: create_vault only reads the owners' addresses.
@@ -198,30 +198,30 @@ def vault_with_a_safe_owner(system: System, safe_owners: list[int], salt: int) -
         owners, threshold=2, leader=Key.anvil(LEADER).address, salt=salt, sender=Key.anvil(FIRST)
     )
     a.deposit(vault, a.token("WETH"), WETH, Key.anvil(DEPOSITOR))
-    system.indexed()
+    stack.indexed()
     return vault, safe
 
 
 @pytest.fixture(scope="module")
-def safe_owned_vault(system: System) -> tuple[str, str]:
-    return vault_with_a_safe_owner(system, [SAFE_OWNER], salt=8)
+def safe_owned_vault(stack: System) -> tuple[str, str]:
+    return vault_with_a_safe_owner(stack, [SAFE_OWNER], salt=8)
 
 
 def sign_for_safe(page: Page, safe: str) -> None:
     page.get_by_role("button", name=f"Sign for Safe {safe[:6]}…{safe[-4:]}").click()
 
 
-def confirmation_methods(system: System, digest: str) -> set[tuple[str, str]]:
-    confirmations = system.api.get(f"/v1/proposals/{digest}").json()["confirmations"]
+def confirmation_methods(stack: System, digest: str) -> set[tuple[str, str]]:
+    confirmations = stack.api.get(f"/v1/proposals/{digest}").json()["confirmations"]
     return {(c["signer"].lower(), c["method"]) for c in confirmations}
 
 
 def test_withdrawal__cosigned_for_a_safe_owner_through_eip1271(
-    system: System, open_page: OpenPage, safe_owned_vault: tuple[str, str]
+    stack: System, open_page: OpenPage, safe_owned_vault: tuple[str, str]
 ):
     vault, safe = safe_owned_vault
     recipient = Key.anvil(FIRST).address
-    before = weth_balance(system, recipient)
+    before = weth_balance(stack, recipient)
     proposer = open_page(FIRST, f"#/vault/{vault}")
     digest = propose_withdrawal(proposer, "0.25")
 
@@ -237,17 +237,17 @@ def test_withdrawal__cosigned_for_a_safe_owner_through_eip1271(
     safe_owner.get_by_role("button", name="Execute").click()
     expect(safe_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
 
-    assert confirmation_methods(system, digest) == {
+    assert confirmation_methods(stack, digest) == {
         (recipient.lower(), "ecdsa"),
         (safe.lower(), "eip1271"),
     }
-    assert weth_balance(system, recipient) - before == WETH // 4
+    assert weth_balance(stack, recipient) - before == WETH // 4
 
 
 def test_proposal__cosigned_for_a_2_of_2_safe_by_both_its_owners(
-    system: System, open_page: OpenPage
+    stack: System, open_page: OpenPage
 ):
-    vault, safe = vault_with_a_safe_owner(system, [SAFE_OWNER, SECOND_SAFE_OWNER], salt=9)
+    vault, safe = vault_with_a_safe_owner(stack, [SAFE_OWNER, SECOND_SAFE_OWNER], salt=9)
     proposer = open_page(FIRST, f"#/vault/{vault}")
     digest = propose_withdrawal(proposer, "0.1")
 
@@ -257,7 +257,7 @@ def test_proposal__cosigned_for_a_2_of_2_safe_by_both_its_owners(
         "Signed: 1 of the Safe's 2 signatures. Send yours to another owner of the Safe."
     )
     signature = first.locator('[data-field="safe-signature"] code').inner_text()
-    assert confirmation_methods(system, digest) == {(Key.anvil(FIRST).address.lower(), "ecdsa")}
+    assert confirmation_methods(stack, digest) == {(Key.anvil(FIRST).address.lower(), "ecdsa")}
 
     second = open_page(SECOND_SAFE_OWNER, f"#/proposal/{digest}")
     pasted = second.get_by_label("Signatures of the Safe's other owners (one per line)")
@@ -269,7 +269,7 @@ def test_proposal__cosigned_for_a_2_of_2_safe_by_both_its_owners(
     pasted.fill(signature)
     sign_for_safe(second, safe)
     expect(second.locator('[data-field="proposal-status"]')).to_have_text("ready")
-    assert confirmation_methods(system, digest) == {
+    assert confirmation_methods(stack, digest) == {
         (Key.anvil(FIRST).address.lower(), "ecdsa"),
         (safe.lower(), "eip1271"),
     }

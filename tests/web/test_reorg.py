@@ -33,19 +33,19 @@ def server_settings() -> dict[str, str]:
     return {"COPYVAULT_CONFIRMATIONS": "1"}
 
 
-def rpc(system: System, method: str, *params: Any) -> Any:
+def rpc(stack: System, method: str, *params: Any) -> Any:
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
-    answer = httpx.post(system.rpc_url, json=body, timeout=30).json()
+    answer = httpx.post(stack.rpc_url, json=body, timeout=30).json()
     assert "error" not in answer, answer
     return answer["result"]
 
 
-def resend(system: System, tx: dict[str, Any]) -> str:
+def resend(stack: System, tx: dict[str, Any]) -> str:
     """Send the same transaction again (same fields: anvil signs it to the same hash), as a node
     re-including a transaction a reorg dropped would."""
     fields = ("from", "to", "input", "nonce", "gas", "value", "chainId", "type")
     fees = ("maxFeePerGas", "maxPriorityFeePerGas") if "maxFeePerGas" in tx else ("gasPrice",)
-    return rpc(system, "eth_sendTransaction", {k: tx[k] for k in (*fields, *fees) if k in tx})
+    return rpc(stack, "eth_sendTransaction", {k: tx[k] for k in (*fields, *fees) if k in tx})
 
 
 def statuses(page: Page) -> list[str]:
@@ -53,28 +53,28 @@ def statuses(page: Page) -> list[str]:
 
 
 def test_pause_dropped_by_a_reorg__goes_back_to_pending_then_confirms(
-    system: System, open_page: OpenPage
+    stack: System, open_page: OpenPage
 ):
-    a = system.actions
+    a = stack.actions
     vault = a.create_vault([Key.anvil(OWNER)], threshold=1, leader=Key.anvil(LEADER).address)
-    rpc(system, "evm_mine")  # the index takes the creation block once a block is on top of it
-    system.indexed()
+    rpc(stack, "evm_mine")  # the index takes the creation block once a block is on top of it
+    stack.indexed()
     page = open_page(OWNER, f"#/vault/{vault}")
     page.evaluate(RECORD_STATUSES)
     status = status_of(page, "vault-action")
-    snapshot = rpc(system, "evm_snapshot")
+    snapshot = rpc(stack, "evm_snapshot")
 
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(status).to_contain_text("waiting for 1 more block")
-    sent = rpc(system, "eth_getBlockByNumber", "latest", True)["transactions"][0]
-    rpc(system, "evm_revert", snapshot)
+    sent = rpc(stack, "eth_getBlockByNumber", "latest", True)["transactions"][0]
+    rpc(stack, "evm_revert", snapshot)
     expect(status).to_contain_text("Pausing the vault: dropped by a reorg, waiting again")
     assert a.view(a.vault_abi, vault, "paused") is False
 
-    assert resend(system, sent) == sent["hash"]
-    block = int(rpc(system, "eth_getTransactionReceipt", sent["hash"])["blockNumber"], 16)
+    assert resend(stack, sent) == sent["hash"]
+    block = int(rpc(stack, "eth_getTransactionReceipt", sent["hash"])["blockNumber"], 16)
     expect(status).to_contain_text(f"included in block {block}, waiting for 1 more block")
-    rpc(system, "evm_mine")
+    rpc(stack, "evm_mine")
     expect(page.locator('[data-field="state"]')).to_have_text("Paused")
 
     assert a.view(a.vault_abi, vault, "paused") is True

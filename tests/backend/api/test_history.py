@@ -68,8 +68,8 @@ def _run_sequence(chain: Chain, envs: dict[str, ApiEnv]) -> tuple[str, dict[str,
     indexed_prices = {"WETH": 3_000 * 10**8, "USDC": 10**8}  # what the index has read so far
 
     def step(name: str, *, sampled: bool = True) -> None:
-        for env in envs.values():
-            env.index()
+        for history_env in envs.values():
+            history_env.index()
         if sampled:
             indexed_prices.update(chain_prices())
         steps[name] = Step(name, a.timestamp(), _value(chain, vault, indexed_prices))
@@ -92,8 +92,12 @@ def _run_sequence(chain: Chain, envs: dict[str, ApiEnv]) -> tuple[str, dict[str,
     step("usdc deposited")
     a.refresh_feeds(chain.deployer)  # the trade checks the feeds' age
     intent, signature = a.intent(chain.leader, nonce=1, fraction_bps=2_500, min_price=MIN_PRICE)
-    for env in envs.values():  # taken by intake (its min_price known), then mirrored directly
-        assert env.post("/v1/intents", json=intent_body(intent, signature)).status_code == 202
+    for (
+        history_env
+    ) in envs.values():  # taken by intake (its min_price known), then mirrored directly
+        assert (
+            history_env.post("/v1/intents", json=intent_body(intent, signature)).status_code == 202
+        )
     a.mirror_batch(intent, signature, [vault], relayer=chain.relayer)
     step("traded")
     a.withdraw(vault, a.token("USDC"), 300 * USDC, owner.address, [owner], relayer=chain.relayer)
@@ -122,21 +126,23 @@ def world(request, tmp_path_factory) -> Iterator[World]:
 
 
 @pytest.fixture(params=BACKENDS)
-def env(request, world) -> ApiEnv:
+def history_env(request, world) -> ApiEnv:
     return world.envs[request.param]
 
 
-def _history(env: ApiEnv, vault: str, **params: Any) -> dict[str, Any]:
-    return env.ok(f"/v1/vaults/{vault}/history", **params)
+def _history(history_env: ApiEnv, vault: str, **params: Any) -> dict[str, Any]:
+    return history_env.ok(f"/v1/vaults/{vault}/history", **params)
 
 
-def test_each_step__valued_as_the_chain_held_it_at_the_prices_read(world, env):
+def test_each_step__valued_as_the_chain_held_it_at_the_prices_read(world, history_env):
     for step in world.steps.values():
-        answer = _history(env, world.vault, **{"from": step.timestamp, "to": step.timestamp})
+        answer = _history(
+            history_env, world.vault, **{"from": step.timestamp, "to": step.timestamp}
+        )
         (point,) = answer["points"]
         assert (point["timestamp"], point["usd"]) == (step.timestamp, step.usd), step.name
         assert point["unpriced_tokens"] == []
-    assert env.ok(f"/v1/vaults/{world.vault}")["trade_count"] == 1  # the trade did happen
+    assert history_env.ok(f"/v1/vaults/{world.vault}")["trade_count"] == 1  # the trade did happen
     usd = {name: Fraction(step.usd) for name, step in world.steps.items()}
     assert usd["created"] == 0 and usd["weth deposited"] == 6_000
     # The price fell to 2000, but no sample was due: the index still values WETH at 3000.
@@ -145,8 +151,10 @@ def test_each_step__valued_as_the_chain_held_it_at_the_prices_read(world, env):
     assert usd["periodic sample"] < usd["withdrawn"]  # 1800 read without a value event
 
 
-def test_whole_life__evenly_spaced_points_from_creation_to_the_last_indexed_block(world, env):
-    answer = _history(env, world.vault, points=7)
+def test_whole_life__evenly_spaced_points_from_creation_to_the_last_indexed_block(
+    world, history_env
+):
+    answer = _history(history_env, world.vault, points=7)
     first, last = world.steps["created"], world.steps["periodic sample"]
     assert answer["vault"] == world.vault
     assert (answer["start"], answer["end"]) == (first.timestamp, last.timestamp)
@@ -157,21 +165,21 @@ def test_whole_life__evenly_spaced_points_from_creation_to_the_last_indexed_bloc
     assert answer["points"][-1]["usd"] == last.usd
 
 
-def test_answers_are_sampled__on_value_events_and_periodically_only(world, env):
+def test_answers_are_sampled__on_value_events_and_periodically_only(world, history_env):
     # Creation (first range), WETH deposit, USDC deposit, trade, withdrawal, periodic: 2 feeds each.
-    assert env.count(OracleAnswer) == 6 * 2
+    assert history_env.count(OracleAnswer) == 6 * 2
 
 
-def test_vault_trades__batch_oracle_and_leader_prices(world, env):
-    (trade,) = env.ok(f"/v1/vaults/{world.vault}/trades")["items"]
+def test_vault_trades__batch_oracle_and_leader_prices(world, history_env):
+    (trade,) = history_env.ok(f"/v1/vaults/{world.vault}/trades")["items"]
     amount_in, amount_out = int(trade["amount_in"]), int(trade["amount_out"])
     assert trade["vault"] == world.vault and amount_in == 2 * WETH // 4  # 25 % of 2 WETH
     assert int(trade["price"]) == amount_out * 10**18 // amount_in
     assert int(trade["oracle_price"]) == int(trade["oracle_out"]) * 10**18 // amount_in
     assert int(trade["leader_min_price"]) == MIN_PRICE
-    leaders = env.ok(f"/v1/leaders/{world.chain.leader.address}/trades")["items"]
+    leaders = history_env.ok(f"/v1/leaders/{world.chain.leader.address}/trades")["items"]
     assert leaders == [trade]  # the same trade, the same prices, through the leader
-    unknown = env.get(f"/v1/vaults/0x{'42' * 20}/trades")
+    unknown = history_env.get(f"/v1/vaults/0x{'42' * 20}/trades")
     assert unknown.status_code == 404
 
 
@@ -184,14 +192,14 @@ def test_vault_trades__batch_oracle_and_leader_prices(world, env):
         ({"from": 2_000_000_000, "to": 1_000_000_000}, 400, "invalid_history_range"),
     ],
 )
-def test_bad_parameters__refused_with_their_code(world, env, params, status, code):
-    answer = env.get(f"/v1/vaults/{world.vault}/history", params=params)
+def test_bad_parameters__refused_with_their_code(world, history_env, params, status, code):
+    answer = history_env.get(f"/v1/vaults/{world.vault}/history", params=params)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["code"] == code
 
 
-def test_unknown_vault__404(env):
-    answer = env.get(f"/v1/vaults/0x{'42' * 20}/history")
+def test_unknown_vault__404(history_env):
+    answer = history_env.get(f"/v1/vaults/0x{'42' * 20}/history")
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "vault_not_found"
 
 

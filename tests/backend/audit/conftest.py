@@ -147,7 +147,7 @@ def deploy_anchor(chain: Chain) -> AnchorContract:
 
 
 @pytest.fixture
-def world(audit_chain: Chain, stores: StoreFactory) -> AuditWorld:
+def audit_world(audit_chain: Chain, stores: StoreFactory) -> AuditWorld:
     contract = deploy_anchor(audit_chain)
     engine = stores.engine()
     clock = WallClock(START)

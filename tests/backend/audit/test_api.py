@@ -134,33 +134,33 @@ def fresh(anvil_chain, stores, tmp_path) -> Iterator[tuple[OpsEnv, AuditWorld]]:
 
 
 def test_inclusion_proof__anchored_intent__public_and_verifies_on_chain(fresh):
-    ops, world = fresh
-    digest = world.intent(world.clock.now - 60)
-    world.intent(world.clock.now - 30)
+    ops, audit_world = fresh
+    digest = audit_world.intent(audit_world.clock.now - 60)
+    audit_world.intent(audit_world.clock.now - 30)
     early = ops.call("GET", f"/v1/intents/{digest}/inclusion-proof")
     assert (early.status_code, error_code(early)) == (409, "intent_not_anchored")
-    world.anchorer.anchor_if_due()
+    audit_world.anchorer.anchor_if_due()
 
     response = ops.call("GET", f"/v1/intents/{digest}/inclusion-proof")
 
     assert response.status_code == 200, response.text
     body = response.json()
     proof = [bytes.fromhex(p[2:]) for p in body["proof"]]
-    assert world.contract.verify_intent(
+    assert audit_world.contract.verify_intent(
         body["anchor_index"], bytes.fromhex(digest[2:]), body["accepted_at"], proof
     )
     anchors = ops.call("GET", "/v1/audit-log/anchors").json()
-    assert anchors["contract"] == world.contract.address
+    assert anchors["contract"] == audit_world.contract.address
     assert [(a["index"], a["intent_count"]) for a in anchors["anchors"]] == [(0, 2)]
 
 
 def test_inclusion_proof__store_copy_of_anchors_lost_or_wrong__still_proved_from_the_chain(fresh):
-    ops, world = fresh
-    digest = world.intent(world.clock.now - 60)
-    world.anchorer.anchor_if_due()
-    world.clock.now += 600
-    world.intent(world.clock.now - 60)
-    world.anchorer.anchor_if_due()
+    ops, audit_world = fresh
+    digest = audit_world.intent(audit_world.clock.now - 60)
+    audit_world.anchorer.anchor_if_due()
+    audit_world.clock.now += 600
+    audit_world.intent(audit_world.clock.now - 60)
+    audit_world.anchorer.anchor_if_due()
     with ops.engine.begin() as conn:  # the owner empties the store's copy
         conn.execute(text("DELETE FROM audit_anchors"))
     lost = ops.call("GET", f"/v1/intents/{digest}/inclusion-proof")
@@ -176,10 +176,10 @@ def test_inclusion_proof__store_copy_of_anchors_lost_or_wrong__still_proved_from
                 "0, :end, :zero, 0, :at)"
             ),
             {
-                "chain": world.chain.deployment.chain_id,
-                "contract": world.contract.address,
+                "chain": audit_world.chain.deployment.chain_id,
+                "contract": audit_world.contract.address,
                 "zero": "0x" + "00" * 32,
-                "end": world.clock.now,
+                "end": audit_world.clock.now,
                 "at": datetime.now(UTC),
             },
         )
@@ -187,7 +187,7 @@ def test_inclusion_proof__store_copy_of_anchors_lost_or_wrong__still_proved_from
     assert wrong.status_code == 200, wrong.text
     proof = [bytes.fromhex(p[2:]) for p in wrong.json()["proof"]]
     assert wrong.json()["anchor_index"] == 0
-    assert world.contract.verify_intent(
+    assert audit_world.contract.verify_intent(
         0, bytes.fromhex(digest[2:]), wrong.json()["accepted_at"], proof
     )
 

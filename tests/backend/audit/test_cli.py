@@ -17,14 +17,14 @@ from tests.backend.audit.conftest import START
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def _run(world, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    deployment = world.chain.deployment
-    contracts = deployment.contracts | {"AuditAnchor": world.contract.address}
+def _run(audit_world, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    deployment = audit_world.chain.deployment
+    contracts = deployment.contracts | {"AuditAnchor": audit_world.contract.address}
     dataclasses.replace(deployment, contracts=contracts).save(tmp_path / "deployment.json")
     environment = os.environ | {
-        "COPYVAULT_DATABASE_URL": world.engine.url.render_as_string(hide_password=False),
+        "COPYVAULT_DATABASE_URL": audit_world.engine.url.render_as_string(hide_password=False),
         "COPYVAULT_DEPLOYMENT_FILE": str(tmp_path / "deployment.json"),
-        "COPYVAULT_RPC_URL": world.chain.node.url,
+        "COPYVAULT_RPC_URL": audit_world.chain.node.url,
         **env,
     }
     return subprocess.run(
@@ -37,15 +37,15 @@ def _run(world, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedP
     )
 
 
-def test_audit_verify__intact_then_an_entry_deleted__exit_1_naming_it(world, tmp_path):
-    world.entries(4)
-    world.anchorer.anchor_if_due()
-    intact = _run(world, tmp_path, "verify", "--max-unanchored-seconds", "1000000000")
+def test_audit_verify__intact_then_an_entry_deleted__exit_1_naming_it(audit_world, tmp_path):
+    audit_world.entries(4)
+    audit_world.anchorer.anchor_if_due()
+    intact = _run(audit_world, tmp_path, "verify", "--max-unanchored-seconds", "1000000000")
     assert intact.returncode == 0, intact.stderr
     assert "4 entries, 1 anchors on chain" in intact.stdout and "ok" in intact.stderr
 
-    world.sql("DELETE FROM audit_log WHERE seq = 2")
-    broken = _run(world, tmp_path, "verify", "--json")
+    audit_world.sql("DELETE FROM audit_log WHERE seq = 2")
+    broken = _run(audit_world, tmp_path, "verify", "--json")
 
     assert broken.returncode == 1
     report = json.loads(broken.stdout)
@@ -53,18 +53,18 @@ def test_audit_verify__intact_then_an_entry_deleted__exit_1_naming_it(world, tmp
     assert (report["findings"][0]["kind"], report["findings"][0]["seq"]) == ("deleted", 2)
 
 
-def test_audit_prove__anchored_intent__json_proof_verified_on_chain(world, tmp_path):
-    digest = world.intent(START - 40)
-    world.intent(START - 20)
-    world.anchorer.anchor_if_due()
+def test_audit_prove__anchored_intent__json_proof_verified_on_chain(audit_world, tmp_path):
+    digest = audit_world.intent(START - 40)
+    audit_world.intent(START - 20)
+    audit_world.anchorer.anchor_if_due()
 
-    proved = _run(world, tmp_path, "prove", digest)
+    proved = _run(audit_world, tmp_path, "prove", digest)
 
     assert proved.returncode == 0, proved.stderr
     document = json.loads(proved.stdout)
     assert document["digest"] == digest and document["verified_on_chain"] is True
     assert document["accepted_at"] == START - 40 and len(document["proof"]) == 1
-    missing = _run(world, tmp_path, "prove", "0x" + "ef" * 32)
+    missing = _run(audit_world, tmp_path, "prove", "0x" + "ef" * 32)
     assert missing.returncode == 1 and "no intent with digest" in missing.stderr
 
 

@@ -115,7 +115,7 @@ def testnet() -> Iterator[AnvilNode]:
 
 
 @pytest.fixture
-def chain(testnet: AnvilNode) -> Iterator[ChainClient]:
+def testnet_client(testnet: AnvilNode) -> Iterator[ChainClient]:
     """The testnet, reverted to its start after each test."""
     client = ChainClient(testnet.url)
     snapshot = client.request("evm_snapshot")
@@ -209,40 +209,49 @@ process.stdout.write('0x' + Buffer.from(keccak256(Buffer.from(text, 'utf8'))).to
 
 
 def test_deploy__single_key_admin_on_public_chain_id__refused_before_any_transaction(
-    chain, networks_file, tmp_path
+    testnet_client, networks_file, tmp_path
 ):
-    head = chain.block_number()
+    head = testnet_client.block_number()
     with pytest.raises(DeploymentError, match="has no code on testnet .* a single key"):
-        run_deploy(chain, _sender(chain, 0), out=tmp_path / "d.json", networks_file=networks_file)
+        run_deploy(
+            testnet_client,
+            _sender(testnet_client, 0),
+            out=tmp_path / "d.json",
+            networks_file=networks_file,
+        )
     with pytest.raises(DeploymentError, match="has no code"):
         run_deploy(
-            chain,
-            _sender(chain, 0),
+            testnet_client,
+            _sender(testnet_client, 0),
             admin=Key.anvil(1).address,
             out=tmp_path / "d.json",
             networks_file=networks_file,
         )
-    assert chain.block_number() == head and not (tmp_path / "d.json").exists()
+    assert testnet_client.block_number() == head and not (tmp_path / "d.json").exists()
 
 
 def test_deploy__single_key_admin_forced__deploys_and_takes_the_actions(
-    chain, networks_file, tmp_path
+    testnet_client, networks_file, tmp_path
 ):
     report, _ = run_deploy(
-        chain, _sender(chain, 0), out=tmp_path / "d.json", networks_file=networks_file, force=True
+        testnet_client,
+        _sender(testnet_client, 0),
+        out=tmp_path / "d.json",
+        networks_file=networks_file,
+        force=True,
     )
     assert report.pending == [] and report.steps[-1] == "admin actions"
     assert report.deployment.admin == Key.anvil(0).address
 
 
 def test_deploy__safe_admin__batch_for_the_safe__executed__rerun_finds_nothing_to_do(
-    chain, networks_file, tmp_path
+    testnet_client, networks_file, tmp_path
 ):
     owner = Key.anvil(1)
-    safe = _safe(chain, owner)
+    safe = _safe(testnet_client, owner)
     out = tmp_path / "deployments" / f"{TESTNET_ID}.json"
     report, path = run_deploy(
-        chain, _sender(chain, 0), admin=safe, out=out, networks_file=networks_file
+        testnet_client, _sender(testnet_client, 0), admin=safe, out=out, networks_file=networks_file
     )
     assert path == out and Deployment.load(out) == report.deployment
     assert report.steps == ["core contracts", "audit anchor", "test assets", "venue UniswapV2Venue"]
@@ -269,23 +278,27 @@ def test_deploy__safe_admin__batch_for_the_safe__executed__rerun_finds_nothing_t
     ]
     assert batch["meta"]["checksum"] == checksum(batch) == _js_checksum(batch)
 
-    _execute_batch(chain, safe, owner, batch)
-    head = chain.block_number()
-    again, _ = run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks_file)
+    _execute_batch(testnet_client, safe, owner, batch)
+    head = testnet_client.block_number()
+    again, _ = run_deploy(
+        testnet_client, _sender(testnet_client, 0), out=out, networks_file=networks_file
+    )
     assert again.steps == [] and again.pending == [] and again.deployment == d
-    assert chain.block_number() == head, "a re-run sends nothing"
+    assert testnet_client.block_number() == head, "a re-run sends nothing"
     assert not safe_batch_file(out).exists()
 
 
-def test_deploy__a_missing_step__only_that_step_is_done(chain, networks_file, tmp_path):
+def test_deploy__a_missing_step__only_that_step_is_done(testnet_client, networks_file, tmp_path):
     out = tmp_path / "d.json"
     first, _ = run_deploy(
-        chain, _sender(chain, 0), out=out, networks_file=networks_file, force=True
+        testnet_client, _sender(testnet_client, 0), out=out, networks_file=networks_file, force=True
     )
     data = json.loads(out.read_text())
     del data["contracts"]["UniswapV2Venue"]  # as if the run had stopped before the venue
     out.write_text(json.dumps(data))
-    second, _ = run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks_file)
+    second, _ = run_deploy(
+        testnet_client, _sender(testnet_client, 0), out=out, networks_file=networks_file
+    )
     assert second.steps == ["venue UniswapV2Venue", "admin actions"]
     kept = {k: v for k, v in first.deployment.contracts.items() if k != "UniswapV2Venue"}
     assert {k: v for k, v in second.deployment.contracts.items() if k != "UniswapV2Venue"} == kept
@@ -296,34 +309,36 @@ def test_deploy__a_missing_step__only_that_step_is_done(chain, networks_file, tm
 
 
 def test_deploy__code_differs_from_the_build__refused_naming_the_contract(
-    chain, networks_file, tmp_path
+    testnet_client, networks_file, tmp_path
 ):
     out = tmp_path / "d.json"
     report, _ = run_deploy(
-        chain, _sender(chain, 0), out=out, networks_file=networks_file, force=True
+        testnet_client, _sender(testnet_client, 0), out=out, networks_file=networks_file, force=True
     )
     router = report.deployment.router
-    code = bytearray(bytes.fromhex(chain.request("eth_getCode", [router, "latest"])[2:]))
+    code = bytearray(bytes.fromhex(testnet_client.request("eth_getCode", [router, "latest"])[2:]))
     code[10] ^= 0xFF
-    chain.request("anvil_setCode", [router, "0x" + code.hex()])
+    testnet_client.request("anvil_setCode", [router, "0x" + code.hex()])
     with pytest.raises(
         DeploymentError, match=f"CopyRouter at {router}: differs from the build at byte 10"
     ):
-        run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks_file)
+        run_deploy(testnet_client, _sender(testnet_client, 0), out=out, networks_file=networks_file)
     # Another contract's code at the address: caught by its length.
-    registry = chain.request("eth_getCode", [report.deployment.registry, "latest"])
-    chain.request("anvil_setCode", [router, registry])
+    registry = testnet_client.request("eth_getCode", [report.deployment.registry, "latest"])
+    testnet_client.request("anvil_setCode", [router, registry])
     with pytest.raises(DeploymentError, match="CopyRouter .* bytes of code, the build has"):
-        run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks_file)
+        run_deploy(testnet_client, _sender(testnet_client, 0), out=out, networks_file=networks_file)
 
 
-def test_deploy__wrong_pair_init_code_hash__refused_before_the_venue(chain, tmp_path):
+def test_deploy__wrong_pair_init_code_hash__refused_before_the_venue(testnet_client, tmp_path):
     """A Uniswap V2 factory whose pairs the given hash does not derive (a fork's hash, here the
     Safe's creation code hash): refused, no adapter deployed."""
     networks = tmp_path / "networks.yaml"
     networks.write_text(TESTNET_FILE)
     out = tmp_path / "d.json"
-    report, _ = run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks, force=True)
+    report, _ = run_deploy(
+        testnet_client, _sender(testnet_client, 0), out=out, networks_file=networks, force=True
+    )
     factory = report.deployment.contracts["UniswapV2Factory"]
     wrong_hash = keccak(npm_abi("Safe").contract.bytecode).hex()
     networks.write_text(
@@ -331,7 +346,7 @@ def test_deploy__wrong_pair_init_code_hash__refused_before_the_venue(chain, tmp_
         f"pair_init_code_hash: '0x{wrong_hash}'}}\n"
     )
     with pytest.raises(DeploymentError, match="OtherVenue: pair_init_code_hash .* does not derive"):
-        run_deploy(chain, _sender(chain, 0), out=out, networks_file=networks)
+        run_deploy(testnet_client, _sender(testnet_client, 0), out=out, networks_file=networks)
     assert "OtherVenue" not in Deployment.load(out).contracts
 
 

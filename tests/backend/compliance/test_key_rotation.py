@@ -190,25 +190,28 @@ def _assert_no_plaintext(raw: bytes, known: list[str]) -> None:
 
 
 @pytest.fixture
-def held(stores, tmp_path) -> Secrets:
+def held_secrets(stores, tmp_path) -> Secrets:
     return Secrets(stores, tmp_path)
 
 
-def test_rotate__new_key_opens_everything_old_key_nothing_no_plaintext_at_rest(held):
-    _assert_no_plaintext(held.raw_store(), held.plaintexts())
-    report = rotate(held.engine, held.settings(held.old, new_secrets_key=held.new))
+def test_rotate__new_key_opens_everything_old_key_nothing_no_plaintext_at_rest(held_secrets):
+    _assert_no_plaintext(held_secrets.raw_store(), held_secrets.plaintexts())
+    report = rotate(
+        held_secrets.engine,
+        held_secrets.settings(held_secrets.old, new_secrets_key=held_secrets.new),
+    )
     assert report.stored == {"operators.totp_secret": 2, "kyc_attestations.evidence": 1}
-    assert sorted(report.files) == sorted(map(str, held.key_files))
-    _assert_no_plaintext(held.raw_store(), held.plaintexts())
-    envelopes = held.envelopes()
+    assert sorted(report.files) == sorted(map(str, held_secrets.key_files))
+    _assert_no_plaintext(held_secrets.raw_store(), held_secrets.plaintexts())
+    envelopes = held_secrets.envelopes()
     assert len(envelopes) == 7  # 2 TOTP seeds, 1 KYC evidence, 4 key files
-    assert all(_opens(e, held.new) for e in envelopes)
-    assert not any(_opens(e, held.old) for e in envelopes)
-    after = held.settings(held.new)
-    with Session(held.engine) as s:
+    assert all(_opens(e, held_secrets.new) for e in envelopes)
+    assert not any(_opens(e, held_secrets.old) for e in envelopes)
+    after = held_secrets.settings(held_secrets.new)
+    with Session(held_secrets.engine) as s:
         for op in s.scalars(select(Operator).where(Operator.totp_secret.is_not(None))):
             if op.totp_secret:
-                assert operators.open_totp(op.totp_secret, after) == held.seeds[op.username]
+                assert operators.open_totp(op.totp_secret, after) == held_secrets.seeds[op.username]
         row = s.scalars(select(KycAttestation)).one()
         assert kyc.open_evidence(row.evidence, after) == EVIDENCE
         entry = s.scalars(select(AuditEntry).where(AuditEntry.category == "key_rotation")).one()
@@ -218,20 +221,24 @@ def test_rotate__new_key_opens_everything_old_key_nothing_no_plaintext_at_rest(h
             "COPYVAULT_ANCHORER_KEY_FILE",
             "COPYVAULT_RISK_WEBHOOK_SECRET_FILE",
         ]
-    assert load_relayer_signer(after).address == Account.from_key(held.relayer_hex).address
-    assert load_guardian_signer(after).address == Account.from_key(held.guardian_hex).address
-    assert load_anchorer_signer(after).address == Account.from_key(held.anchorer_hex).address
-    assert alerts.load_secret(after) == held.webhook_secret.encode()
+    assert load_relayer_signer(after).address == Account.from_key(held_secrets.relayer_hex).address
+    assert (
+        load_guardian_signer(after).address == Account.from_key(held_secrets.guardian_hex).address
+    )
+    assert (
+        load_anchorer_signer(after).address == Account.from_key(held_secrets.anchorer_hex).address
+    )
+    assert alerts.load_secret(after) == held_secrets.webhook_secret.encode()
     with pytest.raises(ConfigError):
-        load_relayer_signer(held.settings(held.old))
-    assert (held.relayer_file.stat().st_mode & 0o777) == 0o600
-    assert not list(held.folder.glob("*.rotating"))
+        load_relayer_signer(held_secrets.settings(held_secrets.old))
+    assert (held_secrets.relayer_file.stat().st_mode & 0o777) == 0o600
+    assert not list(held_secrets.folder.glob("*.rotating"))
 
 
-def test_rotate__a_secret_the_old_key_cannot_open__stops_with_nothing_changed(held):
-    foreign = held.settings(generate_secrets_key())
+def test_rotate__a_secret_the_old_key_cannot_open__stops_with_nothing_changed(held_secrets):
+    foreign = held_secrets.settings(generate_secrets_key())
     now = datetime.now(UTC)
-    with Session(held.engine) as s:
+    with Session(held_secrets.engine) as s:
         s.add(
             Operator(
                 username="sealed-elsewhere",
@@ -243,35 +250,38 @@ def test_rotate__a_secret_the_old_key_cannot_open__stops_with_nothing_changed(he
             )
         )
         s.commit()
-    before = held.envelopes()
-    files = [p.read_bytes() for p in held.key_files]
+    before = held_secrets.envelopes()
+    files = [p.read_bytes() for p in held_secrets.key_files]
     with pytest.raises(ConfigError, match="operators .*did not decrypt"):
-        rotate(held.engine, held.settings(held.old, new_secrets_key=held.new))
-    assert held.envelopes() == before
-    assert [p.read_bytes() for p in held.key_files] == files
-    assert not list(held.folder.glob("*.rotating"))
-    with Session(held.engine) as s:
+        rotate(
+            held_secrets.engine,
+            held_secrets.settings(held_secrets.old, new_secrets_key=held_secrets.new),
+        )
+    assert held_secrets.envelopes() == before
+    assert [p.read_bytes() for p in held_secrets.key_files] == files
+    assert not list(held_secrets.folder.glob("*.rotating"))
+    with Session(held_secrets.engine) as s:
         assert s.scalars(select(AuditEntry)).all() == []
 
 
-def test_cli_keys_rotate__needs_the_new_key__then_rotates(held, monkeypatch):
-    monkeypatch.setenv("COPYVAULT_DATABASE_URL", held.url)
-    monkeypatch.setenv("COPYVAULT_DATA_DIR", str(held.folder / "data"))
-    monkeypatch.setenv("COPYVAULT_SECRETS_KEY", held.old)
-    monkeypatch.setenv("COPYVAULT_RELAYER_KEY_FILE", str(held.relayer_file))
-    monkeypatch.setenv("COPYVAULT_GUARDIAN_KEY_FILE", str(held.guardian_file))
-    monkeypatch.setenv("COPYVAULT_ANCHORER_KEY_FILE", str(held.anchorer_file))
-    monkeypatch.setenv("COPYVAULT_RISK_WEBHOOK_SECRET_FILE", str(held.webhook_file))
+def test_cli_keys_rotate__needs_the_new_key__then_rotates(held_secrets, monkeypatch):
+    monkeypatch.setenv("COPYVAULT_DATABASE_URL", held_secrets.url)
+    monkeypatch.setenv("COPYVAULT_DATA_DIR", str(held_secrets.folder / "data"))
+    monkeypatch.setenv("COPYVAULT_SECRETS_KEY", held_secrets.old)
+    monkeypatch.setenv("COPYVAULT_RELAYER_KEY_FILE", str(held_secrets.relayer_file))
+    monkeypatch.setenv("COPYVAULT_GUARDIAN_KEY_FILE", str(held_secrets.guardian_file))
+    monkeypatch.setenv("COPYVAULT_ANCHORER_KEY_FILE", str(held_secrets.anchorer_file))
+    monkeypatch.setenv("COPYVAULT_RISK_WEBHOOK_SECRET_FILE", str(held_secrets.webhook_file))
     monkeypatch.delenv("COPYVAULT_NEW_SECRETS_KEY", raising=False)
     missing = CliRunner().invoke(cli, ["keys", "rotate"])
     assert missing.exit_code != 0 and "COPYVAULT_NEW_SECRETS_KEY is not set" in str(
         missing.exception
     )
-    monkeypatch.setenv("COPYVAULT_NEW_SECRETS_KEY", held.old)
+    monkeypatch.setenv("COPYVAULT_NEW_SECRETS_KEY", held_secrets.old)
     same = CliRunner().invoke(cli, ["keys", "rotate"])
     assert same.exit_code != 0 and "is the current key" in str(same.exception)
-    monkeypatch.setenv("COPYVAULT_NEW_SECRETS_KEY", held.new)
+    monkeypatch.setenv("COPYVAULT_NEW_SECRETS_KEY", held_secrets.new)
     done = CliRunner().invoke(cli, ["keys", "rotate"])
     assert done.exit_code == 0, done.output
     assert "re-encrypted 2 in operators.totp_secret" in done.output
-    assert all(_opens(e, held.new) for e in held.envelopes())
+    assert all(_opens(e, held_secrets.new) for e in held_secrets.envelopes())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from backend.chain.abi import ContractAbi
 from backend.chain.artifacts import load as load_artifacts
+from backend.chain.tx import wait_for_receipt
 from backend.relayer.planner import plan_batches
 from backend.relayer.simulate import MirrorSimulator
 from tests.backend.relayer.conftest import WETH
@@ -24,8 +25,8 @@ def _deploy_runtime(chain, runtime: bytes) -> str:
     tx_hash = chain.client.request(
         "eth_sendTransaction", [{"from": chain.deployer.address, "data": "0x" + initcode.hex()}]
     )
-    receipt = chain.client.request("eth_getTransactionReceipt", [tx_hash])
-    return receipt["contractAddress"]
+    # Mined at once by anvil, but its receipt can lag the answer on a busy machine: wait for it.
+    return wait_for_receipt(chain.client, tx_hash)["contractAddress"]
 
 
 def test_plan__vaults_whose_oracle_reverts_with_huge_data__skipped_in_one_batch_not_split(

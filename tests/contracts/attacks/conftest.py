@@ -66,7 +66,7 @@ def signers(owners):
 
 
 @pytest.fixture(scope="module")
-def funded_vault(create_vault, weth, usdc, deployer):
+def vault_under_attack(create_vault, weth, usdc, deployer):
     """The default 2-of-3 vault holding 10 WETH and 30,000 USDC, created once per module rather
     than per test: Ape restores the chain before every test, so each test still starts from it."""
     vault = create_vault()
@@ -113,7 +113,7 @@ def _session_fixtures_first(
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _module_fixtures_first(_session_fixtures_first, funded_vault):
+def _module_fixtures_first(_session_fixtures_first, vault_under_attack):
     pass
 
 
@@ -123,9 +123,9 @@ def deadline(chain):
 
 
 @pytest.fixture
-def watch(funded_vault, weth, usdc, attacker, relayer):
+def watch(vault_under_attack, weth, usdc, attacker, relayer):
     """The default funded 2-of-3 vault, its tokens, and the attacker's and relayer's balances."""
-    return Watch([funded_vault], [weth, usdc], holders=[attacker, relayer])
+    return Watch([vault_under_attack], [weth, usdc], holders=[attacker, relayer])
 
 
 @pytest.fixture
@@ -140,9 +140,9 @@ def withdraw(sign_withdrawal, relayer, deadline):
 
 
 @pytest.fixture
-def config_calls(funded_vault, attacker, owners, venue, weth):
+def config_calls(vault_under_attack, attacker, owners, venue, weth):
     """One call of each configuration function (name → calldata on the default vault)."""
-    v = funded_vault
+    v = vault_under_attack
     return {
         "setLeader": v.setLeader.encode_input(attacker),
         "setPolicy": v.setPolicy.encode_input((10_000, 9_999, 10**6, 1_000, 0)),

@@ -43,9 +43,9 @@ def test_vault_abi__every_state_changing_function__has_a_known_gate(project):
 
 
 @pytest.fixture
-def paused_vault(funded_vault, co_owner):
-    funded_vault.pause(sender=co_owner)
-    return funded_vault
+def paused_vault(vault_under_attack, co_owner):
+    vault_under_attack.pause(sender=co_owner)
+    return vault_under_attack
 
 
 def test_deposit__vault_paused__reverts_vault_paused(paused_vault, watch, weth, depositor):
@@ -76,9 +76,9 @@ def test_withdraw__vault_paused__still_pays_the_approved_recipient(
     assert paused_vault.paused()
 
 
-def test_pause__by_attacker__reverts_not_owner_or_guardian(funded_vault, watch, attacker):
-    with blocked(funded_vault.NotOwnerOrGuardian, watch, caller=attacker):
-        funded_vault.pause(sender=attacker)
+def test_pause__by_attacker__reverts_not_owner_or_guardian(vault_under_attack, watch, attacker):
+    with blocked(vault_under_attack.NotOwnerOrGuardian, watch, caller=attacker):
+        vault_under_attack.pause(sender=attacker)
 
 
 def test_pause__by_guardian_of_vault_that_refused_guardian__reverts_not_owner_or_guardian(
@@ -89,32 +89,32 @@ def test_pause__by_guardian_of_vault_that_refused_guardian__reverts_not_owner_or
         vault.pause(sender=guardian)
 
 
-def test_stop_copying__by_attacker__reverts_not_owner(funded_vault, watch, attacker):
-    with blocked(funded_vault.NotOwner, watch, caller=attacker):
-        funded_vault.stopCopying(sender=attacker)
+def test_stop_copying__by_attacker__reverts_not_owner(vault_under_attack, watch, attacker):
+    with blocked(vault_under_attack.NotOwner, watch, caller=attacker):
+        vault_under_attack.stopCopying(sender=attacker)
 
 
 def test_mirror__one_owner_stopped_copying__reverts_copying_stopped(
-    funded_vault, watch, co_owner, make_intent, sign_intent, relayer
+    vault_under_attack, watch, co_owner, make_intent, sign_intent, relayer
 ):
-    receipt = funded_vault.stopCopying(sender=co_owner)
-    assert receipt.decode_logs(funded_vault.CopyingStopped)[0].by == co_owner.address
+    receipt = vault_under_attack.stopCopying(sender=co_owner)
+    assert receipt.decode_logs(vault_under_attack.CopyingStopped)[0].by == co_owner.address
 
     intent, sig = sign_intent(make_intent())
-    with blocked(funded_vault.CopyingStoppedError, watch.also(intents=[intent])):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.CopyingStoppedError, watch.also(intents=[intent])):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 # ----------------------------------------------------------------------------- a single owner
 
 
 def test_withdraw__one_owner_on_two_of_three__reverts_not_enough_signatures(
-    funded_vault, watch, follower, weth, withdraw
+    vault_under_attack, watch, follower, weth, withdraw
 ):
     with blocked(
-        funded_vault.NotEnoughSignatures, watch.also(holders=[follower]), given=1, threshold=2
+        vault_under_attack.NotEnoughSignatures, watch.also(holders=[follower]), given=1, threshold=2
     ):
-        withdraw(funded_vault, [follower], weth, WETH, follower)
+        withdraw(vault_under_attack, [follower], weth, WETH, follower)
 
 
 @pytest.mark.parametrize("function", CONFIG_FUNCTIONS)

@@ -101,35 +101,47 @@ def test_execute_config__remove_owner_below_threshold__reverts_invalid_threshold
 
 @pytest.mark.parametrize("threshold", [0, 4])
 def test_execute_config__threshold_outside_one_to_owner_count__reverts_invalid_threshold(
-    threshold, funded_vault, watch, signers, execute_config
+    threshold, vault_under_attack, watch, signers, execute_config
 ):
-    with blocked(funded_vault.InvalidThreshold, watch, threshold=threshold, owners=3):
-        execute_config(funded_vault, signers, funded_vault.setThreshold.encode_input(threshold))
+    with blocked(vault_under_attack.InvalidThreshold, watch, threshold=threshold, owners=3):
+        execute_config(
+            vault_under_attack, signers, vault_under_attack.setThreshold.encode_input(threshold)
+        )
 
 
 def test_execute_config__add_vault_itself_as_owner__reverts_invalid_owner(
-    funded_vault, watch, signers, execute_config
+    vault_under_attack, watch, signers, execute_config
 ):
-    with blocked(funded_vault.InvalidOwner, watch, owner=funded_vault):
-        execute_config(funded_vault, signers, funded_vault.addOwner.encode_input(funded_vault))
+    with blocked(vault_under_attack.InvalidOwner, watch, owner=vault_under_attack):
+        execute_config(
+            vault_under_attack,
+            signers,
+            vault_under_attack.addOwner.encode_input(vault_under_attack),
+        )
 
 
 def test_execute_config__add_existing_owner__reverts_invalid_owner(
-    funded_vault, watch, signers, owners, execute_config
+    vault_under_attack, watch, signers, owners, execute_config
 ):
-    with blocked(funded_vault.InvalidOwner, watch, owner=owners[2]):
-        execute_config(funded_vault, signers, funded_vault.addOwner.encode_input(owners[2]))
+    with blocked(vault_under_attack.InvalidOwner, watch, owner=owners[2]):
+        execute_config(
+            vault_under_attack, signers, vault_under_attack.addOwner.encode_input(owners[2])
+        )
 
 
 def test_execute_config__add_zero_address_owner__reverts_zero_address(
-    funded_vault, watch, signers, execute_config
+    vault_under_attack, watch, signers, execute_config
 ):
-    with blocked(funded_vault.ZeroAddress, watch):
-        execute_config(funded_vault, signers, funded_vault.addOwner.encode_input("0x" + "00" * 20))
+    with blocked(vault_under_attack.ZeroAddress, watch):
+        execute_config(
+            vault_under_attack, signers, vault_under_attack.addOwner.encode_input("0x" + "00" * 20)
+        )
 
 
 def test_execute_config__remove_non_owner__reverts_owner_not_found(
-    funded_vault, watch, signers, attacker, execute_config
+    vault_under_attack, watch, signers, attacker, execute_config
 ):
-    with blocked(funded_vault.OwnerNotFound, watch, owner=attacker):
-        execute_config(funded_vault, signers, funded_vault.removeOwner.encode_input(attacker))
+    with blocked(vault_under_attack.OwnerNotFound, watch, owner=attacker):
+        execute_config(
+            vault_under_attack, signers, vault_under_attack.removeOwner.encode_input(attacker)
+        )

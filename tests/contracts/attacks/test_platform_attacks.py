@@ -76,55 +76,55 @@ def as_factory(accounts, factory, chain):
 
 
 def test_withdraw__platform_role_cosigns__reverts_signer_not_owner(
-    platform_role, funded_vault, watch, follower, weth, withdraw
+    platform_role, vault_under_attack, watch, follower, weth, withdraw
 ):
     with blocked(
-        funded_vault.SignerNotOwner, watch.also(holders=[platform_role]), signer=platform_role
+        vault_under_attack.SignerNotOwner, watch.also(holders=[platform_role]), signer=platform_role
     ):
-        withdraw(funded_vault, [follower, platform_role], weth, WETH, platform_role)
+        withdraw(vault_under_attack, [follower, platform_role], weth, WETH, platform_role)
 
 
 def test_execute_config__platform_role_cosigns__reverts_signer_not_owner(
-    platform_role, funded_vault, watch, follower, execute_config
+    platform_role, vault_under_attack, watch, follower, execute_config
 ):
-    data = funded_vault.addOwner.encode_input(platform_role)
-    with blocked(funded_vault.SignerNotOwner, watch, signer=platform_role):
-        execute_config(funded_vault, [follower, platform_role], data)
+    data = vault_under_attack.addOwner.encode_input(platform_role)
+    with blocked(vault_under_attack.SignerNotOwner, watch, signer=platform_role):
+        execute_config(vault_under_attack, [follower, platform_role], data)
 
 
 def test_config_functions__called_directly_by_platform_role__each_reverts_only_self(
-    platform_role, funded_vault, watch, config_calls
+    platform_role, vault_under_attack, watch, config_calls
 ):
     for function in CONFIG_FUNCTIONS:
-        with blocked(funded_vault.OnlySelf, watch, caller=platform_role):
-            call_directly(funded_vault, config_calls[function], platform_role)
+        with blocked(vault_under_attack.OnlySelf, watch, caller=platform_role):
+            call_directly(vault_under_attack, config_calls[function], platform_role)
 
 
 def test_initialize__platform_role_reinitialises_vault__reverts_not_factory(
-    platform_role, funded_vault, watch, init_params
+    platform_role, vault_under_attack, watch, init_params
 ):
-    with blocked(funded_vault.NotFactory, watch, caller=platform_role):
-        funded_vault.initialize(init_params, sender=platform_role)
+    with blocked(vault_under_attack.NotFactory, watch, caller=platform_role):
+        vault_under_attack.initialize(init_params, sender=platform_role)
 
 
 def test_guardian__pauses_but_cannot_unpause_stop_copying_or_withdraw(
-    funded_vault, watch, guardian, weth, withdraw, config_calls
+    vault_under_attack, watch, guardian, weth, withdraw, config_calls
 ):
-    receipt = funded_vault.pause(sender=guardian)
-    assert receipt.decode_logs(funded_vault.Paused)[0].by == guardian.address
-    assert funded_vault.paused()
+    receipt = vault_under_attack.pause(sender=guardian)
+    assert receipt.decode_logs(vault_under_attack.Paused)[0].by == guardian.address
+    assert vault_under_attack.paused()
 
-    with blocked(funded_vault.OnlySelf, watch, caller=guardian):
-        call_directly(funded_vault, config_calls["unpause"], guardian)
-    with blocked(funded_vault.NotOwner, watch, caller=guardian):
-        funded_vault.stopCopying(sender=guardian)
-    with blocked(funded_vault.NotEnoughSignatures, watch.also(holders=[guardian])):
-        withdraw(funded_vault, [guardian], weth, WETH, guardian)
+    with blocked(vault_under_attack.OnlySelf, watch, caller=guardian):
+        call_directly(vault_under_attack, config_calls["unpause"], guardian)
+    with blocked(vault_under_attack.NotOwner, watch, caller=guardian):
+        vault_under_attack.stopCopying(sender=guardian)
+    with blocked(vault_under_attack.NotEnoughSignatures, watch.also(holders=[guardian])):
+        withdraw(vault_under_attack, [guardian], weth, WETH, guardian)
 
 
 def test_admin__using_every_platform_role__cannot_reach_vault_funds(
     project,
-    funded_vault,
+    vault_under_attack,
     watch,
     factory,
     oracle,
@@ -146,12 +146,14 @@ def test_admin__using_every_platform_role__cannot_reach_vault_funds(
     factory.setSanctionsList(deployer.deploy(project.MockSanctionsList), sender=admin)
     watch = watch.also(holders=[admin, rogue_venue])
 
-    assert funded_vault.oracle() == oracle.address  # existing vaults keep their oracle
-    with blocked(funded_vault.SignerNotOwner, watch, signer=admin):
-        withdraw(funded_vault, [follower, admin], weth, WETH, admin)
+    assert vault_under_attack.oracle() == oracle.address  # existing vaults keep their oracle
+    with blocked(vault_under_attack.SignerNotOwner, watch, signer=admin):
+        withdraw(vault_under_attack, [follower, admin], weth, WETH, admin)
     intent, sig = sign_intent(make_intent(venue=rogue_venue.address))
-    with blocked(funded_vault.VenueNotAllowed, watch.also(intents=[intent]), venue=rogue_venue):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(
+        vault_under_attack.VenueNotAllowed, watch.also(intents=[intent]), venue=rogue_venue
+    ):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 @pytest.mark.parametrize("contract", sorted(ALLOWED_WRITES))
@@ -202,17 +204,17 @@ def test_factory_abi__no_function_takes_a_vault_or_token_amount(project):
 
 
 def test_initialize__clone_called_again_by_factory__reverts_already_initialized(
-    funded_vault, watch, as_factory, init_params
+    vault_under_attack, watch, as_factory, init_params
 ):
-    with blocked(funded_vault.AlreadyInitialized, watch):
-        funded_vault.initialize(init_params, sender=as_factory)
+    with blocked(vault_under_attack.AlreadyInitialized, watch):
+        vault_under_attack.initialize(init_params, sender=as_factory)
 
 
 def test_initialize__clone_called_by_attacker__reverts_not_factory(
-    funded_vault, watch, attacker, init_params
+    vault_under_attack, watch, attacker, init_params
 ):
-    with blocked(funded_vault.NotFactory, watch, caller=attacker):
-        funded_vault.initialize(init_params, sender=attacker)
+    with blocked(vault_under_attack.NotFactory, watch, caller=attacker):
+        vault_under_attack.initialize(init_params, sender=attacker)
 
 
 def test_initialize__implementation_called_by_factory__reverts_already_initialized(
@@ -255,22 +257,22 @@ def sandwich(project, deployer, admin, oracle, weth, usdc, weth_usdc_pair, venue
 
 
 def test_mirror__feed_admin_installs_lying_feed__loosens_existing_vaults_bounds_trust_assumption(
-    funded_vault, sandwich, make_intent, sign_intent, relayer
+    vault_under_attack, sandwich, make_intent, sign_intent, relayer
 ):
     # Documents docs/protocol.md §1.4's trust assumption, the one way around invariant 6: whoever
     # holds FEED_ADMIN_ROLE moves every vault's price bound, and with any live intent that signs no
     # limit price (minPrice 0) can sandwich the vaults. Hence the timelock on feed changes.
     sandwich()
     intent, sig = sign_intent(make_intent(min_price=0))
-    receipt = funded_vault.mirror(intent, sig, sender=relayer)
-    event = receipt.decode_logs(funded_vault.Mirrored)[0]
+    receipt = vault_under_attack.mirror(intent, sig, sender=relayer)
+    event = receipt.decode_logs(vault_under_attack.Mirrored)[0]
     assert event.oracleOut == 300 * 10**6
     assert event.amountOut < 3_000 * 10**6 * 30 // 100  # sold at under 30 % of the true price
 
 
 def test_mirror__owners_pinned_their_own_oracle__lying_platform_feed_cannot_loosen_bounds(
     project,
-    funded_vault,
+    vault_under_attack,
     watch,
     system,
     follower,
@@ -287,11 +289,11 @@ def test_mirror__owners_pinned_their_own_oracle__lying_platform_feed_cannot_loos
     own = follower.deploy(project.PriceOracle, follower)
     own.setFeed(weth, system.feeds["WETH"], sender=follower)
     own.setFeed(usdc, system.feeds["USDC"], sender=follower)
-    execute_config(funded_vault, signers, funded_vault.setOracle.encode_input(own))
+    execute_config(vault_under_attack, signers, vault_under_attack.setOracle.encode_input(own))
     sandwich()
 
     intent, sig = sign_intent(make_intent(min_price=0))
     with blocked(
-        funded_vault.InsufficientOutput, watch.also(intents=[intent]), minimum=2_970 * 10**6
+        vault_under_attack.InsufficientOutput, watch.also(intents=[intent]), minimum=2_970 * 10**6
     ):
-        funded_vault.mirror(intent, sig, sender=relayer)
+        vault_under_attack.mirror(intent, sig, sender=relayer)

@@ -30,69 +30,71 @@ def lying_venue_everywhere(project, deployer, factory, admin, signers, execute_c
 
 
 def test_pull_aggregated__called_by_attacker_with_valid_intent__reverts_not_router(
-    funded_vault, watch, attacker, make_intent, sign_intent
+    vault_under_attack, watch, attacker, make_intent, sign_intent
 ):
     intent, sig = sign_intent(make_intent())
-    with blocked(funded_vault.NotRouter, watch.also(intents=[intent]), caller=attacker):
-        funded_vault.pullAggregated(intent, sig, sender=attacker)
+    with blocked(vault_under_attack.NotRouter, watch.also(intents=[intent]), caller=attacker):
+        vault_under_attack.pullAggregated(intent, sig, sender=attacker)
 
 
 def test_pull_aggregated__called_by_platform_role__reverts_not_router(
-    platform_role, funded_vault, watch, make_intent, sign_intent
+    platform_role, vault_under_attack, watch, make_intent, sign_intent
 ):
     intent, sig = sign_intent(make_intent())
-    with blocked(funded_vault.NotRouter, watch.also(intents=[intent]), caller=platform_role):
-        funded_vault.pullAggregated(intent, sig, sender=platform_role)
+    with blocked(vault_under_attack.NotRouter, watch.also(intents=[intent]), caller=platform_role):
+        vault_under_attack.pullAggregated(intent, sig, sender=platform_role)
 
 
 def test_settle_aggregated__called_by_attacker__reverts_not_router(
-    funded_vault, watch, attacker, make_intent, sign_intent
+    vault_under_attack, watch, attacker, make_intent, sign_intent
 ):
     intent, _ = sign_intent(make_intent())
-    with blocked(funded_vault.NotRouter, watch, caller=attacker):
-        funded_vault.settleAggregated(intent, sender=attacker)
+    with blocked(vault_under_attack.NotRouter, watch, caller=attacker):
+        vault_under_attack.settleAggregated(intent, sender=attacker)
 
 
 def test_cancel_aggregated__attacker_undoing_an_executed_intent__reverts_not_router(
-    funded_vault, watch, router, attacker, make_intent, sign_intent, relayer
+    vault_under_attack, watch, router, attacker, make_intent, sign_intent, relayer
 ):
     """cancelAggregated clears a pull's executed flag and trade count. An attacker calling it on a
     vault that executed an intent, to have the intent run there again, is refused; so is the
     router's own address outside a batch, since no trade is pending then."""
     intent, sig = sign_intent(make_intent())
-    router.mirrorAggregated(intent, sig, [funded_vault], sender=relayer)
-    assert funded_vault.isIntentExecuted(intent[0], intent[6])
-    assert funded_vault.tradesToday() == 1
+    router.mirrorAggregated(intent, sig, [vault_under_attack], sender=relayer)
+    assert vault_under_attack.isIntentExecuted(intent[0], intent[6])
+    assert vault_under_attack.tradesToday() == 1
 
-    with blocked(funded_vault.NotRouter, watch.also(intents=[intent]), caller=attacker):
-        funded_vault.cancelAggregated(intent, sender=attacker)
-    no_pending = funded_vault.NoPendingTrade
-    assert_reverts(no_pending, funded_vault.cancelAggregated, intent, sender=router)
+    with blocked(vault_under_attack.NotRouter, watch.also(intents=[intent]), caller=attacker):
+        vault_under_attack.cancelAggregated(intent, sender=attacker)
+    no_pending = vault_under_attack.NoPendingTrade
+    assert_reverts(no_pending, vault_under_attack.cancelAggregated, intent, sender=router)
 
-    replay = router.mirrorAggregated(intent, sig, [funded_vault], sender=relayer)
+    replay = router.mirrorAggregated(intent, sig, [vault_under_attack], sender=relayer)
     (skip,) = replay.decode_logs(router.MirrorSkipped)
-    assert bytes(skip.reason) == selector(funded_vault.IntentAlreadyExecuted)
-    assert funded_vault.tradesToday() == 1
+    assert bytes(skip.reason) == selector(vault_under_attack.IntentAlreadyExecuted)
+    assert vault_under_attack.tradesToday() == 1
 
 
 def test_mirror_aggregated__same_vault_listed_twice__trades_once_and_skips_the_repeat(
-    funded_vault, router, weth, make_intent, sign_intent, relayer
+    vault_under_attack, router, weth, make_intent, sign_intent, relayer
 ):
     intent, sig = sign_intent(make_intent(fraction_bps=1_000))
-    weth_before = weth.balanceOf(funded_vault)
+    weth_before = weth.balanceOf(vault_under_attack)
 
-    receipt = router.mirrorAggregated(intent, sig, [funded_vault, funded_vault], sender=relayer)
+    receipt = router.mirrorAggregated(
+        intent, sig, [vault_under_attack, vault_under_attack], sender=relayer
+    )
 
     skipped = receipt.decode_logs(router.MirrorSkipped)
     assert [(s.vault, bytes(s.reason)) for s in skipped] == [
-        (funded_vault.address, selector(funded_vault.TradePending))
+        (vault_under_attack.address, selector(vault_under_attack.TradePending))
     ]
-    assert weth.balanceOf(funded_vault) == weth_before - weth_before // 10
+    assert weth.balanceOf(vault_under_attack) == weth_before - weth_before // 10
     assert weth.balanceOf(router) == 0
 
 
 def test_mirror_aggregated__lying_venue_short_pays_the_batch__reverts_insufficient_output(
-    funded_vault,
+    vault_under_attack,
     create_vault,
     lying_venue_everywhere,
     router,
@@ -106,16 +108,18 @@ def test_mirror_aggregated__lying_venue_short_pays_the_batch__reverts_insufficie
     other = create_vault()
     fund(other, weth, 10 * WETH, deployer)
     venue = lying_venue_everywhere
-    for vault in (funded_vault, other):
+    for vault in (vault_under_attack, other):
         venue.allow(vault)
     # Claims enough to pass the router's quote filter, pays a third of the bound.
     venue.configure(2_000 * USDC, 10**30, sender=relayer)
     usdc.mint(venue, 10_000 * USDC, sender=deployer)
     intent, sig = sign_intent(make_intent(venue=venue.address))
 
-    watch = Watch([funded_vault, other], [weth, usdc], holders=[venue, router], intents=[intent])
-    with blocked(funded_vault.InsufficientOutput, watch, minimum=2_970 * USDC):
-        router.mirrorAggregated(intent, sig, [funded_vault, other], sender=relayer)
+    watch = Watch(
+        [vault_under_attack, other], [weth, usdc], holders=[venue, router], intents=[intent]
+    )
+    with blocked(vault_under_attack.InsufficientOutput, watch, minimum=2_970 * USDC):
+        router.mirrorAggregated(intent, sig, [vault_under_attack, other], sender=relayer)
 
 
 @pytest.mark.parametrize("reentry", ["deposit", "mirror"])

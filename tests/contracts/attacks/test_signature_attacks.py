@@ -36,10 +36,10 @@ def three_of_five(create_vault, owners, weth, deployer):
 
 
 @pytest.fixture
-def approvals(funded_vault, signers, weth, attacker, sign_withdrawal, deadline):
+def approvals(vault_under_attack, signers, weth, attacker, sign_withdrawal, deadline):
     """Two owners' genuine approvals of "send 5 WETH to the attacker" (as if tricked into signing),
     for attacks that then tamper with them."""
-    return sign_withdrawal(funded_vault, signers, weth, AMOUNT, attacker, deadline)
+    return sign_withdrawal(vault_under_attack, signers, weth, AMOUNT, attacker, deadline)
 
 
 def submit(vault, weth, to, deadline, addrs, sigs, relayer, amount=AMOUNT):
@@ -58,30 +58,32 @@ def test_withdraw__two_signatures_on_three_of_five__reverts_not_enough_signature
 
 
 def test_withdraw__same_owner_listed_twice__reverts_signers_not_ascending(
-    funded_vault, watch, follower, weth, attacker, sign_withdrawal, deadline, relayer
+    vault_under_attack, watch, follower, weth, attacker, sign_withdrawal, deadline, relayer
 ):
-    (addr,), (sig,) = sign_withdrawal(funded_vault, [follower], weth, AMOUNT, attacker, deadline)
-    with blocked(funded_vault.SignersNotAscending, watch, index=1):
-        submit(funded_vault, weth, attacker, deadline, [addr, addr], [sig, sig], relayer)
+    (addr,), (sig,) = sign_withdrawal(
+        vault_under_attack, [follower], weth, AMOUNT, attacker, deadline
+    )
+    with blocked(vault_under_attack.SignersNotAscending, watch, index=1):
+        submit(vault_under_attack, weth, attacker, deadline, [addr, addr], [sig, sig], relayer)
 
 
 def test_withdraw__signers_in_descending_order__reverts_signers_not_ascending(
-    funded_vault, watch, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, weth, attacker, deadline, relayer
 ):
     addrs, sigs = approvals
-    with blocked(funded_vault.SignersNotAscending, watch, index=1):
-        submit(funded_vault, weth, attacker, deadline, addrs[::-1], sigs[::-1], relayer)
+    with blocked(vault_under_attack.SignersNotAscending, watch, index=1):
+        submit(vault_under_attack, weth, attacker, deadline, addrs[::-1], sigs[::-1], relayer)
 
 
 def test_withdraw__zero_address_as_first_signer__reverts_signers_not_ascending(
-    funded_vault, watch, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, weth, attacker, deadline, relayer
 ):
     # ecrecover returns address(0) for garbage: a zero "signer" must never count.
     addrs, sigs = approvals
     zero = "0x" + "00" * 20
-    with blocked(funded_vault.SignersNotAscending, watch, index=0):
+    with blocked(vault_under_attack.SignersNotAscending, watch, index=0):
         submit(
-            funded_vault,
+            vault_under_attack,
             weth,
             attacker,
             deadline,
@@ -92,88 +94,104 @@ def test_withdraw__zero_address_as_first_signer__reverts_signers_not_ascending(
 
 
 def test_withdraw__non_owner_cosigns__reverts_signer_not_owner(
-    funded_vault, watch, follower, weth, attacker, sign_withdrawal, deadline, relayer
+    vault_under_attack, watch, follower, weth, attacker, sign_withdrawal, deadline, relayer
 ):
     addrs, sigs = sign_withdrawal(
-        funded_vault, [follower, attacker], weth, AMOUNT, attacker, deadline
+        vault_under_attack, [follower, attacker], weth, AMOUNT, attacker, deadline
     )
-    with blocked(funded_vault.SignerNotOwner, watch, signer=attacker):
-        submit(funded_vault, weth, attacker, deadline, addrs, sigs, relayer)
+    with blocked(vault_under_attack.SignerNotOwner, watch, signer=attacker):
+        submit(vault_under_attack, weth, attacker, deadline, addrs, sigs, relayer)
 
 
 def test_withdraw__threshold_met_plus_one_non_owner__reverts_signer_not_owner(
-    funded_vault, watch, signers, weth, attacker, sign_withdrawal, deadline, relayer
+    vault_under_attack, watch, signers, weth, attacker, sign_withdrawal, deadline, relayer
 ):
     # Every listed signer must be an owner: an extra foreign approval is not silently skipped.
     addrs, sigs = sign_withdrawal(
-        funded_vault, [*signers, attacker], weth, AMOUNT, attacker, deadline
+        vault_under_attack, [*signers, attacker], weth, AMOUNT, attacker, deadline
     )
-    with blocked(funded_vault.SignerNotOwner, watch, signer=attacker):
-        submit(funded_vault, weth, attacker, deadline, addrs, sigs, relayer)
+    with blocked(vault_under_attack.SignerNotOwner, watch, signer=attacker):
+        submit(vault_under_attack, weth, attacker, deadline, addrs, sigs, relayer)
 
 
 def test_withdraw__malleated_high_s_signature__reverts_invalid_owner_signature(
-    funded_vault, watch, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, weth, attacker, deadline, relayer
 ):
     addrs, sigs = approvals
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[0]):
-        submit(funded_vault, weth, attacker, deadline, addrs, [malleate(sigs[0]), sigs[1]], relayer)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[0]):
+        submit(
+            vault_under_attack,
+            weth,
+            attacker,
+            deadline,
+            addrs,
+            [malleate(sigs[0]), sigs[1]],
+            relayer,
+        )
 
 
 def test_withdraw__compact_eip2098_signature__reverts_invalid_owner_signature(
-    funded_vault, watch, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, weth, attacker, deadline, relayer
 ):
     addrs, sigs = approvals
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[1]):
-        submit(funded_vault, weth, attacker, deadline, addrs, [sigs[0], compact(sigs[1])], relayer)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[1]):
+        submit(
+            vault_under_attack,
+            weth,
+            attacker,
+            deadline,
+            addrs,
+            [sigs[0], compact(sigs[1])],
+            relayer,
+        )
 
 
 def test_withdraw__owner_signed_smaller_amount__reverts_invalid_owner_signature(
-    funded_vault, watch, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, weth, attacker, deadline, relayer
 ):
     addrs, sigs = approvals
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[0]):
-        submit(funded_vault, weth, attacker, deadline, addrs, sigs, relayer, amount=10 * WETH)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[0]):
+        submit(vault_under_attack, weth, attacker, deadline, addrs, sigs, relayer, amount=10 * WETH)
 
 
 def test_withdraw__owner_signed_other_recipient__reverts_invalid_owner_signature(
-    funded_vault, watch, signers, follower, weth, attacker, sign_withdrawal, deadline, relayer
+    vault_under_attack, watch, signers, follower, weth, attacker, sign_withdrawal, deadline, relayer
 ):
-    addrs, sigs = sign_withdrawal(funded_vault, signers, weth, AMOUNT, follower, deadline)
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[0]):
-        submit(funded_vault, weth, attacker, deadline, addrs, sigs, relayer)
+    addrs, sigs = sign_withdrawal(vault_under_attack, signers, weth, AMOUNT, follower, deadline)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[0]):
+        submit(vault_under_attack, weth, attacker, deadline, addrs, sigs, relayer)
 
 
 def test_withdraw__owner_signed_other_token__reverts_invalid_owner_signature(
-    funded_vault, watch, signers, weth, usdc, attacker, sign_withdrawal, deadline, relayer
+    vault_under_attack, watch, signers, weth, usdc, attacker, sign_withdrawal, deadline, relayer
 ):
-    addrs, sigs = sign_withdrawal(funded_vault, signers, usdc, AMOUNT, attacker, deadline)
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[0]):
-        submit(funded_vault, weth, attacker, deadline, addrs, sigs, relayer)
+    addrs, sigs = sign_withdrawal(vault_under_attack, signers, usdc, AMOUNT, attacker, deadline)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[0]):
+        submit(vault_under_attack, weth, attacker, deadline, addrs, sigs, relayer)
 
 
 def test_withdraw__owner_signed_later_deadline__reverts_invalid_owner_signature(
-    funded_vault, watch, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, weth, attacker, deadline, relayer
 ):
     addrs, sigs = approvals
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[0]):
-        submit(funded_vault, weth, attacker, deadline + 1, addrs, sigs, relayer)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[0]):
+        submit(vault_under_attack, weth, attacker, deadline + 1, addrs, sigs, relayer)
 
 
 def test_withdraw__signatures_swapped_between_signers__reverts_invalid_owner_signature(
-    funded_vault, watch, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, weth, attacker, deadline, relayer
 ):
     addrs, sigs = approvals
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[0]):
-        submit(funded_vault, weth, attacker, deadline, addrs, sigs[::-1], relayer)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[0]):
+        submit(vault_under_attack, weth, attacker, deadline, addrs, sigs[::-1], relayer)
 
 
 def test_withdraw__more_signers_than_signatures__reverts_length_mismatch(
-    funded_vault, watch, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, weth, attacker, deadline, relayer
 ):
     addrs, sigs = approvals
-    with blocked(funded_vault.LengthMismatch, watch, signers=2, signatures=1):
-        submit(funded_vault, weth, attacker, deadline, addrs, sigs[:1], relayer)
+    with blocked(vault_under_attack.LengthMismatch, watch, signers=2, signatures=1):
+        submit(vault_under_attack, weth, attacker, deadline, addrs, sigs[:1], relayer)
 
 
 def test_withdraw__contract_owner_approval_signed_by_wrong_key__reverts_invalid_owner_signature(
@@ -229,68 +247,70 @@ def test_withdraw__one_key_as_eoa_owner_and_eip1271_owner__reverts_signature_reu
 
 
 def test_execute_config__malleated_high_s_signature__reverts_invalid_owner_signature(
-    funded_vault, watch, signers, attacker, sign_config, deadline, relayer
+    vault_under_attack, watch, signers, attacker, sign_config, deadline, relayer
 ):
-    data = funded_vault.addOwner.encode_input(attacker)
-    addrs, sigs = sign_config(funded_vault, signers, data, deadline)
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[1]):
-        funded_vault.executeConfig(
+    data = vault_under_attack.addOwner.encode_input(attacker)
+    addrs, sigs = sign_config(vault_under_attack, signers, data, deadline)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[1]):
+        vault_under_attack.executeConfig(
             data, deadline, addrs, [sigs[0], malleate(sigs[1])], sender=relayer
         )
 
 
 def test_execute_config__owners_signed_other_leader__reverts_invalid_owner_signature(
-    funded_vault, watch, signers, other_leader, attacker, sign_config, deadline, relayer
+    vault_under_attack, watch, signers, other_leader, attacker, sign_config, deadline, relayer
 ):
-    signed = funded_vault.setLeader.encode_input(other_leader)
-    addrs, sigs = sign_config(funded_vault, signers, signed, deadline)
-    forged = funded_vault.setLeader.encode_input(attacker)
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[0]):
-        funded_vault.executeConfig(forged, deadline, addrs, sigs, sender=relayer)
+    signed = vault_under_attack.setLeader.encode_input(other_leader)
+    addrs, sigs = sign_config(vault_under_attack, signers, signed, deadline)
+    forged = vault_under_attack.setLeader.encode_input(attacker)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[0]):
+        vault_under_attack.executeConfig(forged, deadline, addrs, sigs, sender=relayer)
 
 
 def test_execute_config__withdrawal_approval_reused_as_config__reverts_invalid_owner_signature(
-    funded_vault, watch, approvals, attacker, deadline, relayer
+    vault_under_attack, watch, approvals, attacker, deadline, relayer
 ):
     # Distinct EIP-712 types: an approval of one kind never verifies as the other.
     addrs, sigs = approvals
-    data = funded_vault.addOwner.encode_input(attacker)
-    with blocked(funded_vault.InvalidOwnerSignature, watch, signer=addrs[0]):
-        funded_vault.executeConfig(data, deadline, addrs, sigs, sender=relayer)
+    data = vault_under_attack.addOwner.encode_input(attacker)
+    with blocked(vault_under_attack.InvalidOwnerSignature, watch, signer=addrs[0]):
+        vault_under_attack.executeConfig(data, deadline, addrs, sigs, sender=relayer)
 
 
 @pytest.mark.parametrize(
     "call", ["withdraw", "initialize", "executeConfig", "erc20_transfer", "empty"]
 )
 def test_execute_config__fully_approved_non_config_call__reverts_disallowed_config_call(
-    call, funded_vault, watch, signers, weth, attacker, sign_config, deadline, relayer
+    call, vault_under_attack, watch, signers, weth, attacker, sign_config, deadline, relayer
 ):
     data = {
-        "withdraw": funded_vault.withdraw.encode_input(weth, WETH, attacker, deadline, [], []),
-        "initialize": funded_vault.initialize.encode_input(
+        "withdraw": vault_under_attack.withdraw.encode_input(
+            weth, WETH, attacker, deadline, [], []
+        ),
+        "initialize": vault_under_attack.initialize.encode_input(
             ([attacker.address], 1, attacker, (1, 0, 1, 1, 0), attacker, [], [], False)
         ),
-        "executeConfig": funded_vault.executeConfig.encode_input(b"", deadline, [], []),
+        "executeConfig": vault_under_attack.executeConfig.encode_input(b"", deadline, [], []),
         "erc20_transfer": weth.transfer.encode_input(attacker, 10 * WETH),
         "empty": b"",
     }[call]
-    addrs, sigs = sign_config(funded_vault, signers, data, deadline)
+    addrs, sigs = sign_config(vault_under_attack, signers, data, deadline)
     selector = bytes(data[:4]) if data else b"\x00" * 4
-    with blocked(funded_vault.DisallowedConfigCall, watch, selector=selector):
-        funded_vault.executeConfig(data, deadline, addrs, sigs, sender=relayer)
+    with blocked(vault_under_attack.DisallowedConfigCall, watch, selector=selector):
+        vault_under_attack.executeConfig(data, deadline, addrs, sigs, sender=relayer)
 
 
 def test_withdraw__genuine_approvals__pays_the_approved_recipient_only(
-    funded_vault, approvals, weth, attacker, deadline, relayer
+    vault_under_attack, approvals, weth, attacker, deadline, relayer
 ):
     # Control: the approvals the attacks above tamper with are valid as signed.
     addrs, sigs = approvals
-    before = weth.balanceOf(funded_vault)
-    receipt = submit(funded_vault, weth, attacker, deadline, addrs, sigs, relayer)
-    event = receipt.decode_logs(funded_vault.Withdrawn)[0]
+    before = weth.balanceOf(vault_under_attack)
+    receipt = submit(vault_under_attack, weth, attacker, deadline, addrs, sigs, relayer)
+    event = receipt.decode_logs(vault_under_attack.Withdrawn)[0]
     assert (event.to, event.amount, event.nonce) == (attacker.address, AMOUNT, 0)
-    assert weth.balanceOf(funded_vault) == before - AMOUNT
-    assert vault_nonce(funded_vault) == 1
+    assert weth.balanceOf(vault_under_attack) == before - AMOUNT
+    assert vault_nonce(vault_under_attack) == 1
 
 
 @pytest.mark.parametrize("opcode", ["fd", "f3"], ids=["reverts", "returns"])

@@ -11,7 +11,7 @@ FEE_BPS = 100
 
 
 @pytest.fixture
-def fee_token(project, deployer):
+def fee_on_transfer_token(project, deployer):
     return deployer.deploy(project.FeeOnTransferToken, FEE_BPS)
 
 
@@ -20,22 +20,24 @@ def false_token(project, deployer):
     return deployer.deploy(project.ReturnsFalseToken)
 
 
-def test_deposit__fee_on_transfer_token__credits_what_arrived(create_vault, fee_token, depositor):
-    vault = create_vault(assets=[fee_token.address])
-    fee_token.mint(depositor, AMOUNT, sender=depositor)
-    fee_token.approve(vault, AMOUNT, sender=depositor)
+def test_deposit__fee_on_transfer_token__credits_what_arrived(
+    create_vault, fee_on_transfer_token, depositor
+):
+    vault = create_vault(assets=[fee_on_transfer_token.address])
+    fee_on_transfer_token.mint(depositor, AMOUNT, sender=depositor)
+    fee_on_transfer_token.approve(vault, AMOUNT, sender=depositor)
 
-    receipt = vault.deposit(fee_token, AMOUNT, sender=depositor)
+    receipt = vault.deposit(fee_on_transfer_token, AMOUNT, sender=depositor)
 
     arrived = AMOUNT - AMOUNT * FEE_BPS // 10_000
     event = receipt.decode_logs(vault.Deposited)[0]
     assert (event["from"], event.token, event.amount) == (
         depositor.address,
-        fee_token.address,
+        fee_on_transfer_token.address,
         arrived,
     )
-    assert fee_token.balanceOf(vault) == arrived
-    assert fee_token.balanceOf(depositor) == 0
+    assert fee_on_transfer_token.balanceOf(vault) == arrived
+    assert fee_on_transfer_token.balanceOf(depositor) == 0
 
 
 def test_withdraw__token_returns_false__reverts_safe_erc20_failed_operation_and_keeps_nonce(

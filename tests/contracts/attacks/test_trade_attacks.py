@@ -32,53 +32,57 @@ def scam_token(project, deployer, list_token):
 
 
 @pytest.fixture
-def lying_venue(project, deployer, funded_vault, factory, admin, signers, execute_config, usdc):
+def lying_venue_per_test(
+    project, deployer, vault_under_attack, factory, admin, signers, execute_config, usdc
+):
     """A venue that keeps the input, allowed by the owners and the platform (both fooled)."""
     venue = deployer.deploy(project.LyingVenue)
-    execute_config(funded_vault, signers, funded_vault.setVenueAllowed.encode_input(venue, True))
+    execute_config(
+        vault_under_attack, signers, vault_under_attack.setVenueAllowed.encode_input(venue, True)
+    )
     factory.setVenueAllowed(venue, True, sender=admin)
     usdc.mint(venue, 10_000 * USDC, sender=deployer)
     return venue
 
 
 def test_mirror__scam_token_out_with_pair_and_feed__reverts_asset_not_allowed(
-    funded_vault, scam_token, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, scam_token, make_intent, sign_intent, trade_watch, relayer
 ):
     intent, sig = sign_intent(make_intent(token_out=scam_token.address))
     watch = trade_watch(intent, tokens=[scam_token])
-    with blocked(funded_vault.AssetNotAllowed, watch, asset=scam_token):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.AssetNotAllowed, watch, asset=scam_token):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__scam_token_in__reverts_asset_not_allowed(
-    funded_vault, scam_token, weth, make_intent, sign_intent, trade_watch, relayer, deployer
+    vault_under_attack, scam_token, weth, make_intent, sign_intent, trade_watch, relayer, deployer
 ):
     # Airdropped junk that a leader wants the vault to sell.
-    scam_token.mint(funded_vault, 10 * WETH, sender=deployer)
+    scam_token.mint(vault_under_attack, 10 * WETH, sender=deployer)
     intent, sig = sign_intent(make_intent(token_in=scam_token.address, token_out=weth.address))
     watch = trade_watch(intent, tokens=[scam_token])
-    with blocked(funded_vault.AssetNotAllowed, watch, asset=scam_token):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.AssetNotAllowed, watch, asset=scam_token):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__same_token_in_and_out__reverts_identical_tokens(
-    funded_vault, weth, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, weth, make_intent, sign_intent, trade_watch, relayer
 ):
     intent, sig = sign_intent(make_intent(token_out=weth.address))
-    with blocked(funded_vault.IdenticalTokens, trade_watch(intent), token=weth):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.IdenticalTokens, trade_watch(intent), token=weth):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__unlisted_venue__reverts_venue_not_allowed(
-    funded_vault, second_venue, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, second_venue, make_intent, sign_intent, trade_watch, relayer
 ):
     intent, sig = sign_intent(make_intent(venue=second_venue.address))
-    with blocked(funded_vault.VenueNotAllowed, trade_watch(intent), venue=second_venue):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.VenueNotAllowed, trade_watch(intent), venue=second_venue):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__venue_allowed_by_vault_but_disallowed_globally__reverts_venue_not_allowed(
-    funded_vault,
+    vault_under_attack,
     second_venue,
     signers,
     execute_config,
@@ -88,27 +92,29 @@ def test_mirror__venue_allowed_by_vault_but_disallowed_globally__reverts_venue_n
     relayer,
 ):
     execute_config(
-        funded_vault, signers, funded_vault.setVenueAllowed.encode_input(second_venue, True)
+        vault_under_attack,
+        signers,
+        vault_under_attack.setVenueAllowed.encode_input(second_venue, True),
     )
-    assert funded_vault.isVenueAllowed(second_venue)
+    assert vault_under_attack.isVenueAllowed(second_venue)
 
     intent, sig = sign_intent(make_intent(venue=second_venue.address))
-    with blocked(funded_vault.VenueNotAllowed, trade_watch(intent), venue=second_venue):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.VenueNotAllowed, trade_watch(intent), venue=second_venue):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__venue_globally_revoked_after_vault_allowed_it__reverts_venue_not_allowed(
-    funded_vault, venue, factory, admin, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, venue, factory, admin, make_intent, sign_intent, trade_watch, relayer
 ):
     # The platform's emergency brake on a compromised venue works for every vault at once.
     factory.setVenueAllowed(venue, False, sender=admin)
     intent, sig = sign_intent(make_intent())
-    with blocked(funded_vault.VenueNotAllowed, trade_watch(intent), venue=venue):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.VenueNotAllowed, trade_watch(intent), venue=venue):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__pool_dumped_far_below_oracle__reverts_insufficient_output(
-    funded_vault,
+    vault_under_attack,
     weth,
     usdc,
     weth_usdc_pair,
@@ -131,72 +137,72 @@ def test_mirror__pool_dumped_far_below_oracle__reverts_insufficient_output(
 
     intent, sig = sign_intent(make_intent())
     watch = trade_watch(intent, holders=[weth_usdc_pair])
-    with blocked(funded_vault.InsufficientOutput, watch, minimum=BOUND):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.InsufficientOutput, watch, minimum=BOUND):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__leader_limit_above_market__reverts_insufficient_output(
-    funded_vault, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, make_intent, sign_intent, trade_watch, relayer
 ):
     # minPrice 3,500 USDC per WETH (1e18-scaled raw units) is above both the pool and the oracle.
     intent, sig = sign_intent(make_intent(min_price=3_500 * USDC))
-    with blocked(funded_vault.InsufficientOutput, trade_watch(intent), minimum=3_500 * USDC):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    with blocked(vault_under_attack.InsufficientOutput, trade_watch(intent), minimum=3_500 * USDC):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__stale_oracle_answer__reverts_stale_oracle_price(
-    funded_vault, system, oracle, make_intent, sign_intent, trade_watch, relayer, chain
+    vault_under_attack, system, oracle, make_intent, sign_intent, trade_watch, relayer, chain
 ):
     feed = system.feeds["WETH"]
     feed.setUpdatedAt(chain.pending_timestamp - DEFAULT_POLICY[2] - 60, sender=relayer)
     intent, sig = sign_intent(make_intent())
     watch = trade_watch(intent)
     with blocked(oracle.StaleOraclePrice, watch, feed=feed, maxAge=DEFAULT_POLICY[2]):
-        funded_vault.mirror(intent, sig, sender=relayer)
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__oracle_answer_from_the_future__reverts_stale_oracle_price(
-    funded_vault, system, oracle, make_intent, sign_intent, trade_watch, relayer, chain
+    vault_under_attack, system, oracle, make_intent, sign_intent, trade_watch, relayer, chain
 ):
     feed = system.feeds["USDC"]
     feed.setUpdatedAt(chain.pending_timestamp + HOUR, sender=relayer)
     intent, sig = sign_intent(make_intent())
     with blocked(oracle.StaleOraclePrice, trade_watch(intent), feed=feed):
-        funded_vault.mirror(intent, sig, sender=relayer)
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__zero_oracle_answer__reverts_invalid_oracle_price(
-    funded_vault, system, oracle, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, system, oracle, make_intent, sign_intent, trade_watch, relayer
 ):
     feed = system.feeds["WETH"]
     feed.setAnswer(0, sender=relayer)
     intent, sig = sign_intent(make_intent())
     with blocked(oracle.InvalidOraclePrice, trade_watch(intent), feed=feed, answer=0):
-        funded_vault.mirror(intent, sig, sender=relayer)
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__negative_oracle_answer__reverts_invalid_oracle_price(
-    funded_vault, system, oracle, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, system, oracle, make_intent, sign_intent, trade_watch, relayer
 ):
     feed = system.feeds["USDC"]
     feed.setAnswer(-1, sender=relayer)
     intent, sig = sign_intent(make_intent())
     with blocked(oracle.InvalidOraclePrice, trade_watch(intent), feed=feed, answer=-1):
-        funded_vault.mirror(intent, sig, sender=relayer)
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__fraction_above_policy__reverts_fraction_too_large(
-    funded_vault, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, make_intent, sign_intent, trade_watch, relayer
 ):
     max_fraction = DEFAULT_POLICY[0]
     intent, sig = sign_intent(make_intent(fraction_bps=max_fraction + 1))
     with blocked(
-        funded_vault.FractionTooLarge,
+        vault_under_attack.FractionTooLarge,
         trade_watch(intent),
         fractionBps=max_fraction + 1,
         maxFractionBps=max_fraction,
     ):
-        funded_vault.mirror(intent, sig, sender=relayer)
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__second_trade_on_one_trade_per_day_policy__reverts_daily_trade_limit_reached(
@@ -216,36 +222,41 @@ def test_mirror__second_trade_on_one_trade_per_day_policy__reverts_daily_trade_l
 
 
 def test_mirror__lying_venue_keeps_input_and_pays_less_than_bound__reverts_insufficient_output(
-    funded_vault, lying_venue, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, lying_venue_per_test, make_intent, sign_intent, trade_watch, relayer
 ):
-    lying_venue.configure(1_000 * USDC, 1_000 * USDC, sender=relayer)
-    intent, sig = sign_intent(make_intent(venue=lying_venue.address))
-    watch = trade_watch(intent, holders=[lying_venue])
-    with blocked(funded_vault.InsufficientOutput, watch, received=1_000 * USDC, minimum=BOUND):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    lying_venue_per_test.configure(1_000 * USDC, 1_000 * USDC, sender=relayer)
+    intent, sig = sign_intent(make_intent(venue=lying_venue_per_test.address))
+    watch = trade_watch(intent, holders=[lying_venue_per_test])
+    with blocked(
+        vault_under_attack.InsufficientOutput, watch, received=1_000 * USDC, minimum=BOUND
+    ):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__lying_venue_pays_nothing_but_claims_a_fortune__reverts_insufficient_output(
-    funded_vault, lying_venue, make_intent, sign_intent, trade_watch, relayer
+    vault_under_attack, lying_venue_per_test, make_intent, sign_intent, trade_watch, relayer
 ):
-    lying_venue.configure(0, 10**30, sender=relayer)
-    assert lying_venue.quote(lying_venue, lying_venue, 1) == 10**30
-    intent, sig = sign_intent(make_intent(venue=lying_venue.address))
-    watch = trade_watch(intent, holders=[lying_venue])
-    with blocked(funded_vault.InsufficientOutput, watch, received=0, minimum=BOUND):
-        funded_vault.mirror(intent, sig, sender=relayer)
+    lying_venue_per_test.configure(0, 10**30, sender=relayer)
+    assert lying_venue_per_test.quote(lying_venue_per_test, lying_venue_per_test, 1) == 10**30
+    intent, sig = sign_intent(make_intent(venue=lying_venue_per_test.address))
+    watch = trade_watch(intent, holders=[lying_venue_per_test])
+    with blocked(vault_under_attack.InsufficientOutput, watch, received=0, minimum=BOUND):
+        vault_under_attack.mirror(intent, sig, sender=relayer)
 
 
 def test_mirror__lying_venue_paying_the_bound__is_the_worst_a_bad_venue_can_do(
-    funded_vault, lying_venue, weth, usdc, make_intent, sign_intent, relayer
+    vault_under_attack, lying_venue_per_test, weth, usdc, make_intent, sign_intent, relayer
 ):
     # Control: the bound is the floor, not a formality. A venue paying exactly the bound gets
     # through, and the vault ends with at least 99 % of the oracle value of what it sold.
-    lying_venue.configure(BOUND, 10**30, sender=relayer)
-    intent, sig = sign_intent(make_intent(venue=lying_venue.address))
-    weth_before, usdc_before = weth.balanceOf(funded_vault), usdc.balanceOf(funded_vault)
-    receipt = funded_vault.mirror(intent, sig, sender=relayer)
-    event = receipt.decode_logs(funded_vault.Mirrored)[0]
+    lying_venue_per_test.configure(BOUND, 10**30, sender=relayer)
+    intent, sig = sign_intent(make_intent(venue=lying_venue_per_test.address))
+    weth_before, usdc_before = (
+        weth.balanceOf(vault_under_attack),
+        usdc.balanceOf(vault_under_attack),
+    )
+    receipt = vault_under_attack.mirror(intent, sig, sender=relayer)
+    event = receipt.decode_logs(vault_under_attack.Mirrored)[0]
     assert (event.amountIn, event.amountOut, event.oracleOut) == (WETH, BOUND, ORACLE_OUT)
-    assert weth.balanceOf(funded_vault) == weth_before - WETH
-    assert usdc.balanceOf(funded_vault) == usdc_before + BOUND
+    assert weth.balanceOf(vault_under_attack) == weth_before - WETH
+    assert usdc.balanceOf(vault_under_attack) == usdc_before + BOUND

@@ -688,7 +688,7 @@ class VaultMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def world(
+def vault_world(
     chain,
     chain_id,
     raw_chain,
@@ -726,9 +726,9 @@ def world(
     )
 
 
-def test_vault__random_operation_sequences__keep_invariants_1_to_4_and_6(world):
+def test_vault__random_operation_sequences__keep_invariants_1_to_4_and_6(vault_world):
     run_state_machine_as_test(
-        lambda: VaultMachine(world),
+        lambda: VaultMachine(vault_world),
         settings=settings(
             max_examples=15,
             stateful_step_count=30,

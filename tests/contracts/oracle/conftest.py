@@ -68,7 +68,7 @@ def priced(project, deployer, admin, price_oracle):
 
 
 @pytest.fixture
-def pair(priced):
+def feed_pair(priced):
     """A default (in, out) pair: an 18-decimal token on an 8-decimal feed into a 6-decimal one."""
     return priced[("in", 18, 8)], priced[("out", 6, 8)]
 

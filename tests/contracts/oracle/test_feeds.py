@@ -29,9 +29,9 @@ def test_set_feed__by_feed_admin__emits_and_caches_decimals(price_oracle, token,
 
 
 def test_set_feed__replacing_a_feed__quotes_use_the_new_one(
-    price_oracle, pair, project, deployer, feed_admin
+    price_oracle, feed_pair, project, deployer, feed_admin
 ):
-    a, b = pair
+    a, b = feed_pair
     answer = (
         a.answer * 2 * 10**10
     )  # twice the price, on an 18-decimal feed instead of an 8-decimal one
@@ -81,9 +81,9 @@ def test_set_feed__zero_address__reverts_zero_address(price_oracle, token, feed,
 
 
 def test_remove_feed__by_feed_admin__emits_zero_feed_and_quotes_revert(
-    price_oracle, pair, feed_admin
+    price_oracle, feed_pair, feed_admin
 ):
-    a, b = pair
+    a, b = feed_pair
 
     receipt = price_oracle.removeFeed(a.token, sender=feed_admin)
 
@@ -105,9 +105,9 @@ def test_remove_feed__not_set__reverts_feed_not_set(price_oracle, token, feed_ad
 
 
 def test_remove_feed__by_stranger__reverts_unauthorized_and_keeps_feed(
-    price_oracle, pair, attacker
+    price_oracle, feed_pair, attacker
 ):
-    a, _ = pair
+    a, _ = feed_pair
     with reverts(
         price_oracle.AccessControlUnauthorizedAccount,
         account=attacker,

@@ -15,16 +15,16 @@ GRACE = HOUR
 
 
 @pytest.fixture
-def heartbeats(price_oracle, pair, admin):
+def heartbeats(price_oracle, feed_pair, admin):
     """The `in` token's feed takes answers up to 1 h old, the `out` token's (a stablecoin) 24 h."""
-    a, b = pair
+    a, b = feed_pair
     price_oracle.setFeedMaxAge(a.token, HOUR, sender=admin)
     price_oracle.setFeedMaxAge(b.token, DAY, sender=admin)
     return a, b
 
 
-def test_set_feed_max_age__feed_admin__stored_and_emitted(price_oracle, pair, admin):
-    a, _ = pair
+def test_set_feed_max_age__feed_admin__stored_and_emitted(price_oracle, feed_pair, admin):
+    a, _ = feed_pair
 
     receipt = price_oracle.setFeedMaxAge(a.token, HOUR, sender=admin)
 
@@ -33,8 +33,8 @@ def test_set_feed_max_age__feed_admin__stored_and_emitted(price_oracle, pair, ad
     assert (event.token, event.maxAge) == (a.token.address, HOUR)
 
 
-def test_set_feed_max_age__stranger__reverts_unauthorized(price_oracle, pair, attacker):
-    a, _ = pair
+def test_set_feed_max_age__stranger__reverts_unauthorized(price_oracle, feed_pair, attacker):
+    a, _ = feed_pair
     with reverts(price_oracle.AccessControlUnauthorizedAccount, account=attacker.address):
         price_oracle.setFeedMaxAge(a.token, 1, sender=attacker)
     assert price_oracle.maxAgeOf(a.token) == 0
@@ -126,9 +126,9 @@ def test_set_sequencer_uptime_feed__stranger__reverts_unauthorized(price_oracle,
 
 @pytest.mark.parametrize("method", ["quote", "quoteCached"])
 def test_quote__sequencer_down__reverts_sequencer_down(
-    method, price_oracle, pair, sequencer, deployer, relayer
+    method, price_oracle, feed_pair, sequencer, deployer, relayer
 ):
-    a, b = pair
+    a, b = feed_pair
     sequencer.setAnswer(1, sender=deployer)
 
     with reverts(price_oracle.SequencerDown):
@@ -137,12 +137,12 @@ def test_quote__sequencer_down__reverts_sequencer_down(
 
 @pytest.mark.parametrize("method", ["quote", "quoteCached"])
 def test_quote__sequencer_back_up_within_the_grace_period__reverts_then_quotes_after_it(
-    method, price_oracle, pair, sequencer, chain, deployer, relayer
+    method, price_oracle, feed_pair, sequencer, chain, deployer, relayer
 ):
-    a, b = pair
+    a, b = feed_pair
     up_since = chain.pending_timestamp
     sequencer.setUpdatedAt(up_since, sender=deployer)  # status changed (back up) just now
-    for priced in pair:
+    for priced in feed_pair:
         priced.feed.setUpdatedAt(up_since, sender=deployer)
     chain.pending_timestamp = up_since + GRACE
 
@@ -155,19 +155,19 @@ def test_quote__sequencer_back_up_within_the_grace_period__reverts_then_quotes_a
 
 
 def test_quote__sequencer_feed_without_a_round__reverts_grace_period_not_over(
-    price_oracle, pair, sequencer, deployer
+    price_oracle, feed_pair, sequencer, deployer
 ):
-    a, b = pair
+    a, b = feed_pair
     sequencer.setUpdatedAt(0, sender=deployer)
     with reverts(price_oracle.SequencerGracePeriodNotOver, upSince=0, gracePeriod=GRACE):
         price_oracle.quote(a.token, b.token, 10**18, LONG)
 
 
 def test_quote__sequencer_check_switched_off__quotes_whatever_the_old_feed_says(
-    price_oracle, pair, sequencer, admin, deployer
+    price_oracle, feed_pair, sequencer, admin, deployer
 ):
-    a, b = pair
-    for priced in pair:
+    a, b = feed_pair
+    for priced in feed_pair:
         priced.feed.setAnswer(priced.answer, sender=deployer)
     sequencer.setAnswer(1, sender=deployer)
     price_oracle.setSequencerUptimeFeed("0x" + "00" * 20, 0, sender=admin)

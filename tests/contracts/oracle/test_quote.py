@@ -47,13 +47,13 @@ def test_quote__known_values__match_hand_computation(price_oracle, priced):
     assert price_oracle.quote(a.token, b.token, 10**18, NO_AGE_LIMIT) == 3_123_842_458
 
 
-def test_quote__zero_amount__is_zero(price_oracle, pair):
-    a, b = pair
+def test_quote__zero_amount__is_zero(price_oracle, feed_pair):
+    a, b = feed_pair
     assert price_oracle.quote(a.token, b.token, 0, NO_AGE_LIMIT) == 0
 
 
-def test_quote__same_token__returns_the_amount(price_oracle, pair):
-    a, _ = pair
+def test_quote__same_token__returns_the_amount(price_oracle, feed_pair):
+    a, _ = feed_pair
     assert price_oracle.quote(a.token, a.token, 123_456_789, NO_AGE_LIMIT) == 123_456_789
 
 
@@ -65,18 +65,18 @@ def test_quote__same_token__returns_the_amount(price_oracle, pair):
 
 
 @pytest.fixture
-def updated_at(chain, pair, deployer):
-    """Both feeds of `pair` last updated at one known second; returns it."""
+def updated_at(chain, feed_pair, deployer):
+    """Both feeds of `feed_pair` last updated at one known second; returns it."""
     now = chain.pending_timestamp
-    for priced_token in pair:
+    for priced_token in feed_pair:
         priced_token.feed.setUpdatedAt(now, sender=deployer)
     return now
 
 
 def test_quote__answer_exactly_max_age_old__is_accepted(
-    price_oracle, pair, updated_at, chain, relayer
+    price_oracle, feed_pair, updated_at, chain, relayer
 ):
-    a, b = pair
+    a, b = feed_pair
     chain.pending_timestamp = updated_at + MAX_AGE
     receipt = price_oracle.quote.transact(a.token, b.token, 10**18, MAX_AGE, sender=relayer)
     assert receipt.return_value == expected_quote(10**18, a, b)
@@ -84,9 +84,9 @@ def test_quote__answer_exactly_max_age_old__is_accepted(
 
 @pytest.mark.parametrize("stale_side", ["in", "out"])
 def test_quote__answer_one_second_too_old__reverts_stale_oracle_price(
-    price_oracle, pair, updated_at, chain, relayer, deployer, stale_side
+    price_oracle, feed_pair, updated_at, chain, relayer, deployer, stale_side
 ):
-    a, b = pair
+    a, b = feed_pair
     stale = a if stale_side == "in" else b
     fresh = b if stale_side == "in" else a
     fresh.feed.setUpdatedAt(updated_at + 1, sender=deployer)
@@ -99,17 +99,17 @@ def test_quote__answer_one_second_too_old__reverts_stale_oracle_price(
 
 
 def test_quote__updated_in_the_future__reverts_stale_oracle_price(
-    price_oracle, pair, chain, deployer
+    price_oracle, feed_pair, chain, deployer
 ):
-    a, b = pair
+    a, b = feed_pair
     future = chain.blocks.head.timestamp + 1_000
     a.feed.setUpdatedAt(future, sender=deployer)
     with reverts(price_oracle.StaleOraclePrice, feed=a.feed, updatedAt=future):
         price_oracle.quote(a.token, b.token, 10**18, NO_AGE_LIMIT)
 
 
-def test_quote__never_updated__reverts_stale_oracle_price(price_oracle, pair, deployer):
-    a, b = pair
+def test_quote__never_updated__reverts_stale_oracle_price(price_oracle, feed_pair, deployer):
+    a, b = feed_pair
     b.feed.setUpdatedAt(0, sender=deployer)
     with reverts(price_oracle.StaleOraclePrice, feed=b.feed, updatedAt=0):
         price_oracle.quote(a.token, b.token, 10**18, NO_AGE_LIMIT)
@@ -121,9 +121,9 @@ def test_quote__never_updated__reverts_stale_oracle_price(price_oracle, pair, de
 @pytest.mark.parametrize("answer", [0, -1, -(2**255)])
 @pytest.mark.parametrize("side", ["in", "out"])
 def test_quote__zero_or_negative_answer__reverts_invalid_oracle_price(
-    price_oracle, pair, deployer, answer, side
+    price_oracle, feed_pair, deployer, answer, side
 ):
-    a, b = pair
+    a, b = feed_pair
     bad = a if side == "in" else b
     bad.feed.setAnswer(answer, sender=deployer)
     with reverts(price_oracle.InvalidOraclePrice, feed=bad.feed, answer=answer):
@@ -131,8 +131,8 @@ def test_quote__zero_or_negative_answer__reverts_invalid_oracle_price(
 
 
 @pytest.mark.parametrize("side", ["in", "out"])
-def test_quote__token_without_feed__reverts_feed_not_set(price_oracle, pair, token, side):
-    priced_token = pair[0].token
+def test_quote__token_without_feed__reverts_feed_not_set(price_oracle, feed_pair, token, side):
+    priced_token = feed_pair[0].token
     token_in, token_out = (token, priced_token) if side == "in" else (priced_token, token)
     with reverts(price_oracle.FeedNotSet, token=token):
         price_oracle.quote(token_in, token_out, 10**18, NO_AGE_LIMIT)

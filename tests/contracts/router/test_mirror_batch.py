@@ -36,7 +36,7 @@ def funded(create_vault, weth, deployer):
 
 
 @pytest.fixture
-def followers(funded):
+def follower_vaults(funded):
     """Three vaults following the leader, holding 3, 5 and 7 WETH (plus a few wei, so shares
     round).
     """
@@ -65,20 +65,20 @@ def _batch(receipt, router):
 
 
 def test_mirror_batch__three_followers__each_sells_its_own_share_and_count_is_returned(
-    router, registry, followers, signed, weth, usdc, relayer
+    router, registry, follower_vaults, signed, weth, usdc, relayer
 ):
     args, sig = signed
     digest = bytes(registry.intentDigest(args))
-    before = [(weth.balanceOf(v), usdc.balanceOf(v)) for v in followers]
+    before = [(weth.balanceOf(v), usdc.balanceOf(v)) for v in follower_vaults]
 
-    receipt = router.mirrorBatch(args, sig, followers, sender=relayer)
+    receipt = router.mirrorBatch(args, sig, follower_vaults, sender=relayer)
 
     assert receipt.return_value == 3
     assert _batch(receipt, router) == (digest, 3, 0)
     assert _skips(receipt, router) == []
-    mirrored = {e.contract_address: e for e in receipt.decode_logs(followers[0].Mirrored)}
-    assert set(mirrored) == {v.address for v in followers}
-    for vault, (weth_before, usdc_before) in zip(followers, before, strict=True):
+    mirrored = {e.contract_address: e for e in receipt.decode_logs(follower_vaults[0].Mirrored)}
+    assert set(mirrored) == {v.address for v in follower_vaults}
+    for vault, (weth_before, usdc_before) in zip(follower_vaults, before, strict=True):
         event = mirrored[vault.address]
         assert event.amountIn == weth_before * FRACTION_BPS // 10_000
         assert bytes(event.digest) == digest
@@ -260,7 +260,7 @@ def test_mirror_batch__empty_list__reverts_empty_batch(router, signed, relayer):
 def test_mirror_batch__intent_the_registry_refuses__reverts_the_whole_batch_with_its_error(
     router,
     registry,
-    followers,
+    follower_vaults,
     make_intent,
     sign_intent,
     leader,
@@ -284,35 +284,35 @@ def test_mirror_batch__intent_the_registry_refuses__reverts_the_whole_batch_with
     else:
         args, sig = sign_intent(make_intent(fraction_bps=0))
         expected = (registry.InvalidFraction, dict(fractionBps=0))
-    before = [weth.balanceOf(v) for v in followers]
+    before = [weth.balanceOf(v) for v in follower_vaults]
 
     error, inputs = expected
     with reverts(error, **inputs):
-        router.mirrorBatch(args, sig, followers, sender=relayer)
+        router.mirrorBatch(args, sig, follower_vaults, sender=relayer)
 
-    assert [weth.balanceOf(v) for v in followers] == before
-    assert not any(v.isIntentExecuted(args[0], args[6]) for v in followers)
+    assert [weth.balanceOf(v) for v in follower_vaults] == before
+    assert not any(v.isIntentExecuted(args[0], args[6]) for v in follower_vaults)
 
 
 # ----------------------------------------------------------------------------- nothing left behind
 
 
 def test_mirror_batch__afterwards__router_holds_no_tokens_and_no_allowances(
-    router, system, followers, funded, signed, weth, usdc, relayer, follower
+    router, system, follower_vaults, funded, signed, weth, usdc, relayer, follower
 ):
     blocked = funded()
     blocked.pause(sender=follower)
     args, sig = signed
     pair = system.venue.pairFor(weth, usdc)
 
-    router.mirrorBatch(args, sig, [*followers, blocked], sender=relayer)
+    router.mirrorBatch(args, sig, [*follower_vaults, blocked], sender=relayer)
 
     for token in (weth, usdc):
         assert token.balanceOf(router) == 0
         assert token.balanceOf(system.venue) == 0
-        for spender in (system.venue.address, pair, *(v.address for v in followers)):
+        for spender in (system.venue.address, pair, *(v.address for v in follower_vaults)):
             assert token.allowance(router, spender) == 0
-        for vault in (*followers, blocked):
+        for vault in (*follower_vaults, blocked):
             for spender in (router.address, system.venue.address, pair):
                 assert token.allowance(vault, spender) == 0
 
