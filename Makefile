@@ -4,6 +4,7 @@
 #   make build    compile the contracts when their sources or compiler settings changed
 #   make test     build, then run the suite with ape on anvil (TESTS="paths -k expr" for a part)
 #   make test-lane-NAME  one lane of the suite (contracts, services, platform: toolchain/lanes.py)
+#   make screenshots  the browser tests, refreshing the committed docs/screenshots
 #   make gas-report  the venue tests under `ape test --gas` (Ape's gas report path, in CI)
 #   make slither  Slither gate: fails on untriaged High/Medium findings (reports/ for details)
 #   make lint     ruff check and format check
@@ -26,7 +27,7 @@ ANVIL_START_TIMEOUT ?= 180
 # router's tests are far slower traced (test_mirror_batch.py alone: 14 tests in 6 minutes).
 GAS_REPORT_TESTS ?= tests/contracts/venue
 
-.PHONY: help setup build test gas-report slither lint demo gas-check outdated
+.PHONY: help setup build test screenshots gas-report slither lint demo gas-check outdated
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -56,6 +57,10 @@ endif
 # lane's slowest tests in every CI log, for whoever next has to make the suite faster.
 test-lane-%:
 	$(RUN_TESTS) --lane $* -- --durations=15
+
+# The browser tests with UPDATE_SCREENSHOTS=1: they refresh docs/screenshots (tests/web/conftest.py).
+screenshots: build
+	UPDATE_SCREENSHOTS=1 $(RUN_TESTS) -- tests/web
 
 gas-report: build
 	python toolchain/run_tests.py --anvil-timeout $(ANVIL_START_TIMEOUT) -- --gas $(GAS_REPORT_TESTS)

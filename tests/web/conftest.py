@@ -8,6 +8,7 @@ Everything heavy is module-scoped: one chain deployment, one server and one brow
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,12 @@ from tests.utils.server_process import indexed_through, poll_until, running_serv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DIST = REPO_ROOT / "web" / "dist"
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+# Every run writes its screenshots under reports/ (not committed); `make screenshots` sets
+# UPDATE_SCREENSHOTS=1 to refresh the committed images in docs/screenshots after a visible change
+# (otherwise every test run would rewrite them with a few pixels of rendering noise).
+SCREENSHOTS = REPO_ROOT / (
+    "docs/screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "reports/screenshots"
+)
 WALLET_JS = (Path(__file__).parent / "wallet.js").read_text()
 AXE_JS = REPO_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
