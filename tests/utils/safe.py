@@ -6,17 +6,19 @@ from collections.abc import Sequence
 
 from eth_utils import to_checksum_address
 
-from backend.chain.actions import Actions, Key
+from backend.chain.actions import Key
+from backend.chain.client import ChainClient
 from backend.chain.deploy import npm_abi
-from backend.chain.tx import created_address
+from backend.chain.tx import UnlockedSender, created_address
 
 ZERO = "0x" + "00" * 20
 
 
-def deploy_safe(actions: Actions, deployer: Key, owners: Sequence[Key], threshold: int) -> str:
+def deploy_safe(client: ChainClient, deployer: Key, owners: Sequence[Key], threshold: int) -> str:
     """A Safe proxy owned by `owners` (`threshold` of them), with the CompatibilityFallbackHandler
-    that answers `isValidSignature` for it; singleton, factory and handler deployed fresh."""
-    sender = actions.sender(deployer)
+    that answers `isValidSignature` for it; singleton, factory and handler deployed fresh from
+    `deployer` (an account the node holds unlocked)."""
+    sender = UnlockedSender(client, deployer.address)
     singleton, factory, handler = (
         created_address(sender.send(None, npm_abi(name).deploy_data()))
         for name in ("Safe", "SafeProxyFactory", "CompatibilityFallbackHandler")
@@ -27,6 +29,6 @@ def deploy_safe(actions: Actions, deployer: Key, owners: Sequence[Key], threshol
     create = npm_abi("SafeProxyFactory").call_data(
         "createProxyWithNonce", singleton, initializer, 0
     )
-    proxy = to_checksum_address(actions.client.call(factory, create)[-20:])
+    proxy = to_checksum_address(client.call(factory, create)[-20:])
     sender.send(factory, create)
     return proxy

@@ -191,7 +191,7 @@ def vault_with_a_safe_owner(stack: System, safe_owners: list[int], salt: int) ->
     `safe_owners`, with 1 WETH."""
     a = stack.actions
     keys = [Key.anvil(i) for i in safe_owners]
-    safe = deploy_safe(a, Key.anvil(DEPLOYER), keys, threshold=len(keys))
+    safe = deploy_safe(a.client, Key.anvil(DEPLOYER), keys, threshold=len(keys))
     # A contract owner has no key: create_vault only reads the owners' addresses.
     owners = [Key.anvil(FIRST), Key(safe, private_key="")]
     vault = a.create_vault(

@@ -131,7 +131,7 @@ class IdentityEnv:
     def safe(self, owners: list[Key], threshold: int) -> str:
         """A real Safe 1.4.1 proxy (npm bytecode) owned by `owners`, with the
         CompatibilityFallbackHandler that answers EIP-1271 for it."""
-        return deploy_safe(self.chain.actions, self.chain.deployer, owners, threshold)
+        return deploy_safe(self.chain.client, self.chain.deployer, owners, threshold)
 
     def safe_sign(self, safe: str, owners: list[Key], text: str) -> str:
         """The Safe's EIP-1271 signature of the sign-in text, as Safe's tooling makes it: each

@@ -23,8 +23,9 @@ from backend.chain.deploy import Deployment, deploy_system, npm_abi
 from backend.chain.deploy_run import run_deploy, safe_batch_file
 from backend.chain.node import AnvilNode, anvil, start_anvil
 from backend.chain.safe_tx_builder import checksum
-from backend.chain.tx import UnlockedSender, created_address
+from backend.chain.tx import UnlockedSender
 from backend.exceptions import DeploymentError
+from tests.utils.safe import deploy_safe
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # A chain id that is not a development chain's: anvil run as "a real network".
@@ -134,20 +135,6 @@ def _sender(client: ChainClient, index: int) -> UnlockedSender:
     return UnlockedSender(client, Key.anvil(index).address)
 
 
-def _safe(client: ChainClient, owner: Key) -> str:
-    """A real Safe 1.4.1 proxy (npm bytecode), 1-of-1 owned by `owner`."""
-    sender = _sender(client, 9)
-    singleton, factory = (
-        created_address(sender.send(None, npm_abi(name).deploy_data()))
-        for name in ("Safe", "SafeProxyFactory")
-    )
-    setup = npm_abi("Safe").call_data("setup", [owner.address], 1, ZERO, b"", ZERO, ZERO, 0, ZERO)
-    create = npm_abi("SafeProxyFactory").call_data("createProxyWithNonce", singleton, setup, 0)
-    proxy = to_checksum_address(client.call(factory, create)[-20:])
-    sender.send(factory, create)
-    return proxy
-
-
 def _execute_batch(client: ChainClient, safe: str, owner: Key, batch: dict) -> None:
     """Each transaction of a Transaction Builder batch, encoded from its own contractMethod and
     contractInputsValues (as the app does) and executed by the Safe on its owner's approval."""
@@ -248,7 +235,7 @@ def test_deploy__safe_admin__batch_for_the_safe__executed__rerun_finds_nothing_t
     testnet_client, networks_file, tmp_path
 ):
     owner = Key.anvil(1)
-    safe = _safe(testnet_client, owner)
+    safe = deploy_safe(testnet_client, Key.anvil(9), [owner], threshold=1)
     out = tmp_path / "deployments" / f"{TESTNET_ID}.json"
     report, path = run_deploy(
         testnet_client, _sender(testnet_client, 0), admin=safe, out=out, networks_file=networks_file
