@@ -273,3 +273,46 @@ def test_proposal__cosigned_for_a_2_of_2_safe_by_both_its_owners(
         (Key.anvil(FIRST).address.lower(), "ecdsa"),
         (safe.lower(), "eip1271"),
     }
+
+
+def test_config_change__risk_policy_edited_from_the_filled_in_one__cosigned_and_executed(
+    stack: System, open_page: OpenPage, deposited_vault: str
+):
+    before = _policy(stack, deposited_vault)
+    proposer = open_page(SECOND, f"#/vault/{deposited_vault}")
+    change = form(proposer, "Propose a change")
+    change.get_by_label("Change", exact=True).select_option(label="Change the risk policy")
+    trades = change.get_by_label("Trades per day at most")
+    expect(trades).to_have_value(str(before[3]))  # the policy in force, filled in
+    expect(change.get_by_label("Address")).to_be_hidden()
+    trades.fill(str(before[3] - 1))
+    change.get_by_role("button", name="Sign and propose").click()
+    proposer.wait_for_url(re.compile(r"#/proposal/0x[0-9a-f]{64}$"))
+    expect(proposer.get_by_text("Call setPolicy")).to_be_visible()
+
+    co_owner = open_page(THIRD, proposer.url.split("/", 3)[3])
+    co_owner.get_by_role("button", name="Sign", exact=True).click()
+    co_owner.get_by_role("button", name="Execute").click()
+    expect(co_owner.locator('[data-field="proposal-status"]')).to_have_text("executed")
+    assert _policy(stack, deposited_vault) == (*before[:3], before[3] - 1, before[4])
+
+
+def test_config_change__not_an_address__said_on_the_page_nothing_proposed(
+    stack: System, open_page: OpenPage, deposited_vault: str
+):
+    proposals_before = stack.api.get(f"/v1/vaults/{deposited_vault}/proposals").json()["items"]
+    page = open_page(SECOND, f"#/vault/{deposited_vault}")
+    change = form(page, "Propose a change")
+    change.get_by_label("Change", exact=True).select_option(label="Add an owner")
+    change.get_by_label("Address").fill("0x1234")
+    change.get_by_role("button", name="Sign and propose").click()
+    expect(status_of(page, "propose-config")).to_have_text(
+        '"0x1234" is not an address: 0x followed by 40 hex digits.'
+    )
+    proposals = stack.api.get(f"/v1/vaults/{deposited_vault}/proposals").json()["items"]
+    assert proposals == proposals_before
+
+
+def _policy(stack: System, vault: str) -> tuple[int, ...]:
+    a = stack.actions
+    return tuple(a.view(a.vault_abi, vault, "policy"))

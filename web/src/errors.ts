@@ -24,6 +24,9 @@ export class UnexpectedDocument extends Error {}
 /** Signatures pasted for a Safe that cannot make its signature (their message says why). */
 export class BadSafeSignatures extends Error {}
 
+/** A value typed into a form that cannot be used (its message says what is wrong). */
+export class InvalidInput extends Error {}
+
 /** EIP-1193 code 4001 (user rejected), anywhere in viem's chain of causes. */
 function isRejection(error: unknown): boolean {
   let e: unknown = error;
@@ -44,7 +47,9 @@ export function describe(error: unknown): string {
   if (error instanceof WrongNetwork) {
     return `Your wallet is on the wrong network (chain ${error.walletChain}). Switch it to chain ${error.expectedChain} and try again.`;
   }
-  if (error instanceof UnexpectedDocument || error instanceof BadSafeSignatures) return error.message;
+  if (error instanceof UnexpectedDocument || error instanceof BadSafeSignatures || error instanceof InvalidInput) {
+    return error.message;
+  }
   if (error instanceof NoWallet) return "No wallet found. Install or unlock a browser wallet and connect.";
   if (isRejection(error)) return "You rejected the request in your wallet. Nothing was signed or sent.";
   const short = (error as { shortMessage?: string }).shortMessage;

@@ -4,7 +4,7 @@ import { decodeEventLog, encodeFunctionData, toHex, type Address, type Hex } fro
 import { factoryAbi } from "../abi";
 import { api, ok, type Schemas } from "../api";
 import { deployment } from "../deployment";
-import { formatUsd, shortAddress } from "../format";
+import { formatUsd, percentToBps, shortAddress } from "../format";
 import { Status, actionForm, field, h, input, table } from "../ui";
 import { wallet } from "../wallet";
 
@@ -131,10 +131,6 @@ function checked(boxes: HTMLElement[]): Address[] {
     .map((b) => b.querySelector("input") as HTMLInputElement)
     .filter((b) => b.checked)
     .map((b) => b.value as Address);
-}
-
-function percentToBps(percent: string): number {
-  return Math.round(Number(percent) * 100);
 }
 
 /** The factory's default oracle, read now: the factory refuses the creation if it changes

@@ -1,10 +1,12 @@
 /** Proposing to the owners' queue, as Safe{Wallet} does: the server prepares the EIP-712
  * document, the wallet signs it, the proposal is posted with that first signature, and the page
  * moves to the proposal's link, which co-owners open to sign in their own browsers. */
-import { encodeFunctionData, parseUnits, type Hex } from "viem";
+import { encodeFunctionData, getAddress, isAddress, parseUnits, type Address, type Hex } from "viem";
 import { vaultAbi } from "../abi";
 import { api, ok, type Schemas } from "../api";
 import { checkDocument } from "../eip712";
+import { InvalidInput } from "../errors";
+import { bpsToPercent, percentToBps } from "../format";
 import { Status, actionForm, field, h, input } from "../ui";
 import { wallet, type TypedDataDocument } from "../wallet";
 
@@ -70,34 +72,112 @@ export function proposeWithdrawal(v: Vault): HTMLElement {
   );
 }
 
-/** The configuration changes a person asks for most, each one vault function call. */
-const CHANGES: Record<string, { label: string; data: (v: Vault) => Hex }> = {
-  unpause: { label: "Unpause the vault", data: () => encodeFunctionData({ abi: vaultAbi, functionName: "unpause" }) },
-  startCopying: { label: "Start copying again", data: () => encodeFunctionData({ abi: vaultAbi, functionName: "startCopying" }) },
-  halveTrades: {
-    label: "Halve the trades allowed per day",
-    data: (v) =>
-      encodeFunctionData({
-        abi: vaultAbi,
-        functionName: "setPolicy",
-        args: [{
-          maxFractionBps: v.policy.max_fraction_bps,
-          maxSlippageBps: v.policy.max_slippage_bps,
-          maxOracleAge: v.policy.max_oracle_age,
-          maxTradesPerDay: Math.max(1, Math.floor(v.policy.max_trades_per_day / 2)),
-          lossBudgetBps: v.policy.loss_budget_bps,
-        }],
-      }),
+/** The inputs a configuration change may need; each change shows only its own. */
+type ChangeInputs = {
+  address: HTMLInputElement;
+  threshold: HTMLInputElement;
+  policy: Record<"fraction" | "slippage" | "oracleAge" | "trades" | "lossBudget", HTMLInputElement>;
+};
+type Needs = "address" | "threshold" | "policy" | "nothing";
+type Change = { label: string; needs: Needs; data: (v: Vault, i: ChangeInputs) => Hex };
+
+const call = (functionName: string, args: readonly unknown[] = []): Hex =>
+  encodeFunctionData({ abi: vaultAbi, functionName, args } as Parameters<typeof encodeFunctionData>[0]);
+
+function addressIn(i: ChangeInputs): Address {
+  const value = i.address.value.trim();
+  if (!isAddress(value)) throw new InvalidInput(`"${value}" is not an address: 0x followed by 40 hex digits.`);
+  return getAddress(value);
+}
+
+function policyIn(i: ChangeInputs) {
+  const p = i.policy;
+  return {
+    maxFractionBps: percentToBps(p.fraction.value),
+    maxSlippageBps: percentToBps(p.slippage.value),
+    maxOracleAge: Math.round(Number(p.oracleAge.value) * 60),
+    maxTradesPerDay: Number(p.trades.value),
+    lossBudgetBps: percentToBps(p.lossBudget.value),
+  };
+}
+
+/** Every configuration function of CopyVault (each callable only by the vault itself, through a
+ * ConfigChange the owners' threshold signed). The vault checks each one again on execution. */
+const CHANGES: Record<string, Change> = {
+  unpause: { label: "Unpause the vault", needs: "nothing", data: () => call("unpause") },
+  startCopying: { label: "Start copying again", needs: "nothing", data: () => call("startCopying") },
+  setPolicy: { label: "Change the risk policy", needs: "policy", data: (_, i) => call("setPolicy", [policyIn(i)]) },
+  setLeader: { label: "Follow another leader", needs: "address", data: (_, i) => call("setLeader", [addressIn(i)]) },
+  allowAsset: { label: "Allow a token", needs: "address", data: (_, i) => call("setAssetAllowed", [addressIn(i), true]) },
+  disallowAsset: { label: "Disallow a token", needs: "address", data: (_, i) => call("setAssetAllowed", [addressIn(i), false]) },
+  allowVenue: { label: "Allow a venue", needs: "address", data: (_, i) => call("setVenueAllowed", [addressIn(i), true]) },
+  disallowVenue: { label: "Disallow a venue", needs: "address", data: (_, i) => call("setVenueAllowed", [addressIn(i), false]) },
+  addOwner: { label: "Add an owner", needs: "address", data: (_, i) => call("addOwner", [addressIn(i)]) },
+  removeOwner: { label: "Remove an owner", needs: "address", data: (_, i) => call("removeOwner", [addressIn(i)]) },
+  setThreshold: {
+    label: "Change the signatures needed (threshold)",
+    needs: "threshold",
+    data: (_, i) => call("setThreshold", [BigInt(i.threshold.value)]),
+  },
+  setOracle: { label: "Use another price oracle", needs: "address", data: (_, i) => call("setOracle", [addressIn(i)]) },
+  acceptGuardian: {
+    label: "Let the platform guardian pause the vault",
+    needs: "nothing",
+    data: () => call("setGuardianAccepted", [true]),
+  },
+  refuseGuardian: {
+    label: "No longer let the platform guardian pause the vault",
+    needs: "nothing",
+    data: () => call("setGuardianAccepted", [false]),
   },
 };
+
+function changeInputs(v: Vault): ChangeInputs {
+  const number = (name: string, value: string, attrs: Record<string, string | number> = {}) =>
+    input(name, value, { type: "number", required: true, ...attrs });
+  return {
+    address: input("address", "", { spellcheck: "false", placeholder: "0x…" }),
+    threshold: number("threshold", String(v.threshold), { min: 1, max: v.owners.length }),
+    policy: {
+      fraction: number("max_fraction", bpsToPercent(v.policy.max_fraction_bps), { min: 0.01, max: 100, step: 0.01 }),
+      slippage: number("max_slippage", bpsToPercent(v.policy.max_slippage_bps), { min: 0, max: 99.99, step: 0.01 }),
+      oracleAge: number("max_oracle_age", String(v.policy.max_oracle_age / 60), { min: 1, step: "any" }),
+      trades: number("max_trades", String(v.policy.max_trades_per_day), { min: 1, max: 65535 }),
+      lossBudget: number("loss_budget", bpsToPercent(v.policy.loss_budget_bps), { min: 0, max: 100, step: 0.01 }),
+    },
+  };
+}
 
 export function proposeConfigChange(v: Vault): HTMLElement {
   const status = new Status("propose-config");
   const vault = { path: { vault: v.address } };
   const change = h("select", { name: "change" }, ...Object.entries(CHANGES).map(([key, c]) => h("option", { value: key }, c.label)));
   const hours = input("deadline", "24", { type: "number", min: 1, max: 720 });
+  const inputs = changeInputs(v);
+  const p = inputs.policy;
+  const groups: Record<Exclude<Needs, "nothing">, HTMLElement> = {
+    address: field("Address", inputs.address, "The token, venue, leader, owner or oracle the change names."),
+    threshold: field("Signatures needed", inputs.threshold, `The vault has ${v.owners.length} owners.`),
+    policy: h("fieldset", {}, h("legend", {}, "Risk policy (now in force: filled in)"),
+      field("Largest share of a balance per trade (%)", p.fraction),
+      field("Worst price accepted below the oracle (%)", p.slippage),
+      field("Oldest oracle answer accepted (minutes)", p.oracleAge),
+      field("Trades per day at most", p.trades),
+      field("Daily loss budget against the oracle (%)", p.lossBudget, "0 turns the loss budget off."),
+    ),
+  };
+  // Only the chosen change's inputs are shown, and only they are required.
+  const showNeeded = () => {
+    const needs = CHANGES[change.value].needs;
+    for (const [name, group] of Object.entries(groups)) {
+      group.hidden = name !== needs;
+      group.querySelectorAll("input").forEach((el) => (el.required = name === needs));
+    }
+  };
+  change.addEventListener("change", showNeeded);
+  showNeeded();
   const configure = async () => {
-    const body = { data: CHANGES[change.value].data(v), deadline: deadlineIn(hours.value) };
+    const body = { data: CHANGES[change.value].data(v, inputs), deadline: deadlineIn(hours.value) };
     await propose(
       status,
       "ConfigChange",
@@ -113,6 +193,9 @@ export function proposeConfigChange(v: Vault): HTMLElement {
     { id: "config-title", title: "Propose a change", level: "h3", button: "Sign and propose", status },
     configure,
     field("Change", change),
+    groups.address,
+    groups.threshold,
+    groups.policy,
     field("Valid for (hours)", hours),
   );
 }
