@@ -19,6 +19,9 @@ def test_intake_bench__small_run_every_answer_as_expected(tmp_path, capsys):
         assert result["requests"] == 30 and result["wrong_status"] == 0
         assert result["per_second"] > 0 and result["p99_ms"] >= result["p50_ms"] > 0
     assert phases[("sqlite", "health")]["met"] is None  # the baseline has no target
+    for backend in ("sqlite", "postgresql"):
+        for phase in ("accepted", "accepted at rate"):
+            assert phases[(backend, phase)]["intent_statuses"] == {"accepted": 30}
     open_loop = phases[("postgresql", "accepted at rate")]
     assert open_loop["offered_rate"] == 200 and open_loop["met"] is False  # 200/s < the target
     assert open_loop["target"] == "p99 < 50 ms at 200/s"
@@ -42,3 +45,12 @@ def test_open_loop_target__met_only_when_the_schedule_is_kept_and_the_tail_is_sh
     # A closed loop is judged on throughput alone: its latency is connections / throughput.
     assert _phase(phase="accepted", offered_rate=None, p99_ms=70.0).met is True
     assert _phase(phase="accepted", offered_rate=None, per_second=499.0).met is False
+
+
+def test_answers__a_held_intent_is_not_counted_as_accepted():
+    answers = bench.Answers(202, "accepted")
+    answers.check(202, b'{"status": "accepted"}')
+    answers.check(202, b'{"status": "held"}')
+    answers.check(403, b'{"error": {"code": "unauthorized_signer"}}')
+    assert answers.wrong == 2
+    assert answers.intent_statuses == {"accepted": 1, "held": 1}
