@@ -933,9 +933,13 @@ class RelayerWorker:
         if mined is not None:
             self._on_receipt(batch.id, mined, head)
             return "changed"
-        # The nonce count was read before the receipts: had one of ours been mined by then, its
-        # receipt would have been found. So a used nonce without a receipt is someone else's.
+        # The nonce count was read before the receipts, so a used nonce without a receipt is
+        # someone else's: unless the node still knows one of ours. A node can count a mined
+        # transaction's nonce before it serves the receipt (anvil under load did: the batch was
+        # failed as dropped while its own transaction had been mined).
         if batch.tx_nonce is not None and node_nonce > batch.tx_nonce:
+            if self._one_of_ours_known(attempts):
+                return "waiting"
             self._fail_batch(batch.id, "dropped", f"nonce {batch.tx_nonce} was used by another tx")
             return "changed"
         last = attempts[-1]
@@ -949,6 +953,15 @@ class RelayerWorker:
 
     def _node_knows(self, tx_hash: str) -> bool:
         return self.client.request("eth_getTransactionByHash", [tx_hash]) is not None
+
+    def _one_of_ours_known(self, attempts: Sequence[RelayTransaction]) -> bool:
+        """Whether the node knows one of our attempts (pending or mined) or now serves its
+        receipt: only then can the used nonce be ours. Every attempt is asked about, also one
+        not recorded as broadcast (a crash can fall between sending it and recording that)."""
+        hashes = [t.tx_hash for t in attempts]
+        calls = [("eth_getTransactionByHash", [h]) for h in hashes]
+        calls += [("eth_getTransactionReceipt", [h]) for h in hashes]
+        return bool(calls) and any(answer is not None for answer in self.client.batch(calls))
 
     def _is_final(self, block_number: int, head: int) -> bool:
         """Whether a block has the configured confirmations (itself counted, as wallets do)."""

@@ -122,6 +122,32 @@ def test_dropped__nonce_used_by_another_transaction__only_unexecuted_vaults_sent
     _mirrored_once(relay, digest, vaults, 5)
 
 
+def test_mined_but_its_receipt_not_served_yet__waited_for_not_taken_for_dropped(relay, monkeypatch):
+    """A node can count a mined transaction's nonce before it serves the receipt (anvil did, under
+    load: the batch was failed as dropped and the intent re-planned into a second batch). The
+    worker asks the node about its own attempts first and waits for the receipt."""
+    vaults = relay.followers(2)
+    digest = relay.submit(nonce=7)
+    worker = relay.worker()
+    real_batch, hidden = worker.client.batch, []
+
+    def receipt_served_late(calls):
+        answers = real_batch(calls)
+        receipts_only = all(method == "eth_getTransactionReceipt" for method, _ in calls)
+        if receipts_only and any(answers) and not hidden:  # the first time one exists: not yet
+            hidden.append(calls)
+            return [None] * len(answers)
+        return answers
+
+    monkeypatch.setattr(worker.client, "batch", receipt_served_late)
+    worker.run_until_idle()
+
+    assert hidden, "the receipt was never hidden: the test did not test the race"
+    (batch,) = relay.batches()
+    assert (batch.status, batch.attempt) == ("mined", 1)
+    _mirrored_once(relay, digest, vaults, 7)
+
+
 def test_replacement__not_mined_in_time__same_nonce_higher_fees_mined_once(relay):
     vaults = relay.followers(2)
     digest = relay.submit(nonce=6)
