@@ -63,7 +63,7 @@ screenshots: build
 	UPDATE_SCREENSHOTS=1 $(RUN_TESTS) -- tests/web
 
 gas-report: build
-	python toolchain/run_tests.py --anvil-timeout $(ANVIL_START_TIMEOUT) -- --gas $(GAS_REPORT_TESTS)
+	$(RUN_TESTS) -- --gas $(GAS_REPORT_TESTS)
 
 slither: setup
 	python toolchain/slither-gate.py

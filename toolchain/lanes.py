@@ -6,9 +6,10 @@ on the servers and command-line processes the tests start, and on PostgreSQL. Th
 both cores and end in about half the time of one session. The split follows measured durations
 (`--durations` in every lane's output) so that the lanes end at about the same time.
 
-`tests/contracts` runs first in its lane and never in a session with the backend's tests: in one
-shared session, after the backend's ~1,900 tests, 155 contract tests found their session fixtures
-gone. tests/toolchain/test_lanes.py checks that every test file is in exactly one lane.
+The contract tests come first in their lane, so that a broken contract shows within minutes.
+(They once failed whenever tests/web shared their session: a fixture name with two scopes misled
+Ape's chain isolation, which tests/conftest.py now refuses at collection.)
+tests/toolchain/test_lanes.py checks that every test file is in exactly one lane.
 """
 
 from __future__ import annotations

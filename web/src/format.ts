@@ -36,12 +36,3 @@ export function formatTime(unixSeconds: number | null | undefined): string {
   if (!unixSeconds) return "—";
   return new Date(unixSeconds * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
-
-/** A percentage as typed ("0.5") in basis points (50); bps back to a percentage for a form. */
-export function percentToBps(percent: string): number {
-  return Math.round(Number(percent) * 100);
-}
-
-export function bpsToPercent(bps: number): string {
-  return String(bps / 100);
-}

@@ -4,17 +4,18 @@ import { decodeEventLog, encodeFunctionData, toHex, type Address, type Hex } fro
 import { factoryAbi } from "../abi";
 import { api, ok, type Schemas } from "../api";
 import { deployment } from "../deployment";
-import { formatUsd, percentToBps, shortAddress } from "../format";
+import { formatUsd, shortAddress } from "../format";
+import { policyFieldset, policyInputs, policyValue, type PolicyText } from "../policy";
 import { Status, actionForm, field, h, input, table } from "../ui";
 import { wallet } from "../wallet";
 
 /** Safe defaults: at most 50 % of a balance per trade, 1 % slippage against the oracle, answers
  * at most an hour old, 10 trades a day, a 2 % daily loss budget. */
-const DEFAULT_POLICY = {
-  maxFractionPercent: "50",
-  maxSlippagePercent: "1",
-  maxOracleAgeMinutes: "60",
-  maxTradesPerDay: "10",
+const DEFAULT_POLICY: PolicyText = {
+  fractionPercent: "50",
+  slippagePercent: "1",
+  oracleAgeMinutes: "60",
+  tradesPerDay: "10",
   lossBudgetPercent: "2",
 };
 
@@ -66,13 +67,7 @@ function createVaultForm(account: Address, leaders: Schemas["LeaderSummary"][]):
       ),
     ),
   );
-  const policy = {
-    maxFractionPercent: input("max_fraction", DEFAULT_POLICY.maxFractionPercent, { type: "number", min: 0.01, max: 100, step: 0.01 }),
-    maxSlippagePercent: input("max_slippage", DEFAULT_POLICY.maxSlippagePercent, { type: "number", min: 0, max: 99.99, step: 0.01 }),
-    maxOracleAgeMinutes: input("max_oracle_age", DEFAULT_POLICY.maxOracleAgeMinutes, { type: "number", min: 1 }),
-    maxTradesPerDay: input("max_trades", DEFAULT_POLICY.maxTradesPerDay, { type: "number", min: 1, max: 65535 }),
-    lossBudgetPercent: input("loss_budget", DEFAULT_POLICY.lossBudgetPercent, { type: "number", min: 0, max: 100, step: 0.01 }),
-  };
+  const policy = policyInputs(DEFAULT_POLICY);
   const assets = d.tokens.map((t) => checkbox(`asset-${t.symbol}`, t.address, `${t.symbol}`));
   const venues = d.venues.map((v, i) => checkbox(`venue-${i}`, v, `Venue ${shortAddress(v)}`));
   const guardian = checkbox("guardian", "yes", "Let the platform guardian pause this vault in an emergency");
@@ -83,13 +78,7 @@ function createVaultForm(account: Address, leaders: Schemas["LeaderSummary"][]):
       ownerList,
       BigInt(threshold.value),
       leader.value as Address,
-      {
-        maxFractionBps: percentToBps(policy.maxFractionPercent.value),
-        maxSlippageBps: percentToBps(policy.maxSlippagePercent.value),
-        maxOracleAge: Number(policy.maxOracleAgeMinutes.value) * 60,
-        maxTradesPerDay: Number(policy.maxTradesPerDay.value),
-        lossBudgetBps: percentToBps(policy.lossBudgetPercent.value),
-      },
+      policyValue(policy),
       await defaultOracle(),
       checked(assets),
       checked(venues),
@@ -108,13 +97,7 @@ function createVaultForm(account: Address, leaders: Schemas["LeaderSummary"][]):
     field("Owners (one address per line)", owners, "Your address is filled in; add co-owners' addresses."),
     field("Signatures needed (threshold)", threshold, "How many owners must approve a withdrawal or a risk-increasing change."),
     field("Leader to copy", leader),
-    h("fieldset", {}, h("legend", {}, "Risk policy"),
-      field("Largest share of a balance per trade (%)", policy.maxFractionPercent),
-      field("Worst price accepted below the oracle (%)", policy.maxSlippagePercent),
-      field("Oldest oracle answer accepted (minutes)", policy.maxOracleAgeMinutes),
-      field("Trades per day at most", policy.maxTradesPerDay),
-      field("Daily loss budget against the oracle (%)", policy.lossBudgetPercent, "0 turns the loss budget off."),
-    ),
+    policyFieldset("Risk policy", policy),
     h("fieldset", {}, h("legend", {}, "Tokens the vault may hold and trade"), ...assets),
     h("fieldset", {}, h("legend", {}, "Venues the vault may trade on"), ...venues),
     guardian,

@@ -6,7 +6,7 @@ import { vaultAbi } from "../abi";
 import { api, ok, type Schemas } from "../api";
 import { checkDocument } from "../eip712";
 import { InvalidInput } from "../errors";
-import { bpsToPercent, percentToBps } from "../format";
+import { policyFieldset, policyInputs, policyText, policyValue, type PolicyInputs } from "../policy";
 import { Status, actionForm, field, h, input } from "../ui";
 import { wallet, type TypedDataDocument } from "../wallet";
 
@@ -73,13 +73,9 @@ export function proposeWithdrawal(v: Vault): HTMLElement {
 }
 
 /** The inputs a configuration change may need; each change shows only its own. */
-type ChangeInputs = {
-  address: HTMLInputElement;
-  threshold: HTMLInputElement;
-  policy: Record<"fraction" | "slippage" | "oracleAge" | "trades" | "lossBudget", HTMLInputElement>;
-};
+type ChangeInputs = { address: HTMLInputElement; threshold: HTMLInputElement; policy: PolicyInputs };
 type Needs = "address" | "threshold" | "policy" | "nothing";
-type Change = { label: string; needs: Needs; data: (v: Vault, i: ChangeInputs) => Hex };
+type Change = { label: string; needs: Needs; data: (i: ChangeInputs) => Hex };
 
 const call = (functionName: string, args: readonly unknown[] = []): Hex =>
   encodeFunctionData({ abi: vaultAbi, functionName, args } as Parameters<typeof encodeFunctionData>[0]);
@@ -90,36 +86,25 @@ function addressIn(i: ChangeInputs): Address {
   return getAddress(value);
 }
 
-function policyIn(i: ChangeInputs) {
-  const p = i.policy;
-  return {
-    maxFractionBps: percentToBps(p.fraction.value),
-    maxSlippageBps: percentToBps(p.slippage.value),
-    maxOracleAge: Math.round(Number(p.oracleAge.value) * 60),
-    maxTradesPerDay: Number(p.trades.value),
-    lossBudgetBps: percentToBps(p.lossBudget.value),
-  };
-}
-
 /** Every configuration function of CopyVault (each callable only by the vault itself, through a
  * ConfigChange the owners' threshold signed). The vault checks each one again on execution. */
 const CHANGES: Record<string, Change> = {
   unpause: { label: "Unpause the vault", needs: "nothing", data: () => call("unpause") },
   startCopying: { label: "Start copying again", needs: "nothing", data: () => call("startCopying") },
-  setPolicy: { label: "Change the risk policy", needs: "policy", data: (_, i) => call("setPolicy", [policyIn(i)]) },
-  setLeader: { label: "Follow another leader", needs: "address", data: (_, i) => call("setLeader", [addressIn(i)]) },
-  allowAsset: { label: "Allow a token", needs: "address", data: (_, i) => call("setAssetAllowed", [addressIn(i), true]) },
-  disallowAsset: { label: "Disallow a token", needs: "address", data: (_, i) => call("setAssetAllowed", [addressIn(i), false]) },
-  allowVenue: { label: "Allow a venue", needs: "address", data: (_, i) => call("setVenueAllowed", [addressIn(i), true]) },
-  disallowVenue: { label: "Disallow a venue", needs: "address", data: (_, i) => call("setVenueAllowed", [addressIn(i), false]) },
-  addOwner: { label: "Add an owner", needs: "address", data: (_, i) => call("addOwner", [addressIn(i)]) },
-  removeOwner: { label: "Remove an owner", needs: "address", data: (_, i) => call("removeOwner", [addressIn(i)]) },
+  setPolicy: { label: "Change the risk policy", needs: "policy", data: (i) => call("setPolicy", [policyValue(i.policy)]) },
+  setLeader: { label: "Follow another leader", needs: "address", data: (i) => call("setLeader", [addressIn(i)]) },
+  allowAsset: { label: "Allow a token", needs: "address", data: (i) => call("setAssetAllowed", [addressIn(i), true]) },
+  disallowAsset: { label: "Disallow a token", needs: "address", data: (i) => call("setAssetAllowed", [addressIn(i), false]) },
+  allowVenue: { label: "Allow a venue", needs: "address", data: (i) => call("setVenueAllowed", [addressIn(i), true]) },
+  disallowVenue: { label: "Disallow a venue", needs: "address", data: (i) => call("setVenueAllowed", [addressIn(i), false]) },
+  addOwner: { label: "Add an owner", needs: "address", data: (i) => call("addOwner", [addressIn(i)]) },
+  removeOwner: { label: "Remove an owner", needs: "address", data: (i) => call("removeOwner", [addressIn(i)]) },
   setThreshold: {
     label: "Change the signatures needed (threshold)",
     needs: "threshold",
-    data: (_, i) => call("setThreshold", [BigInt(i.threshold.value)]),
+    data: (i) => call("setThreshold", [BigInt(i.threshold.value)]),
   },
-  setOracle: { label: "Use another price oracle", needs: "address", data: (_, i) => call("setOracle", [addressIn(i)]) },
+  setOracle: { label: "Use another price oracle", needs: "address", data: (i) => call("setOracle", [addressIn(i)]) },
   acceptGuardian: {
     label: "Let the platform guardian pause the vault",
     needs: "nothing",
@@ -133,18 +118,10 @@ const CHANGES: Record<string, Change> = {
 };
 
 function changeInputs(v: Vault): ChangeInputs {
-  const number = (name: string, value: string, attrs: Record<string, string | number> = {}) =>
-    input(name, value, { type: "number", required: true, ...attrs });
   return {
     address: input("address", "", { spellcheck: "false", placeholder: "0x…" }),
-    threshold: number("threshold", String(v.threshold), { min: 1, max: v.owners.length }),
-    policy: {
-      fraction: number("max_fraction", bpsToPercent(v.policy.max_fraction_bps), { min: 0.01, max: 100, step: 0.01 }),
-      slippage: number("max_slippage", bpsToPercent(v.policy.max_slippage_bps), { min: 0, max: 99.99, step: 0.01 }),
-      oracleAge: number("max_oracle_age", String(v.policy.max_oracle_age / 60), { min: 1, step: "any" }),
-      trades: number("max_trades", String(v.policy.max_trades_per_day), { min: 1, max: 65535 }),
-      lossBudget: number("loss_budget", bpsToPercent(v.policy.loss_budget_bps), { min: 0, max: 100, step: 0.01 }),
-    },
+    threshold: input("threshold", String(v.threshold), { type: "number", min: 1, max: v.owners.length }),
+    policy: policyInputs(policyText(v.policy)),
   };
 }
 
@@ -154,17 +131,10 @@ export function proposeConfigChange(v: Vault): HTMLElement {
   const change = h("select", { name: "change" }, ...Object.entries(CHANGES).map(([key, c]) => h("option", { value: key }, c.label)));
   const hours = input("deadline", "24", { type: "number", min: 1, max: 720 });
   const inputs = changeInputs(v);
-  const p = inputs.policy;
   const groups: Record<Exclude<Needs, "nothing">, HTMLElement> = {
     address: field("Address", inputs.address, "The token, venue, leader, owner or oracle the change names."),
     threshold: field("Signatures needed", inputs.threshold, `The vault has ${v.owners.length} owners.`),
-    policy: h("fieldset", {}, h("legend", {}, "Risk policy (now in force: filled in)"),
-      field("Largest share of a balance per trade (%)", p.fraction),
-      field("Worst price accepted below the oracle (%)", p.slippage),
-      field("Oldest oracle answer accepted (minutes)", p.oracleAge),
-      field("Trades per day at most", p.trades),
-      field("Daily loss budget against the oracle (%)", p.lossBudget, "0 turns the loss budget off."),
-    ),
+    policy: policyFieldset("Risk policy (now in force: filled in)", inputs.policy),
   };
   // Only the chosen change's inputs are shown, and only they are required.
   const showNeeded = () => {
@@ -177,7 +147,7 @@ export function proposeConfigChange(v: Vault): HTMLElement {
   change.addEventListener("change", showNeeded);
   showNeeded();
   const configure = async () => {
-    const body = { data: CHANGES[change.value].data(v, inputs), deadline: deadlineIn(hours.value) };
+    const body = { data: CHANGES[change.value].data(inputs), deadline: deadlineIn(hours.value) };
     await propose(
       status,
       "ConfigChange",
