@@ -350,6 +350,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Open connections one client address may hold per API process (503 beyond).",
     )
+    api_pin_workers: bool = Field(
+        True,
+        description=(
+            "With `serve --workers N`: each API process pins itself to a CPU of its own while "
+            "CPUs last, so its threads share one core's caches (docs/performance.md)."
+        ),
+    )
     api_hsts_seconds: int = Field(
         31_536_000, ge=0, description="Strict-Transport-Security max-age on TLS answers; 0: none."
     )

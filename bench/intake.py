@@ -2,16 +2,23 @@
 intents/s validated on 2 cores, p99 under 50 ms), beside GET /v1/health measured in the same run.
 
     python -m bench.intake [--requests 2000] [--concurrency 16] [--rate 500] [--workers 1]
+                           [--leaders N] [--server-setting COPYVAULT_NAME=VALUE ...]
                            [--backends sqlite,postgresql] [--json reports/bench-intake.json]
 
 What runs:
 
-- a private anvil with copyvault deployed by backend/chain/deploy.py and a registered leader
-  followed by one vault holding WETH (what intake's admission asks of a leader); the server's
-  per-leader pending limit is raised to the number of requests, since the one leader's accepted
-  intents stay pending (no relayer);
-- for each store, the real server (`python -m backend.cli serve`: one uvicorn process, its indexer
-  thread, no relayer, so only intake is measured) on a fresh store, once its index has caught up;
+- a private anvil with copyvault deployed by backend/chain/deploy.py and `--leaders` registered
+  leaders (default: enough that none has more than PENDING_PER_LEADER intents pending), each
+  followed by one vault holding WETH (what intake's admission asks of a leader). The accepted
+  intents stay pending (no relayer runs), and the server keeps its default per-leader pending
+  limit whenever that leaves room for them: a platform takes its load from many leaders, and the
+  limit is one of the platform's defences on the path being measured. With `--leaders 1` the one
+  leader's limit is raised to the number of requests instead (what the bench did before: intake
+  then counts that leader's whole queue for every intent, see docs/performance.md);
+- for each store, the real server (`python -m backend.cli serve`: one uvicorn process and its
+  indexer thread, or with `--workers N` N API processes pinned to CPUs of their own and the
+  indexer as a process beside them; no relayer, so only intake is measured) on a fresh store,
+  once its index has caught up;
 - before any timing, the bench signs every intent it will send (EIP-712, eth-account) and
   serialises every body, so the client spends its time on HTTP only;
 - four phases of `--requests` requests each. Three are closed loops: `--concurrency` connections
@@ -20,14 +27,14 @@ What runs:
   connections / throughput: it says nothing of the latency at a given load); each request is timed
   from send to full response:
   ``health``: GET /v1/health (two store reads and one node call): the floor of the stack;
-  ``accepted``: distinct intents of the leader (one nonce each), each fully validated (digest,
-  ECDSA recovery, deadline against the chain clock, cancelled and used nonces, venue and feeds) and
-  stored: 202;
-  ``rejected``: distinct intents signed by a key that is neither the leader nor a delegate, so
+  ``accepted``: distinct intents of the leaders, round robin (one nonce each), each fully
+  validated (digest, ECDSA recovery, deadline against the chain clock, cancelled and used nonces,
+  venue and feeds) and stored: 202;
+  ``rejected``: distinct intents signed by a key that is neither their leader nor a delegate, so
   every rule up to the signer runs, including the node call that asks whether the leader is a
   contract (EIP-1271): 403 unauthorized_signer, nothing stored.
   The fourth, ``accepted at rate``, is an open loop, as a service meets its clients: more distinct
-  intents of the leader sent on a fixed schedule at `--rate` per second (the target's 500 by
+  intents of the leaders sent on a fixed schedule at `--rate` per second (the target's 500 by
   default) whatever the answers, each timed from the moment the schedule says it is due, not from
   when it was sent, so a server (or client) that falls behind pays for every request it delays
   (no coordinated omission, as in wrk2).
@@ -76,9 +83,13 @@ DEFAULT_REQUESTS = 2_000
 DEFAULT_CONCURRENCY = 16
 TARGET_RATE = 500  # intents/s: the product target
 TARGET_P99_MS = 50.0
-LEADER_ACCOUNT = 2
 STRANGER_ACCOUNT = 5
 FOLLOWER_OWNER_ACCOUNT = 6
+FIRST_LEADER_ACCOUNT = 10  # leaders are anvil's dev accounts from here on
+# The server's default per-leader pending limit (COPYVAULT_INTAKE_MAX_PENDING_PER_LEADER).
+DEFAULT_PENDING_LIMIT = 32
+# Intents pending per leader by the end of a run, at most, when --leaders is not given.
+PENDING_PER_LEADER = 24
 PHASES = ("health", "accepted", "rejected", "accepted at rate")
 EXPECTED_STATUS = {"health": 200, "accepted": 202, "rejected": 403, "accepted at rate": 202}
 # A 202 is also the answer for an intent the risk engine holds for review: the accepted phases
@@ -135,25 +146,51 @@ class Phase:
 # ----------------------------------------------------------------------------- the requests
 
 
-def signed_bodies(actions: Actions, signer: Key, leader: str, nonces: range) -> list[bytes]:
-    """Serialized POST bodies of distinct intents by `leader`, signed by `signer`."""
+def signed_bodies(
+    actions: Actions, leaders: list[Key], nonces: range, signer: Key | None = None
+) -> list[bytes]:
+    """Serialized POST bodies of distinct intents, round robin over `leaders` (the i-th of
+    `nonces` goes to leader i mod len(leaders), with nonce i div len(leaders)), each signed by its
+    leader or by `signer`."""
     domain = actions.domain(actions.d.registry)
     deadline = actions.timestamp() + 6 * HOUR
     bodies = []
-    for nonce in nonces:
+    for i in nonces:
+        leader = leaders[i % len(leaders)]
         message = eip712.TradeIntent(
-            leader=leader,
+            leader=leader.address,
             venue=actions.venue,
             token_in=actions.token("WETH"),
             token_out=actions.token("USDC"),
             fraction_bps=1_000,
             min_price=0,
-            nonce=nonce,
+            nonce=1 + i // len(leaders),
             deadline=deadline,
         )
-        signature = eip712.sign(signer.private_key, domain, message)
+        key = signer or leader
+        signature = eip712.sign(key.private_key, domain, message)
         bodies.append(json.dumps(intent_submission_body(message, signature)).encode())
     return bodies
+
+
+def leader_count(requests: int) -> int:
+    """Leaders enough that none has more than PENDING_PER_LEADER of the two accepted phases'
+    intents pending."""
+    return max(1, -(-2 * requests // PENDING_PER_LEADER))
+
+
+def followed_leaders(actions: Actions, count: int) -> list[Key]:
+    """`count` registered leaders, each followed by a vault of its own holding WETH."""
+    owner = Key.anvil(FOLLOWER_OWNER_ACCOUNT)
+    weth = actions.token("WETH")
+    actions.mint(weth, owner.address, count * 10**18, owner)
+    leaders = [Key.anvil(FIRST_LEADER_ACCOUNT + i) for i in range(count)]
+    for i, leader in enumerate(leaders):
+        actions.register(leader, f"ipfs://bench-leader-{i}")
+        vault = actions.create_vault([owner], leader=leader.address, salt=i)
+        actions.sender(owner).send(weth, actions.token_abi.call_data("approve", vault, 10**18))
+        actions.sender(owner).send(vault, actions.vault_abi.call_data("deposit", weth, 10**18))
+    return leaders
 
 
 class Answers:
@@ -286,17 +323,42 @@ def run_phase(
 # ----------------------------------------------------------------------------- one store
 
 
+def server_settings(limit: int | None, args) -> dict[str, str]:
+    """The server's settings besides the bench's defaults: the pending limit when the default
+    leaves no room, then every --server-setting."""
+    settings = {"COPYVAULT_INTAKE_MAX_PENDING_PER_LEADER": str(limit)} if limit else {}
+    return settings | dict(args.server_setting)
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.startswith("COPYVAULT_"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not COPYVAULT_NAME=value")
+    return name, value
+
+
+def pending_limit(accepted: int, args) -> int | None:
+    """The per-leader pending limit the server needs for `accepted` intents over the leaders
+    (none of them is relayed), or None when the default leaves room."""
+    per_leader = -(-accepted // args.leaders)
+    return per_leader + 1 if per_leader >= DEFAULT_PENDING_LIMIT else None
+
+
 def measure_store(
     backend: str, node_url: str, deployment: Deployment, bodies: dict[str, list], args, log
 ) -> list[Phase]:
     client = ChainClient(node_url)
     with STORES[backend]() as url, tempfile.TemporaryDirectory(prefix="copyvault-intake-") as tmp:
         serve_args = ("--workers", str(args.workers)) if args.workers > 1 else ()
-        # The one leader's accepted intents all stay pending (no relayer): room for all of them.
-        accepted = len(bodies["accepted"]) + len(bodies["accepted at rate"])
-        limit = {"COPYVAULT_INTAKE_MAX_PENDING_PER_LEADER": str(accepted + 1)}
+        limit = pending_limit(len(bodies["accepted"]) + len(bodies["accepted at rate"]), args)
+        log(f"  {backend}: per-leader pending limit {limit or DEFAULT_PENDING_LIMIT}")
         with running_server(
-            node_url, deployment, Path(tmp), url, serve_args=serve_args, settings=limit
+            node_url,
+            deployment,
+            Path(tmp),
+            url,
+            serve_args=serve_args,
+            settings=server_settings(limit, args),
         ) as (api, server):
             head = client.block_number()
             if not poll_until(lambda: indexed_through(api, head), 120):
@@ -332,7 +394,7 @@ def measure_store(
 # ----------------------------------------------------------------------------- report
 
 
-def format_table(phases: list[Phase], workers: int = 1) -> str:
+def format_table(phases: list[Phase], workers: int = 1, leaders: int = 1) -> str:
     head = ("Store", "Phase", "Requests", "Wrong status", "Per second", "p50 ms", "p99 ms",
             "Server CPU ms/req", "Client CPU ms/req", "Target", "Result")  # fmt: skip
     rows = [head]
@@ -359,8 +421,9 @@ def format_table(phases: list[Phase], workers: int = 1) -> str:
     lines.append(
         f"Closed loops: {closed} connections, latency from send to full response. Open loop "
         "(accepted at rate): requests sent on a fixed schedule, latency from when each was due. "
-        f"Client on the same machine as the server ({os.cpu_count()} CPUs; {workers} API "
-        "process(es)), so its CPU is taken from the server. Target: at least 500 intents/s "
+        f"Intents of {leaders} leader(s), round robin. Client on the same machine as the server "
+        f"({os.cpu_count()} CPUs; {workers} API process(es)), so its CPU is taken from the "
+        "server. Target: at least 500 intents/s "
         "validated (closed loop) and p99 under 50 ms at 500/s (open loop)."
     )
     return "\n".join(lines)
@@ -376,37 +439,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="API processes (`copyvault serve --workers`)"
     )
+    parser.add_argument(
+        "--leaders",
+        type=int,
+        default=None,
+        help=f"registered leaders the intents are spread over (default: {PENDING_PER_LEADER} "
+        "accepted intents per leader at most)",
+    )
+    parser.add_argument(
+        "--server-setting",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="COPYVAULT_NAME=VALUE",
+        help="a setting of the server under test, e.g. COPYVAULT_API_PIN_WORKERS=false to "
+        "measure what it buys (repeatable)",
+    )
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--json", default=DEFAULT_JSON, help="where to write the JSON report")
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1 or args.rate <= 0:
         parser.error("--requests, --concurrency and --rate must be positive")
+    if args.leaders is None:
+        args.leaders = leader_count(args.requests)
+    if args.leaders < 1:
+        parser.error("--leaders must be positive")
     backends = parse_backends(args.backends, parser)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    node = start_anvil()
+    node = start_anvil(accounts=FIRST_LEADER_ACCOUNT + args.leaders)
     phases: list[Phase] = []
     try:
         client = ChainClient(node.url)
         deployment = deploy_system(client, UnlockedSender(client, Key.anvil(0).address))
         actions = Actions(client, deployment)
-        leader = Key.anvil(LEADER_ACCOUNT)
-        actions.register(leader, "ipfs://bench-leader")
-        owner = Key.anvil(FOLLOWER_OWNER_ACCOUNT)
-        follower = actions.create_vault([owner], leader=leader.address)
-        actions.deposit(follower, actions.token("WETH"), 10**18, owner)
+        started = time.perf_counter()
+        leaders = followed_leaders(actions, args.leaders)
+        took = time.perf_counter() - started
+        log(f"{args.leaders} leaders registered and followed in {took:.1f}s")
         started = time.perf_counter()
         n = args.requests
+        stranger = Key.anvil(STRANGER_ACCOUNT)
         bodies = {
-            "accepted": signed_bodies(actions, leader, leader.address, range(1, n + 1)),
-            "rejected": signed_bodies(
-                actions, Key.anvil(STRANGER_ACCOUNT), leader.address, range(n + 1, 2 * n + 1)
-            ),
-            "accepted at rate": signed_bodies(
-                actions, leader, leader.address, range(2 * n + 1, 3 * n + 1)
-            ),
+            "accepted": signed_bodies(actions, leaders, range(n)),
+            # Nonces of their own: a refused intent's nonce is never a later phase's.
+            "rejected": signed_bodies(actions, leaders, range(2 * n, 3 * n), signer=stranger),
+            "accepted at rate": signed_bodies(actions, leaders, range(n, 2 * n)),
         }
         log(f"signed {3 * n:,} intents in {time.perf_counter() - started:.1f}s")
         for backend in backends:
@@ -414,12 +494,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         node.stop()
 
-    print(format_table(phases, args.workers))
+    print(format_table(phases, args.workers, args.leaders))
     report = {
         "meta": {
             "requests_per_phase": args.requests,
             "concurrency": args.concurrency,
             "open_loop_rate": args.rate,
+            "leaders": args.leaders,
+            "server_settings": dict(args.server_setting),
             "api_processes": args.workers,
             "how": "real server subprocess (uvicorn, indexer on, relayer off); aiohttp asyncio "
             "client on the same machine; bodies signed before timing",

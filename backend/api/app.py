@@ -155,9 +155,13 @@ def _artifacts(settings: Settings):
 
 def create_app_from_environment() -> FastAPI:
     """The app for COPYVAULT_* settings: what each process of `copyvault serve --workers N` runs."""
+    from backend.api.affinity import pin_api_process
     from backend.config import load_settings
 
-    return create_app(load_settings(), server_process=True)
+    settings = load_settings()
+    if settings.api_pin_workers:
+        pin_api_process(settings.data_dir / "run")
+    return create_app(settings, server_process=True)
 
 
 def create_app(settings: Settings, *, server_process: bool = False) -> FastAPI:

@@ -3,7 +3,11 @@ asserted: it is a benchmark, not a timed test)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+from types import SimpleNamespace
+
+import pytest
 
 from bench import intake as bench
 
@@ -54,3 +58,21 @@ def test_answers__a_held_intent_is_not_counted_as_accepted():
     answers.check(403, b'{"error": {"code": "unauthorized_signer"}}')
     assert answers.wrong == 2
     assert answers.intent_statuses == {"accepted": 1, "held": 1}
+
+
+def test_leaders__the_default_pending_limit_kept_unless_one_leader_takes_everything():
+    assert bench.leader_count(2_000) == 167  # 4,000 accepted intents, at most 24 per leader
+    assert bench.leader_count(1) == 1
+    many, one = SimpleNamespace(leaders=167), SimpleNamespace(leaders=1)
+    assert bench.pending_limit(4_000, many) is None  # 24 per leader: the default 32 has room
+    assert bench.pending_limit(4_000, one) == 4_001  # the one leader's whole queue
+
+
+def test_server_setting__only_copyvault_settings():
+    assert bench._setting("COPYVAULT_API_PIN_WORKERS=false") == (
+        "COPYVAULT_API_PIN_WORKERS",
+        "false",
+    )
+    for wrong in ("API_PIN_WORKERS=false", "COPYVAULT_API_PIN_WORKERS"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bench._setting(wrong)

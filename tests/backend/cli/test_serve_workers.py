@@ -3,6 +3,7 @@ their own; an intent posted to either API process is relayed, and stopping the s
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _allowed_cpus(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(line for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
+
+
 def test_serve_workers__api_processes_share_one_indexer_and_one_relayer(anvil_chain, tmp_path):
     chain, a = anvil_chain, anvil_chain.actions
     admit_leader(chain, salt=1)
@@ -55,6 +61,12 @@ def test_serve_workers__api_processes_share_one_indexer_and_one_relayer(anvil_ch
         commands = list(children.values())
         assert sum("backend.cli index" in c for c in commands) == 1, commands
         assert sum("backend.cli relay" in c for c in commands) == 1, commands
+        api_processes = [
+            p for p in children if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
+        if len(os.sched_getaffinity(0)) >= 2:  # each API process on a CPU of its own
+            pinned = {_allowed_cpus(p) for p in api_processes}
+            assert len(api_processes) == len(pinned) == 2, pinned
         head = chain.head()
         _wait(lambda: indexed_through(api, head))
         health = api.get("/v1/health").json()
