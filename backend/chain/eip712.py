@@ -27,12 +27,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Final, Self, TypeAlias
 
+from coincurve import PublicKey
 from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature
-from eth_keys.exceptions import ValidationError as EthKeysValidationError
 from eth_utils import is_checksum_address, keccak, to_checksum_address
 
 DOMAIN_NAME: Final = "CopyVault"
@@ -470,12 +468,21 @@ def recover(domain: Domain, msg: Message, signature: bytes | str) -> str:
 def recover_digest(message_hash: bytes, signature: bytes | str) -> str:
     """Checksum address that signed the 32-byte `message_hash` (an EIP-712 digest, or the EIP-191
     hash of a sign-in message), by the same rules as OpenZeppelin ECDSA.recover."""
+    return to_checksum_address(recover_address(message_hash, signature))
+
+
+def recover_address(message_hash: bytes, signature: bytes | str) -> str:
+    """`recover_digest` as lowercase hex, the form the store keeps. Straight through coincurve
+    (what eth-keys calls, after the checks `split_signature` has made) and without the EIP-55
+    checksum: intake recovers a signer per intent, and eth-keys' key objects and the checksum's
+    second Keccak were half of that cost (bench/intake.py)."""
     v, r, s = split_signature(signature)
+    compact = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v - 27])
     try:
-        key = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(message_hash)
-    except (BadSignature, EthKeysValidationError) as exc:
+        public = PublicKey.from_signature_and_message(compact, message_hash, hasher=None)
+    except ValueError as exc:  # no curve point for r, or not a 32-byte hash
         raise InvalidSignatureError(f"signature does not recover a key: {exc}") from exc
-    return key.to_checksum_address()
+    return "0x" + keccak(public.format(compressed=False)[1:])[12:].hex()
 
 
 def main(argv: list[str]) -> int:

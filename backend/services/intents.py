@@ -175,10 +175,11 @@ def _check_terms(body: IntentPrepareIn) -> None:
         )
 
 
-def _recover_ecdsa(ctx: IntakeContext, message: eip712.TradeIntent, signature: str) -> str | None:
-    """The ECDSA signer (lowercase), or None when the bytes are not an ECDSA signature at all."""
+def _recover_ecdsa(digest: bytes, signature: str) -> str | None:
+    """The ECDSA signer of the intent's `digest` (lowercase), or None when the bytes are not an
+    ECDSA signature at all."""
     try:
-        return eip712.recover(ctx.domain, message, signature).lower()
+        return eip712.recover_address(digest, signature)
     except eip712.InvalidSignatureError:
         return None
 
@@ -245,12 +246,16 @@ def _live_delegate(session: Session, ctx: IntakeContext, leader: str, signer: st
 
 
 def _authorized_signer(
-    session: Session, ctx: IntakeContext, message: eip712.TradeIntent, signature: str
+    session: Session,
+    ctx: IntakeContext,
+    message: eip712.TradeIntent,
+    digest: bytes,
+    signature: str,
 ) -> str:
     """The signer the registry would accept, in the registry's order: an ECDSA signer that is the
     leader or a live delegate; else, for a contract leader, the leader through EIP-1271 (decided by
     the registry itself); else the refusal the registry would give."""
-    recovered = _recover_ecdsa(ctx, message, signature)
+    recovered = _recover_ecdsa(digest, signature)
     leader = message.leader.lower()
     if recovered == leader:
         return recovered
@@ -640,21 +645,22 @@ def submit_intent(
     """(the intent, True if this call stored it); an ApiError naming the first rule it breaks."""
     _check_terms(body)
     message = _message(body)
-    digest = "0x" + eip712.digest(ctx.domain, message).hex()
+    signed = eip712.digest(ctx.domain, message)  # hashed once: the signer is recovered from it
+    digest = "0x" + signed.hex()
     # Every fact intake needs from the store, this intent's own row included, in one SELECT.
     facts = _index_facts(session, ctx, message, digest)
     existing = _find(session, ctx.chain_id, digest) if facts.stored else None
     if existing is not None:
-        if not _same_approval(ctx, existing, message, body.signature):
+        if not _same_approval(existing, signed, body.signature):
             # Approved by another signature: the same intent, if that signature is valid.
-            _authorized_signer(session, ctx, message, body.signature)
+            _authorized_signer(session, ctx, message, signed, body.signature)
         return intent_status(session, existing), False
     # Admission first: an intent no vault could trade, or a denied leader's, is refused for one
     # SELECT, before ECDSA.
     _require_admitted(message, facts)
     if ctx.require_verified_leader:  # one indexed query, only when the setting asks for it
         _require_verified(session, ctx, message.leader)
-    signer = _authorized_signer(session, ctx, message, body.signature)
+    signer = _authorized_signer(session, ctx, message, signed, body.signature)
     # A delegate on the deny list is refused; an open screening case holds the intent.
     screening = _screening_hold(session, ctx, message.leader.lower(), signer, facts)
     # The per-leader rate limit (429 rate_limited) only once the signer is known: before it, anyone
@@ -689,12 +695,10 @@ def _stored_by_another(engine: Engine, chain_id: int, digest: str) -> IntentStat
         return intent_status(fresh, existing)
 
 
-def _same_approval(
-    ctx: IntakeContext, existing: Intent, message: eip712.TradeIntent, signature: str
-) -> bool:
+def _same_approval(existing: Intent, digest: bytes, signature: str) -> bool:
     """Whether `signature` is the stored one, or an ECDSA signature by the stored signer."""
     return signature.lower() == existing.signature or (
-        _recover_ecdsa(ctx, message, signature) == existing.signer
+        _recover_ecdsa(digest, signature) == existing.signer
     )
 
 

@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend.chain import eip712
 from backend.chain.eip712 import (
@@ -316,3 +319,33 @@ def test_struct_hash__direct_words__equal_eth_abi_encoding(msg):
     }
     checksummed = dataclasses.replace(msg, **spelled)
     assert eip712.struct_hash(checksummed) == eip712.struct_hash(msg)
+
+
+@settings(deadline=None, max_examples=60)
+@given(key=private_keys, message_hash=st.binary(min_size=32, max_size=32))
+def test_recover_address__same_signer_as_eth_account(key: bytes, message_hash: bytes) -> None:
+    """The direct coincurve path (intake's) against eth-account's own recovery."""
+    signed = Account.unsafe_sign_hash(message_hash, key)
+    if signed.s > eip712.SECP256K1_HALF_N:  # eth-account signs low s already; keep the rule
+        return
+    signature = bytes(signed.signature)
+    expected = Account._recover_hash(message_hash, signature=signature)
+    assert eip712.recover_address(message_hash, signature) == expected.lower()
+    assert eip712.recover_digest(message_hash, signature) == expected
+
+
+@pytest.mark.parametrize("r", range(1, 25))
+def test_recover_address__r_without_a_curve_point__refused_as_eth_keys_refuses(r: int) -> None:
+    """Some small r are x coordinates of no secp256k1 point: both libraries refuse exactly those."""
+    message_hash, s = bytes(range(32)), 1
+    try:
+        keys.Signature(vrs=(0, r, s)).recover_public_key_from_msg_hash(message_hash)
+        recovers = True
+    except BadSignature:
+        recovers = False
+    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27])
+    if recovers:
+        assert eip712.recover_address(message_hash, signature).startswith("0x")
+    else:
+        with pytest.raises(eip712.InvalidSignatureError, match="does not recover a key"):
+            eip712.recover_address(message_hash, signature)

@@ -139,8 +139,10 @@ def test_attack__fresh_unfunded_keys_flood__all_refused_none_stored_no_ecdsa(int
     refused with 403 from the index alone (no signature is recovered: spam costs one SELECT), and
     the real leader's intent after them is accepted."""
     recovered = []
-    real_recover = eip712.recover
-    monkeypatch.setattr(eip712, "recover", lambda *args: recovered.append(1) or real_recover(*args))
+    real_recover = eip712.recover_address
+    monkeypatch.setattr(
+        eip712, "recover_address", lambda *args: recovered.append(1) or real_recover(*args)
+    )
     for i in range(40):
         key = _fresh_key()
         assert_error(intake.post(_own_intent(intake, key, nonce=i)), 403, "leader_not_registered")
