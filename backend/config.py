@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
@@ -350,11 +350,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Open connections one client address may hold per API process (503 beyond).",
     )
-    api_pin_workers: bool = Field(
-        True,
+    api_pin_workers: Literal["auto", "on", "off"] = Field(
+        "auto",
         description=(
             "With `serve --workers N`: each API process pins itself to a CPU of its own while "
-            "CPUs last, so its threads share one core's caches (docs/performance.md)."
+            "CPUs last, so its threads share one core's caches (docs/performance.md). auto: on "
+            "with SQLite, off with PostgreSQL, whose server processes need the same cores when "
+            "it runs on the machine."
         ),
     )
     api_hsts_seconds: int = Field(
@@ -820,6 +822,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite:///{self.data_dir / SQLITE_FILE_NAME}"
+
+    @property
+    def pins_api_workers(self) -> bool:
+        """Whether each API process of `serve --workers N` claims a CPU of its own."""
+        if self.api_pin_workers == "auto":
+            return self.sqlalchemy_url.startswith("sqlite")
+        return self.api_pin_workers == "on"
 
     def require(self, name: str) -> Any:
         """The value of setting `name`, or a ConfigError naming its variable when it is unset."""

@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="COPYVAULT_NAME=VALUE",
-        help="a setting of the server under test, e.g. COPYVAULT_API_PIN_WORKERS=false to "
+        help="a setting of the server under test, e.g. COPYVAULT_API_PIN_WORKERS=off to "
         "measure what it buys (repeatable)",
     )
     parser.add_argument("--backends", default="sqlite,postgresql")

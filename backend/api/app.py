@@ -159,7 +159,7 @@ def create_app_from_environment() -> FastAPI:
     from backend.config import load_settings
 
     settings = load_settings()
-    if settings.api_pin_workers:
+    if settings.pins_api_workers:
         pin_api_process(settings.data_dir / "run")
     return create_app(settings, server_process=True)
 

@@ -69,10 +69,10 @@ def test_leaders__the_default_pending_limit_kept_unless_one_leader_takes_everyth
 
 
 def test_server_setting__only_copyvault_settings():
-    assert bench._setting("COPYVAULT_API_PIN_WORKERS=false") == (
+    assert bench._setting("COPYVAULT_API_PIN_WORKERS=off") == (
         "COPYVAULT_API_PIN_WORKERS",
-        "false",
+        "off",
     )
-    for wrong in ("API_PIN_WORKERS=false", "COPYVAULT_API_PIN_WORKERS"):
+    for wrong in ("API_PIN_WORKERS=off", "COPYVAULT_API_PIN_WORKERS"):
         with pytest.raises(argparse.ArgumentTypeError):
             bench._setting(wrong)

@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 
+from backend.config import Settings
 from tests.utils.server_process import REPO_ROOT
 
 CPUS = sorted(os.sched_getaffinity(0))
@@ -86,3 +87,11 @@ def test_claim_cpu__a_cpu_comes_free_when_its_process_ends(tmp_path):
             successor.stop()
     finally:
         second.stop()
+
+
+def test_pin_workers_setting__auto_pins_on_sqlite_only():
+    postgres = "postgresql+psycopg://copyvault@db/copyvault"
+    assert Settings(database_url="sqlite:///store.db").pins_api_workers is True
+    assert Settings(database_url=postgres).pins_api_workers is False
+    assert Settings(database_url=postgres, api_pin_workers="on").pins_api_workers is True
+    assert Settings(api_pin_workers="off").pins_api_workers is False
