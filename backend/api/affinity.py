@@ -5,8 +5,9 @@ An API process runs Python in several threads (the event loop, the blocking pool
 limiter's reconciliation) that take turns holding the GIL. Left to the OS, the turns land on
 different cores, and each one starts with the interpreter's hot data in the other core's cache:
 on the 2-core machines of bench/intake.py an intent's EIP-712 digest cost 212 µs of CPU against
-77 µs pinned, and the whole intent about half as much again (docs/performance.md). Pinned, a process's threads share one core's caches; the processes of one
-server claim different CPUs, so together they still use them all.
+77 µs pinned, and the whole intent about half as much again (docs/performance.md). Pinned, a
+process's threads share one core's caches; the processes of one server claim different CPUs, so
+together they still use them all.
 
 A CPU is claimed with an advisory lock on a file named after it (flock: the kernel releases it
 when the process ends, however it ends), so a worker that uvicorn restarts takes the CPU its
