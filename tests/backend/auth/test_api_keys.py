@@ -11,7 +11,8 @@ from fastapi import Request
 from sqlalchemy import select
 
 from backend.api.auth import Principal, intent_caller
-from backend.api.deps import StateDep
+from backend.api.deps import AppState
+from backend.api.routes import intents as intents_route
 from backend.db.auth_models import ApiKey, ApiKeyUse
 from backend.db.relay_models import Intent
 from tests.backend.auth.conftest import assert_error
@@ -244,25 +245,21 @@ def test_key__invalid_intent_body__422_and_the_use_still_recorded(ident):
     )
 
 
-def test_key__principal_on_request_state_carries_id_and_rate_for_the_limiter(ident):
+def test_key__principal_on_request_state_carries_id_and_rate_for_the_limiter(ident, monkeypatch):
     """The seam of the shared rate limiter: `request.state.principal` after authentication."""
     seen: list[Principal | None] = []
 
-    async def spy(request: Request, state: StateDep) -> Principal | None:
+    async def spy(request: Request, state: AppState) -> Principal | None:
         principal = await intent_caller(request, state)
         seen.append(getattr(request.state, "principal", None))
         return principal
 
     session, created = _leader_key(ident, rate_per_minute=42)
-    ident.api.app.dependency_overrides[intent_caller] = spy
-    try:
-        assert (
-            ident.post("/v1/intents", created["key"], json=ident.intent(nonce=1)).status_code == 202
-        )
-        assert ident.post("/v1/intents", session, json=ident.intent(nonce=2)).status_code == 202
-        assert ident.api.post("/v1/intents", json=ident.intent(nonce=3)).status_code == 202
-    finally:
-        ident.api.app.dependency_overrides.clear()
+    # POST /v1/intents calls the intake's caller itself (not as a FastAPI dependency).
+    monkeypatch.setattr(intents_route, "intent_caller", spy)
+    assert ident.post("/v1/intents", created["key"], json=ident.intent(nonce=1)).status_code == 202
+    assert ident.post("/v1/intents", session, json=ident.intent(nonce=2)).status_code == 202
+    assert ident.api.post("/v1/intents", json=ident.intent(nonce=3)).status_code == 202
     leader = ident.chain.leader.address.lower()
     assert seen[0] == Principal(
         kind="api_key", address=leader, credential_id=created["id"], rate_per_minute=42
