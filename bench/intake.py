@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
 import sys
@@ -74,6 +75,7 @@ from backend.chain.client import ChainClient
 from backend.chain.deploy import Deployment, deploy_system
 from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
+from backend.config import Settings
 from bench.indexer import STORES, parse_backends
 from bench.report import machine, text_table, tree_cpu_seconds, write_json
 from tests.utils.server_process import indexed_through, poll_until, running_server, tail
@@ -87,7 +89,7 @@ STRANGER_ACCOUNT = 5
 FOLLOWER_OWNER_ACCOUNT = 6
 FIRST_LEADER_ACCOUNT = 10  # leaders are anvil's dev accounts from here on
 # The server's default per-leader pending limit (COPYVAULT_INTAKE_MAX_PENDING_PER_LEADER).
-DEFAULT_PENDING_LIMIT = 32
+DEFAULT_PENDING_LIMIT = Settings.model_fields["intake_max_pending_per_leader"].default
 # Intents pending per leader by the end of a run, at most, when --leaders is not given.
 PENDING_PER_LEADER = 24
 PHASES = ("health", "accepted", "rejected", "accepted at rate")
@@ -176,20 +178,17 @@ def signed_bodies(
 def leader_count(requests: int) -> int:
     """Leaders enough that none has more than PENDING_PER_LEADER of the two accepted phases'
     intents pending."""
-    return max(1, -(-2 * requests // PENDING_PER_LEADER))
+    return max(1, math.ceil(2 * requests / PENDING_PER_LEADER))
 
 
 def followed_leaders(actions: Actions, count: int) -> list[Key]:
     """`count` registered leaders, each followed by a vault of its own holding WETH."""
     owner = Key.anvil(FOLLOWER_OWNER_ACCOUNT)
-    weth = actions.token("WETH")
-    actions.mint(weth, owner.address, count * 10**18, owner)
     leaders = [Key.anvil(FIRST_LEADER_ACCOUNT + i) for i in range(count)]
     for i, leader in enumerate(leaders):
         actions.register(leader, f"ipfs://bench-leader-{i}")
         vault = actions.create_vault([owner], leader=leader.address, salt=i)
-        actions.sender(owner).send(weth, actions.token_abi.call_data("approve", vault, 10**18))
-        actions.sender(owner).send(vault, actions.vault_abi.call_data("deposit", weth, 10**18))
+        actions.deposit(vault, actions.token("WETH"), 10**18, owner)
     return leaders
 
 
@@ -340,7 +339,7 @@ def _setting(text: str) -> tuple[str, str]:
 def pending_limit(accepted: int, args) -> int | None:
     """The per-leader pending limit the server needs for `accepted` intents over the leaders
     (none of them is relayed), or None when the default leaves room."""
-    per_leader = -(-accepted // args.leaders)
+    per_leader = math.ceil(accepted / args.leaders)
     return per_leader + 1 if per_leader >= DEFAULT_PENDING_LIMIT else None
 
 
