@@ -44,7 +44,9 @@ What runs:
   (``accepted at rate``: under 50 ms, and the schedule kept: at least 500 answered per second).
   Every answer's status is checked; a wrong one is counted and reported. Each phase also reports
   the CPU time every server process used (read from /proc before and after) per request: unlike
-  throughput, it stays comparable between runs on a machine that other work keeps busy.
+  throughput, it stays comparable between runs on a machine that other work keeps busy. With a
+  PostgreSQL on this machine, the CPU its processes used per request too: it runs on the same
+  two cores, so the API's share of them is what the server and the database leave each other.
 
 The load generator runs on the same machine (2 cores here), so it takes CPU from the server:
 the figures are a floor for the server alone. Prints a table and writes JSON. PostgreSQL: a
@@ -63,10 +65,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy.engine import make_url
 
 from backend.api.schemas import intent_submission_body
 from backend.chain import eip712
@@ -77,7 +81,7 @@ from backend.chain.node import start_anvil
 from backend.chain.tx import UnlockedSender
 from backend.config import Settings
 from bench.indexer import STORES, parse_backends
-from bench.report import machine, text_table, tree_cpu_seconds, write_json
+from bench.report import machine, named_cpu_seconds, text_table, tree_cpu_seconds, write_json
 from tests.utils.server_process import indexed_through, poll_until, running_server, tail
 
 DEFAULT_JSON = "reports/bench-intake.json"
@@ -119,6 +123,10 @@ class Phase:
     # CPU milliseconds every server process together (API workers, indexer) used per request:
     # comparable between runs on a busy machine, where throughput is not. None without /proc.
     server_cpu_ms: float | None = None
+    # CPU milliseconds the database server used per request, when it runs on this machine
+    # (PostgreSQL: it shares the two cores with the API). None for SQLite: it runs inside the
+    # server's processes, so server_cpu_ms counts it already.
+    store_cpu_ms: float | None = None
     # The open loop's schedule (requests per second); None for the closed loops.
     offered_rate: float | None = None
     # Accepted phases: the stored status each 202 named (a held intent is a wrong answer there).
@@ -278,6 +286,21 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+CpuReader = Callable[[], float | None]  # CPU seconds used so far, None when it cannot be read
+
+
+def _read_cpu(read: CpuReader | None) -> float | None:
+    return read() if read is not None else None
+
+
+def _cpu_ms_per_request(
+    read: CpuReader | None, before: float | None, requests: int
+) -> float | None:
+    """CPU milliseconds per request since `before` (None if either reading is missing)."""
+    after = _read_cpu(read) if before is not None else None
+    return None if after is None else round((after - before) * 1_000 / requests, 3)
+
+
 def run_phase(
     backend: str,
     phase: str,
@@ -286,10 +309,13 @@ def run_phase(
     concurrency: int,
     server_pid: int | None = None,
     rate: float | None = None,
+    store_cpu: CpuReader | None = None,
 ) -> Phase:
-    """One phase: a closed loop of `concurrency` connections, or with `rate` an open loop."""
+    """One phase: a closed loop of `concurrency` connections, or with `rate` an open loop.
+    `store_cpu` reads the database server's CPU seconds so far (None: not measured)."""
     cpu = time.process_time()
-    server_cpu = tree_cpu_seconds(server_pid) if server_pid is not None else None
+    read_server = (lambda: tree_cpu_seconds(server_pid)) if server_pid is not None else None
+    server_before, store_before = _read_cpu(read_server), _read_cpu(store_cpu)
     answers = Answers(EXPECTED_STATUS[phase], EXPECTED_INTENT_STATUS.get(phase))
     if rate is None:
         fired = _fire(url, requests, concurrency, answers)
@@ -297,9 +323,8 @@ def run_phase(
         fired = _fire_at_rate(url, requests, rate, answers)
     latencies, seconds = asyncio.run(fired)
     cpu = time.process_time() - cpu
-    if server_cpu is not None:
-        after = tree_cpu_seconds(server_pid)  # type: ignore[arg-type]
-        server_cpu = None if after is None else after - server_cpu
+    server_ms = _cpu_ms_per_request(read_server, server_before, len(requests))
+    store_ms = _cpu_ms_per_request(store_cpu, store_before, len(requests))
     ms = [x * 1_000 for x in latencies]
     return Phase(
         backend=backend,
@@ -314,7 +339,8 @@ def run_phase(
         p99_ms=round(_percentile(ms, 0.99), 2),
         max_ms=round(max(ms), 2),
         client_cpu_ms=round(cpu * 1_000 / len(requests), 3),
-        server_cpu_ms=None if server_cpu is None else round(server_cpu * 1_000 / len(requests), 3),
+        server_cpu_ms=server_ms,
+        store_cpu_ms=store_ms,
         offered_rate=rate,
     )
 
@@ -341,6 +367,17 @@ def pending_limit(accepted: int, args) -> int | None:
     (none of them is relayed), or None when the default leaves room."""
     per_leader = math.ceil(accepted / args.leaders)
     return per_leader + 1 if per_leader >= DEFAULT_PENDING_LIMIT else None
+
+
+LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}  # None or "": the Unix socket
+
+
+def store_cpu_reader(backend: str, url: str) -> CpuReader | None:
+    """What reads the database server's CPU, when it is PostgreSQL on this machine (its
+    processes' /proc entries are here to read); None otherwise."""
+    if backend != "postgresql" or make_url(url).host not in LOCAL_HOSTS:
+        return None
+    return lambda: named_cpu_seconds("postgres")
 
 
 def measure_store(
@@ -370,7 +407,7 @@ def measure_store(
                 "accepted at rate": [("/v1/intents", b) for b in bodies["accepted at rate"]],
             }
             run_phase(backend, "health", server["url"], requests["health"][:50], 4)  # warm-up
-            phases = []
+            phases, store_cpu = [], store_cpu_reader(backend, url)
             for phase in PHASES:
                 try:
                     result = run_phase(
@@ -381,6 +418,7 @@ def measure_store(
                         args.concurrency,
                         server_pid=server["pid"],
                         rate=args.rate if phase == "accepted at rate" else None,
+                        store_cpu=store_cpu,
                     )
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     log_tail = tail(server["log"])
@@ -395,7 +433,8 @@ def measure_store(
 
 def format_table(phases: list[Phase], workers: int = 1, leaders: int = 1) -> str:
     head = ("Store", "Phase", "Requests", "Wrong status", "Per second", "p50 ms", "p99 ms",
-            "Server CPU ms/req", "Client CPU ms/req", "Target", "Result")  # fmt: skip
+            "Server CPU ms/req", "Store CPU ms/req", "Client CPU ms/req", "Target",
+            "Result")  # fmt: skip
     rows = [head]
     for p in phases:
         met = {True: "met", False: "NOT MET", None: ""}[p.met]
@@ -409,6 +448,7 @@ def format_table(phases: list[Phase], workers: int = 1, leaders: int = 1) -> str
                 f"{p.p50_ms:.1f}",
                 f"{p.p99_ms:.1f}",
                 "-" if p.server_cpu_ms is None else f"{p.server_cpu_ms:.2f}",
+                "-" if p.store_cpu_ms is None else f"{p.store_cpu_ms:.2f}",
                 f"{p.client_cpu_ms:.2f}",
                 p.target,
                 met,
@@ -422,8 +462,8 @@ def format_table(phases: list[Phase], workers: int = 1, leaders: int = 1) -> str
         "(accepted at rate): requests sent on a fixed schedule, latency from when each was due. "
         f"Intents of {leaders} leader(s), round robin. Client on the same machine as the server "
         f"({os.cpu_count()} CPUs; {workers} API process(es)), so its CPU is taken from the "
-        "server. Target: at least 500 intents/s "
-        "validated (closed loop) and p99 under 50 ms at 500/s (open loop)."
+        "server, as is a local PostgreSQL's (Store CPU; SQLite's is in the server's). Target: at "
+        "least 500 intents/s validated (closed loop) and p99 under 50 ms at 500/s (open loop)."
     )
     return "\n".join(lines)
 

@@ -26,6 +26,9 @@ def test_intake_bench__small_run_every_answer_as_expected(tmp_path, capsys):
     for backend in ("sqlite", "postgresql"):
         for phase in ("accepted", "accepted at rate"):
             assert phases[(backend, phase)]["intent_statuses"] == {"accepted": 30}
+    # The local PostgreSQL's own CPU is measured; SQLite's is inside the server's processes.
+    assert phases[("sqlite", "accepted")]["store_cpu_ms"] is None
+    assert phases[("postgresql", "accepted")]["store_cpu_ms"] > 0
     open_loop = phases[("postgresql", "accepted at rate")]
     assert open_loop["offered_rate"] == 200 and open_loop["met"] is False  # 200/s < the target
     assert open_loop["target"] == "p99 < 50 ms at 200/s"
@@ -76,3 +79,11 @@ def test_server_setting__only_copyvault_settings():
     for wrong in ("API_PIN_WORKERS=off", "COPYVAULT_API_PIN_WORKERS"):
         with pytest.raises(argparse.ArgumentTypeError):
             bench._setting(wrong)
+
+
+def test_store_cpu_reader__only_for_a_postgresql_on_this_machine():
+    local = "postgresql+psycopg://postgres@127.0.0.1:5432/x"
+    assert bench.store_cpu_reader("postgresql", local) is not None
+    assert bench.store_cpu_reader("postgresql", "postgresql+psycopg://postgres@/x") is not None
+    assert bench.store_cpu_reader("postgresql", "postgresql+psycopg://u@db.example:5432/x") is None
+    assert bench.store_cpu_reader("sqlite", "sqlite:///bench.db") is None
