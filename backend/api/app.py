@@ -34,7 +34,7 @@ from backend.chain.code_cache import CodePresence
 from backend.chain.deploy import Deployment
 from backend.chain.tx import SignerSender
 from backend.config import Settings
-from backend.db.engine import StoreLimits, create_store_engine, session_factory
+from backend.db.engine import StoreLimits, create_store_engine, reading_engine, session_factory
 from backend.db.migrate import check_current, upgrade
 from backend.indexer.indexer import Indexer, IndexerConfig, run_in_thread
 from backend.relayer.worker import run_in_thread as run_relayer_in_thread
@@ -94,6 +94,7 @@ def build_state(settings: Settings) -> AppState:
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
+        read_sessions=session_factory(reading_engine(engine)),
         deployment=deployment,
         client=client,
         quick_client=quick,

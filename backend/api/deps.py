@@ -37,6 +37,9 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # Sessions that only read (intake's checks, an intent's status): no transaction round trips
+    # on PostgreSQL (backend/db/engine.py `reading_engine`). Never for a session that writes.
+    read_sessions: sessionmaker[Session]
     deployment: Deployment
     # Retries with backoff: for work that must get through (the indexer's client is its own).
     client: ChainClient

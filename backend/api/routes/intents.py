@@ -69,8 +69,9 @@ def _submit(
     # One trip to a thread for all of it: the session opens and closes there, and the answer
     # leaves as JSON bytes (a `def` handler with a SessionDep and a returned model took three
     # trips through FastAPI's thread pool: the handler, closing the session, validating the
-    # model once more; bench/intake.py).
-    with state.sessions() as session:
+    # model once more; bench/intake.py). The session only reads: the intent is stored by a
+    # write transaction of its own (group commit).
+    with state.read_sessions() as session:
         authorize_intent(
             request,
             session,
@@ -98,7 +99,7 @@ async def prepare_intent(
 
 
 def _prepare(state: AppState, ctx: IntakeContext, body: IntentPrepareIn) -> Response:
-    with state.sessions() as session:
+    with state.read_sessions() as session:
         return json_response(intents.prepare_intent(session, ctx=ctx, body=body))
 
 
@@ -110,7 +111,7 @@ async def get_intent(digest: DigestPath, state: StateDep, chain_id: ChainIdDep) 
 
 
 def _get(state: AppState, chain_id: int, digest: str) -> Response:
-    with state.sessions() as session:
+    with state.read_sessions() as session:
         return json_response(intents.get_intent(session, chain_id=chain_id, digest=digest))
 
 

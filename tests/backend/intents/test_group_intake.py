@@ -99,10 +99,10 @@ def test_store_refuses_the_group_write__503_and_nothing_stored(intake, monkeypat
 
     from backend.db import group_commit
 
-    def refuse(engine):
-        raise OperationalError("BEGIN IMMEDIATE", None, Exception("connection refused"))
+    def refuse(committer):
+        raise OperationalError("INSERT INTO intents", None, Exception("connection refused"))
 
-    monkeypatch.setattr(group_commit, "write_transaction", refuse)
+    monkeypatch.setattr(group_commit.GroupCommitter, "_transaction", refuse)
     response = intake.post(intake.body(intake.message(nonce=5)))
     assert_error(response, 503, "store_unavailable")
     assert intake.stored() == 0
