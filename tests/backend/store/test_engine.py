@@ -4,10 +4,12 @@ psycopg 3 only."""
 from __future__ import annotations
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from backend.config import load_settings
-from backend.db.engine import check_connection, create_store_engine, sqlite_path
+from backend.db.engine import check_connection, create_store_engine, reading_engine, sqlite_path
 from backend.exceptions import StoreError
 
 
@@ -45,3 +47,25 @@ def test_unreachable_store__clear_error():
     engine = create_store_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     with pytest.raises(StoreError, match="cannot connect to the store"):
         check_connection(engine)
+
+
+def _transaction_status(session: Session) -> TransactionStatus:
+    return session.connection().connection.dbapi_connection.info.transaction_status
+
+
+def test_reading_engine__postgresql_reads_send_no_begin_sqlite_unchanged(stores):
+    """Read sessions (intake's checks) on PostgreSQL run in autocommit: no transaction is open on
+    the server after a read, so none is begun or rolled back; the pool's connections still begin
+    one for every other session afterwards. SQLite keeps its engine as it is."""
+    engine = stores.engine()
+    reading = reading_engine(engine)
+    if stores.backend == "sqlite":
+        assert reading is engine
+        return
+    for _ in range(2):  # the second time on a connection the read session has used
+        with Session(reading) as session:
+            assert session.execute(text("SELECT 1")).scalar() == 1
+            assert _transaction_status(session) == TransactionStatus.IDLE
+        with Session(engine) as session:
+            session.execute(text("SELECT 1"))
+            assert _transaction_status(session) == TransactionStatus.INTRANS
