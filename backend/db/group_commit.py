@@ -60,7 +60,12 @@ class GroupCommitter:
         if max_rows < 1:
             raise ValueError("max_rows must be at least 1")
         self._engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # PostgreSQL: the same pool, its connections in autocommit while the group's statement runs.
+        self._autocommit = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else None
+        )
         self._unique = tuple(unique)
         self._max_rows = max_rows
         self._statement = (
@@ -95,7 +100,7 @@ class GroupCommitter:
 
     def _transaction(self) -> AbstractContextManager[Connection]:
         """Where the group's one INSERT statement runs, committed when the block ends."""
-        if self._engine.dialect.name == "postgresql":
+        if self._autocommit is not None:
             return self._autocommit.connect()  # the statement commits itself
         return write_transaction(self._engine)
 
