@@ -271,12 +271,13 @@ def test_reorg__new_fork_holds_the_replaced_transaction__recorded_as_mined_not_p
     with relay.mining_paused():
         worker.step()
         time.sleep(0.3)
-        worker.step()  # replaced
-        first, second = sorted(relay.transactions(), key=lambda t: t.id)
+        worker.step()  # replaced (on a slow machine the first step may have replaced it already)
+        first, *_, last = sorted(relay.transactions(), key=lambda t: t.id)
         relay.rpc("evm_mine")
+    assert first.id != last.id
     worker.step()
     (included,) = relay.batches()
-    assert (included.status, included.tx_hash) == ("included", second.tx_hash)
+    assert (included.status, included.tx_hash) == ("included", last.tx_hash)
 
     relay.rpc("anvil_reorg", 2, [[first.raw, 1]])
     worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
@@ -403,7 +404,7 @@ def test_store_outage__one_warning_line_no_traceback__one_line_when_it_answers_a
     records = [r for r in caplog.records if r.name == WORKER_LOG]
     outage = [r for r in records if "the store is unavailable" in r.getMessage()]
     assert len(outage) == 1, [r.getMessage() for r in records]
-    assert all(r.exc_info is None and "unexpected" not in r.getMessage() for r in records)
+    assert all(r.exc_info is None and "unexpected error" not in r.getMessage() for r in records)
     assert len([r for r in records if "the store answers again" in r.getMessage()]) == 1
     _mirrored_once(relay, digest, vaults, 7)
 
