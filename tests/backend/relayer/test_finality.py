@@ -159,7 +159,9 @@ def test_reorg__replaced_batch_replanned_identically__first_and_replacement_take
 
     def sign_and_replace() -> None:
         with relay.mining_paused():
-            worker.step()
+            worker.reconcile_nonce()
+            worker.plan_next()
+            assert worker.send_next()  # signed, not yet followed: a slow round cannot replace it
             time.sleep(0.3)
             worker.step()  # replaced
             relay.rpc("evm_mine")
@@ -269,15 +271,16 @@ def test_reorg__new_fork_holds_the_replaced_transaction__recorded_as_mined_not_p
     worker = relay.worker(confirmations=3, replace_after=0.2)
     relay.chain.mine(1)
     with relay.mining_paused():
-        worker.step()
+        worker.reconcile_nonce()
+        worker.plan_next()
+        assert worker.send_next()  # signed, not yet followed: a slow round cannot replace it
         time.sleep(0.3)
-        worker.step()  # replaced (on a slow machine the first step may have replaced it already)
-        first, *_, last = sorted(relay.transactions(), key=lambda t: t.id)
+        worker.step()  # replaced
+        first, second = sorted(relay.transactions(), key=lambda t: t.id)
         relay.rpc("evm_mine")
-    assert first.id != last.id
     worker.step()
     (included,) = relay.batches()
-    assert (included.status, included.tx_hash) == ("included", last.tx_hash)
+    assert (included.status, included.tx_hash) == ("included", second.tx_hash)
 
     relay.rpc("anvil_reorg", 2, [[first.raw, 1]])
     worker.run_until_idle(timeout=60, mine=lambda: relay.chain.mine(1))
