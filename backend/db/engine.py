@@ -239,6 +239,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def autocommit_engine(engine: Engine) -> Engine | None:
+    """`engine` (its pool shared) with its connections in autocommit, each statement its own
+    transaction, on PostgreSQL; None on SQLite, where a writer must take the lock at BEGIN
+    (`write_transaction`) and a read transaction gives a session one snapshot."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def reading_engine(engine: Engine) -> Engine:
     """`engine` for sessions that only read (its pool shared). On PostgreSQL its connections run
     in autocommit: a read session's statements go without the BEGIN before them and the ROLLBACK
@@ -246,9 +255,8 @@ def reading_engine(engine: Engine) -> Engine:
     (bench/intake.py's Store CPU column). Under READ COMMITTED, the default, every statement
     takes its own snapshot either way, so what the reads see is the same. SQLite's BEGIN is no
     round trip, and there a transaction gives a session's reads one snapshot: unchanged."""
-    if engine.dialect.name != "postgresql":
-        return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    autocommit = autocommit_engine(engine)
+    return engine if autocommit is None else autocommit
 
 
 def check_connection(engine: Engine) -> None:

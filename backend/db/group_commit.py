@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend.db.engine import write_transaction
+from backend.db.engine import autocommit_engine, write_transaction
 
 # An intent row has 19 columns: 64 rows are 1,216 bound parameters, far below SQLite's 32,766.
 DEFAULT_MAX_ROWS = 64
@@ -60,12 +60,7 @@ class GroupCommitter:
         if max_rows < 1:
             raise ValueError("max_rows must be at least 1")
         self._engine = engine
-        # PostgreSQL: the same pool, its connections in autocommit while the group's statement runs.
-        self._autocommit = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else None
-        )
+        self._autocommit = autocommit_engine(engine)  # PostgreSQL only
         self._unique = tuple(unique)
         self._max_rows = max_rows
         self._statement = (
